@@ -1,0 +1,67 @@
+//! `tfs lab list` and `tfs lab run ID|pN|all [--out DIR] [--quick] [--seed N] [--verbose]`.
+
+use anyhow::Result;
+use clap::Subcommand;
+use std::path::PathBuf;
+use std::time::Instant;
+use tfs_lab::{registry, select, RunOptions};
+
+#[derive(Subcommand)]
+pub enum LabCommand {
+    /// Print every experiment: id, phase, description
+    List,
+    /// Run experiments and write results.json, SVG figures and summary.md per experiment
+    Run {
+        /// An experiment id, a phase (p0, p1, …) or `all`
+        target: String,
+        /// Output folder; each experiment writes into DIR/ID
+        #[arg(long, default_value = "out/lab")]
+        out: PathBuf,
+        /// Shrink every experiment to seconds (what the test suite runs)
+        #[arg(long)]
+        quick: bool,
+        /// Seed of every random draw
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print more while running
+        #[arg(long)]
+        verbose: bool,
+    },
+}
+
+pub fn run(cmd: LabCommand) -> Result<()> {
+    match cmd {
+        LabCommand::List => {
+            for e in registry() {
+                println!("{:<28} p{}  {}", e.id, e.phase, e.description);
+            }
+            Ok(())
+        }
+        LabCommand::Run {
+            target,
+            out,
+            quick,
+            seed,
+            verbose,
+        } => {
+            let chosen = select(&target)?;
+            let opts = RunOptions {
+                out,
+                quick,
+                seed,
+                verbose,
+            };
+            for e in &chosen {
+                let start = Instant::now();
+                let dir = tfs_lab::run(e, &opts)?;
+                println!(
+                    "{:<28} {:>7.1}s  -> {}",
+                    e.id,
+                    start.elapsed().as_secs_f64(),
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+    }
+}

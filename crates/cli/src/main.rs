@@ -1,0 +1,35 @@
+//! `tfs`: the command line of Transformers From Scratch. Thin: it parses arguments and calls the
+//! library crates; every error ends as one line on stderr and a non-zero exit.
+
+mod lab;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tfs",
+    version,
+    about = "Transformers From Scratch: every idea from a dot product to GPT-2, by hand"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Experiments of the roadmap: list them, run them
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lab(cmd) => lab::run(cmd),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

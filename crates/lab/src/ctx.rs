@@ -1,0 +1,142 @@
+//! The context an experiment runs in: where it writes, its seed, its size, and what it records.
+//!
+//! An experiment records numbers with [`Ctx::set`], draws figures into [`Ctx::figure`] paths, and
+//! writes the markdown a blog post includes with [`Ctx::md`] and [`Ctx::table`]. When it returns,
+//! the runner writes `results.json` (the recorded numbers at the top level, beside the id, seed,
+//! mode and machine) and `summary.md`.
+
+use crate::error::{io, LabError};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use tfs_math::Rng;
+
+/// Keys the runner writes itself; an experiment may not set them.
+pub const RESERVED_KEYS: [&str; 8] = [
+    "id",
+    "phase",
+    "description",
+    "seed",
+    "quick",
+    "machine",
+    "figures",
+    "seconds",
+];
+
+/// One experiment's run.
+pub struct Ctx {
+    /// The experiment's id.
+    pub id: &'static str,
+    /// The folder it writes into (`OUT/ID`).
+    pub dir: PathBuf,
+    /// Seconds-sized run for the test suite.
+    pub quick: bool,
+    /// The seed of every random draw.
+    pub seed: u64,
+    /// Print more while running (e.g. weights every epoch).
+    pub verbose: bool,
+    pub(crate) results: Map<String, Value>,
+    pub(crate) summary: String,
+    pub(crate) figures: Vec<String>,
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        id: &'static str,
+        dir: PathBuf,
+        quick: bool,
+        seed: u64,
+        verbose: bool,
+    ) -> Self {
+        Ctx {
+            id,
+            dir,
+            quick,
+            seed,
+            verbose,
+            results: Map::new(),
+            summary: String::new(),
+            figures: Vec::new(),
+        }
+    }
+
+    /// A generator seeded from the run's seed.
+    pub fn rng(&self) -> Rng {
+        Rng::new(self.seed)
+    }
+
+    /// Picks the full or the quick value.
+    pub fn size<T>(&self, full: T, quick: T) -> T {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+
+    /// Records a number (or any JSON value) at the top level of results.json.
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        assert!(
+            !RESERVED_KEYS.contains(&key),
+            "experiment {} set the reserved results key '{key}'",
+            self.id
+        );
+        self.results.insert(key.to_string(), value.into());
+    }
+
+    /// The path of a figure file `name` (e.g. "loss.svg") in this experiment's folder.
+    pub fn figure(&mut self, name: &str) -> PathBuf {
+        self.figures.push(name.to_string());
+        self.dir.join(name)
+    }
+
+    /// Appends a paragraph of markdown to summary.md.
+    pub fn md(&mut self, text: &str) {
+        self.summary.push_str(text.trim());
+        self.summary.push_str("\n\n");
+    }
+
+    /// Appends a markdown table to summary.md.
+    pub fn table(&mut self, headers: &[&str], rows: &[Vec<String>]) {
+        let mut t = format!("| {} |\n|", headers.join(" | "));
+        for _ in headers {
+            t.push_str("---|");
+        }
+        t.push('\n');
+        for r in rows {
+            assert_eq!(
+                r.len(),
+                headers.len(),
+                "table row has the wrong number of cells"
+            );
+            t.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+        self.summary.push_str(&t);
+        self.summary.push('\n');
+    }
+
+    /// A progress bar of `len` steps, drawn on stderr when it is a terminal.
+    pub fn progress(&self, len: u64, what: &str) -> ProgressBar {
+        let pb = ProgressBar::new(len);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>24} {msg:<20} [{bar:30}] {pos}/{len} {elapsed}<{eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb.set_prefix(self.id);
+        pb.set_message(what.to_string());
+        pb
+    }
+
+    /// Writes a text file (e.g. generated samples) into the experiment's folder.
+    pub fn write_file(&mut self, name: &str, contents: &str) -> Result<(), LabError> {
+        let path = self.dir.join(name);
+        io(&path, std::fs::write(&path, contents))
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}

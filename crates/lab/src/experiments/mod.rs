@@ -1,0 +1,20 @@
+//! The registry: one module per experiment, named after its id.
+
+use crate::Experiment;
+
+mod p0_cross_entropy;
+mod p0_entropy_kl;
+mod p0_gradient_epsilon;
+mod p0_matmul_speed;
+mod p0_softmax_temperature;
+
+/// Every experiment, in roadmap order.
+pub fn all() -> Vec<Experiment> {
+    vec![
+        p0_matmul_speed::EXPERIMENT,
+        p0_gradient_epsilon::EXPERIMENT,
+        p0_softmax_temperature::EXPERIMENT,
+        p0_cross_entropy::EXPERIMENT,
+        p0_entropy_kl::EXPERIMENT,
+    ]
+}

@@ -1,0 +1,161 @@
+//! # tfs-lab — every experiment of the roadmap
+//!
+//! An experiment is code with an id (`p0-matmul-speed`), a phase and a one-line description. Running
+//! it writes, into `OUT/ID/`: `results.json` (every number it measured, with the seed and the
+//! machine), SVG figures, and `summary.md` (tables and findings a blog post includes verbatim).
+//! `--quick` shrinks every experiment to seconds; the test suite runs them all that way.
+
+mod ctx;
+mod error;
+pub mod experiments;
+pub mod machine;
+pub mod plot;
+
+pub use ctx::{Ctx, RESERVED_KEYS};
+pub use error::LabError;
+
+use error::io;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// An experiment of the roadmap.
+#[derive(Clone, Copy)]
+pub struct Experiment {
+    pub id: &'static str,
+    pub phase: u32,
+    pub description: &'static str,
+    pub run: fn(&mut Ctx) -> Result<(), LabError>,
+}
+
+/// Every experiment, in roadmap order.
+pub fn registry() -> Vec<Experiment> {
+    experiments::all()
+}
+
+/// The experiments a target names: an id, a phase `pN`, or `all`.
+pub fn select(target: &str) -> Result<Vec<Experiment>, LabError> {
+    let all = registry();
+    let chosen: Vec<Experiment> = if target == "all" {
+        all.clone()
+    } else if let Some(phase) = target.strip_prefix('p').and_then(|n| n.parse::<u32>().ok()) {
+        all.iter().copied().filter(|e| e.phase == phase).collect()
+    } else {
+        all.iter().copied().filter(|e| e.id == target).collect()
+    };
+    if chosen.is_empty() {
+        return Err(LabError::UnknownTarget {
+            target: target.to_string(),
+            known: all.iter().map(|e| e.id.to_string()).collect(),
+        });
+    }
+    Ok(chosen)
+}
+
+/// How to run experiments.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub quick: bool,
+    pub seed: u64,
+    pub verbose: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            out: PathBuf::from("out/lab"),
+            quick: false,
+            seed: 0,
+            verbose: false,
+        }
+    }
+}
+
+/// Runs one experiment and writes its outputs into `OUT/ID/`. Returns the folder.
+///
+/// Outputs are first written to `OUT/ID.partial/` and moved into place only when the experiment
+/// succeeded, so a failed or interrupted run never leaves a half-written result behind the
+/// previous good one.
+pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf, LabError> {
+    io(&opts.out, std::fs::create_dir_all(&opts.out))?;
+    let dir = opts.out.join(exp.id);
+    let tmp = opts.out.join(format!("{}.partial", exp.id));
+    if tmp.exists() {
+        io(&tmp, std::fs::remove_dir_all(&tmp))?;
+    }
+    io(&tmp, std::fs::create_dir_all(&tmp))?;
+    let mut ctx = Ctx::new(exp.id, tmp.clone(), opts.quick, opts.seed, opts.verbose);
+    let start = Instant::now();
+    (exp.run)(&mut ctx)?;
+    let seconds = start.elapsed().as_secs_f64();
+    write_outputs(exp, &ctx, seconds)?;
+    if dir.exists() {
+        io(&dir, std::fs::remove_dir_all(&dir))?;
+    }
+    io(&dir, std::fs::rename(&tmp, &dir))?;
+    Ok(dir)
+}
+
+fn write_outputs(exp: &Experiment, ctx: &Ctx, seconds: f64) -> Result<(), LabError> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("id".into(), json!(exp.id));
+    doc.insert("phase".into(), json!(exp.phase));
+    doc.insert("description".into(), json!(exp.description));
+    doc.insert("seed".into(), json!(ctx.seed));
+    doc.insert("quick".into(), json!(ctx.quick));
+    doc.insert("machine".into(), machine::describe());
+    doc.insert("seconds".into(), json!(round(seconds, 3)));
+    doc.insert("figures".into(), json!(ctx.figures));
+    for (k, v) in &ctx.results {
+        doc.insert(k.clone(), v.clone());
+    }
+    let path = ctx.dir().join("results.json");
+    let text = serde_json::to_string_pretty(&Value::Object(doc)).expect("JSON values serialise");
+    io(&path, std::fs::write(&path, text + "\n"))?;
+    for f in &ctx.figures {
+        let p = ctx.dir().join(f);
+        if !p.exists() {
+            return Err(LabError::Experiment {
+                id: exp.id.to_string(),
+                message: format!("declared figure {f} was not written"),
+            });
+        }
+    }
+    let path = ctx.dir().join("summary.md");
+    io(
+        &path,
+        std::fs::write(&path, ctx.summary.trim_end().to_string() + "\n"),
+    )
+}
+
+/// `x` rounded to `digits` decimals (for readable JSON and tables).
+pub fn round(x: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
+}
+
+/// `x` with `sig` significant digits, as text (for tables).
+pub fn sig(x: f64, sig: usize) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let mag = x.abs().log10().floor() as i32;
+    if !(-4..6).contains(&mag) {
+        return format!("{:.*e}", sig.saturating_sub(1), x);
+    }
+    let decimals = (sig as i32 - 1 - mag).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// Lists the files of an experiment folder (for tests and the CLI's report).
+pub fn outputs(dir: &Path) -> Result<Vec<PathBuf>, LabError> {
+    let mut v: Vec<PathBuf> = io(dir, std::fs::read_dir(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    v.sort();
+    Ok(v)
+}

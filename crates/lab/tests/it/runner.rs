@@ -1,0 +1,129 @@
+use serde_json::Value;
+use std::path::PathBuf;
+use tfs_lab::{registry, run, select, Experiment, LabError, RunOptions};
+
+fn temp_out(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tfs-lab-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+#[test]
+fn every_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
+    let out = temp_out("all");
+    let opts = RunOptions {
+        out: out.clone(),
+        quick: true,
+        seed: 1,
+        verbose: false,
+    };
+    for exp in registry() {
+        let dir = run(&exp, &opts).unwrap_or_else(|e| panic!("{}: {e}", exp.id));
+        let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", exp.id));
+        assert_eq!(doc["id"], exp.id);
+        assert_eq!(doc["seed"], 1);
+        assert_eq!(doc["quick"], true);
+        assert!(doc["machine"]["cores"].as_u64().unwrap() >= 1);
+        let figures = doc["figures"].as_array().unwrap();
+        assert!(!figures.is_empty(), "{} drew no figure", exp.id);
+        for f in figures {
+            let svg = std::fs::read_to_string(dir.join(f.as_str().unwrap())).unwrap();
+            assert!(
+                svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+                "{f}"
+            );
+            assert!(svg.contains("<text"), "{f} has no text (title, axes)");
+        }
+        // Every recorded key beyond the runner's own is a measured number or structure.
+        assert!(
+            doc.as_object().unwrap().len() > 8,
+            "{} recorded nothing",
+            exp.id
+        );
+        let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+        assert!(summary.trim().len() > 50, "{} summary is empty", exp.id);
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn ids_are_unique_and_follow_the_phase() {
+    let all = registry();
+    let mut ids: Vec<&str> = all.iter().map(|e| e.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len());
+    for e in &all {
+        assert!(e.id.starts_with(&format!("p{}-", e.phase)), "{}", e.id);
+    }
+}
+
+#[test]
+fn select_by_id_phase_and_all() {
+    assert_eq!(select("p0-entropy-kl").unwrap().len(), 1);
+    assert_eq!(select("p0").unwrap().len(), 5);
+    assert_eq!(select("all").unwrap().len(), registry().len());
+    match select("p99") {
+        Err(LabError::UnknownTarget { target, .. }) => assert_eq!(target, "p99"),
+        _ => panic!("p99 should be unknown"),
+    }
+    assert!(select("nonsense").is_err());
+}
+
+fn failing(_: &mut tfs_lab::Ctx) -> Result<(), LabError> {
+    Err(LabError::Experiment {
+        id: "p0-entropy-kl".into(),
+        message: "planted failure".into(),
+    })
+}
+
+#[test]
+fn a_failed_run_keeps_the_previous_good_result() {
+    let out = temp_out("fail");
+    let opts = RunOptions {
+        out: out.clone(),
+        quick: true,
+        ..RunOptions::default()
+    };
+    let good = select("p0-entropy-kl").unwrap()[0];
+    let dir = run(&good, &opts).unwrap();
+    let before = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    let bad = Experiment {
+        run: failing,
+        ..good
+    };
+    let err = run(&bad, &opts).unwrap_err();
+    assert!(err.to_string().contains("planted failure"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("results.json")).unwrap(),
+        before
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let a = temp_out("seed-a");
+    let b = temp_out("seed-b");
+    let exp = select("p0-cross-entropy").unwrap()[0];
+    for out in [&a, &b] {
+        let opts = RunOptions {
+            out: out.clone(),
+            quick: true,
+            seed: 3,
+            verbose: false,
+        };
+        run(&exp, &opts).unwrap();
+    }
+    let read = |d: &PathBuf| {
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(exp.id).join("results.json")).unwrap(),
+        )
+        .unwrap();
+        v["curve"].clone()
+    };
+    assert_eq!(read(&a), read(&b));
+    std::fs::remove_dir_all(&a).ok();
+    std::fs::remove_dir_all(&b).ok();
+}
