@@ -18,7 +18,7 @@
 //! Left out: label smoothing and class weights.
 
 use crate::softmax::{log_softmax, softmax};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, NdFloat};
 
 /// `−ln softmax(z)_y`. Panics if `y` is not a class of `z`.
 pub fn cross_entropy(z: &[f64], y: usize) -> f64 {
@@ -42,10 +42,25 @@ pub fn cross_entropy_grad(z: &[f64], y: usize) -> Vec<f64> {
     g
 }
 
-/// Mean cross-entropy over a batch and its gradient.
+/// Mean cross-entropy over a batch and its gradient, in any float type (f32 for training, f64 for
+/// gradient checks).
 ///
 /// `logits: (B, V)`, `targets: (B,)` → `(mean loss, dlogits: (B, V))`. An empty batch has loss 0.
-pub fn cross_entropy_batch(logits: ArrayView2<f64>, targets: &[usize]) -> (f64, Array2<f64>) {
+/// Each row is done in one pass for the max, one for the exponentials and their sum, and one for
+/// the gradient `(softmax − onehot) / B`, with no temporary allocation.
+pub fn cross_entropy_batch<F: NdFloat>(logits: ArrayView2<F>, targets: &[usize]) -> (F, Array2<F>) {
+    let (b, v) = logits.dim();
+    let mut dlogits = Array2::<F>::zeros((b, v));
+    let loss = cross_entropy_batch_into(logits, targets, dlogits.view_mut());
+    (loss, dlogits)
+}
+
+/// [`cross_entropy_batch`] writing the gradient into a caller's buffer `dlogits: (B, V)`.
+pub fn cross_entropy_batch_into<F: NdFloat>(
+    logits: ArrayView2<F>,
+    targets: &[usize],
+    mut dlogits: ArrayViewMut2<F>,
+) -> F {
     let (b, v) = logits.dim();
     assert_eq!(
         targets.len(),
@@ -53,21 +68,37 @@ pub fn cross_entropy_batch(logits: ArrayView2<f64>, targets: &[usize]) -> (f64, 
         "cross_entropy_batch: logits are (B, V) = ({b}, {v}) but there are {} targets",
         targets.len()
     );
-    let mut dlogits = Array2::<f64>::zeros((b, v));
+    assert_eq!(
+        dlogits.dim(),
+        (b, v),
+        "cross_entropy_batch: dlogits must be (B, V) = ({b}, {v})"
+    );
     if b == 0 {
-        return (0.0, dlogits);
+        return F::zero();
     }
-    let mut total = 0.0;
+    let inv_b = F::one() / F::from(b).expect("batch size fits the float type");
+    let mut total = F::zero();
     for ((row, &y), mut drow) in logits
-        .axis_iter(Axis(0))
+        .outer_iter()
         .zip(targets)
-        .zip(dlogits.axis_iter_mut(Axis(0)))
+        .zip(dlogits.outer_iter_mut())
     {
-        let z: Vec<f64> = row.iter().copied().collect();
-        total += cross_entropy(&z, y);
-        for (d, g) in drow.iter_mut().zip(cross_entropy_grad(&z, y)) {
-            *d = g / b as f64;
+        assert!(
+            y < v,
+            "cross_entropy_batch: target {y} out of range for {v} logits"
+        );
+        let max = row.iter().fold(F::neg_infinity(), |m, &z| m.max(z));
+        let mut sum = F::zero();
+        for (d, &z) in drow.iter_mut().zip(row.iter()) {
+            let e = (z - max).exp();
+            *d = e;
+            sum += e;
         }
+        // L = −(z_y − max) + ln Σ e^{z − max}
+        total += sum.ln() - (row[y] - max);
+        let scale = inv_b / sum;
+        drow.mapv_inplace(|e| e * scale);
+        drow[y] -= inv_b;
     }
-    (total / b as f64, dlogits)
+    total * inv_b
 }

@@ -1,0 +1,87 @@
+//! # tfs-data — datasets
+//!
+//! Where datasets live ([`data_dir`]: `--data-dir`, else `$TFS_DATA_DIR`, else `./data`), the IDX
+//! format of MNIST and Fashion-MNIST ([`idx`], [`mnist`]), and fetching with checksums ([`fetch`]).
+//! Everything read from disk is validated; a bad file is a [`DataError`] that names the file and
+//! what was wrong, never a panic.
+
+pub mod fetch;
+pub mod idx;
+pub mod mnist;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The data folder: `explicit` if given, else `$TFS_DATA_DIR`, else `./data`.
+pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    match std::env::var_os("TFS_DATA_DIR") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from("data"),
+    }
+}
+
+/// An error reading or fetching a dataset.
+#[derive(Debug)]
+pub enum DataError {
+    /// A file the dataset needs is not there.
+    Missing { path: PathBuf, hint: String },
+    /// Reading failed.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is there but its contents are wrong.
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        message: String,
+    },
+    /// A downloaded or cached file does not have the expected checksum.
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    /// Downloading failed.
+    Download { url: String, message: String },
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataError::Missing { path, hint } => {
+                write!(f, "{} not found; {hint}", path.display())
+            }
+            DataError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            DataError::Corrupt {
+                path,
+                offset,
+                message,
+            } => {
+                write!(f, "{} (byte {offset}): {message}", path.display())
+            }
+            DataError::Checksum {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{}: SHA-256 of the contents is {found}, expected {expected}",
+                path.display()
+            ),
+            DataError::Download { url, message } => write!(f, "downloading {url}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DataError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

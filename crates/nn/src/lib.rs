@@ -1,0 +1,19 @@
+//! # tfs-nn — Phase 1: neural networks from a single neuron to recognising digits
+//!
+//! The [`perceptron`] and its learning rule, [`activation`] functions with derivatives, [`loss`]
+//! functions, [`init`]ialisers, a configurable [`mlp`] with hand-written backpropagation,
+//! [`optim`]izers behind one trait and learning-rate [`schedule`]s. Everything is generic over the
+//! float type: f32 to train, f64 for gradient checks.
+
+pub mod activation;
+pub mod init;
+pub mod loss;
+pub mod mlp;
+pub mod optim;
+pub mod perceptron;
+pub mod schedule;
+
+pub use activation::Activation;
+pub use init::Init;
+pub use mlp::{Grads, Mlp, Workspace};
+pub use optim::{Adam, Momentum, Optimizer, Sgd};

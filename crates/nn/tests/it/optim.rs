@@ -1,0 +1,78 @@
+use tfs_nn::optim::{Adam, Momentum, Optimizer, Sgd};
+use tfs_nn::schedule::*;
+
+/// Minimises f(θ) = ½ Σ a_i θ_i² (an ill-conditioned bowl) from θ = 1 and returns the final f.
+fn minimise(opt: &mut dyn Optimizer<f64>, steps: usize) -> f64 {
+    let a = [1.0, 10.0, 0.1];
+    let mut theta = [1.0; 3];
+    for _ in 0..steps {
+        let g: Vec<f64> = theta.iter().zip(&a).map(|(t, a)| a * t).collect();
+        opt.step(&mut [&mut theta[..]], &[&g[..]]);
+    }
+    0.5 * theta.iter().zip(&a).map(|(t, a)| a * t * t).sum::<f64>()
+}
+
+#[test]
+fn every_optimizer_descends_the_bowl() {
+    let start = 0.5 * 11.1;
+    let results = [
+        ("sgd", minimise(&mut Sgd { lr: 0.05 }, 300)),
+        (
+            "momentum",
+            minimise(&mut Momentum::new(0.05, 0.9, false), 300),
+        ),
+        (
+            "nesterov",
+            minimise(&mut Momentum::new(0.05, 0.9, true), 300),
+        ),
+        ("adam", minimise(&mut Adam::new(0.05), 300)),
+    ];
+    for (name, f) in results {
+        assert!(f < 0.01 * start, "{name}: {f}");
+    }
+    // Momentum beats plain SGD on the slow (a = 0.1) direction.
+    assert!(results[1].1 < results[0].1);
+}
+
+#[test]
+fn one_step_by_hand() {
+    // SGD: θ = 1 − 0.1·2
+    let mut t: Vec<f64> = vec![1.0];
+    Sgd { lr: 0.1 }.step(&mut [&mut t[..]], &[&[2.0][..]]);
+    assert!((t[0] - 0.8).abs() < 1e-15);
+    // Nesterov, two steps with g = 1, μ = 0.5, η = 1: v₁ = 1, step g + μv = 1.5; v₂ = 1.5, step 1.75.
+    let mut t: Vec<f64> = vec![0.0];
+    let mut opt = Momentum::new(1.0, 0.5, true);
+    opt.step(&mut [&mut t[..]], &[&[1.0][..]]);
+    opt.step(&mut [&mut t[..]], &[&[1.0][..]]);
+    assert!((t[0] + 3.25).abs() < 1e-15, "{}", t[0]);
+    // Adam's first step moves every coordinate by ≈ η whatever the gradient's scale.
+    let mut t: Vec<f64> = vec![0.0, 0.0];
+    Adam::new(0.01).step(&mut [&mut t[..]], &[&[1e-3, 1e3][..]]);
+    assert!(
+        (t[0] + 0.01).abs() < 1e-6 && (t[1] + 0.01).abs() < 1e-9,
+        "{t:?}"
+    );
+}
+
+#[test]
+fn adamw_decays_weights_without_gradient() {
+    let mut t: Vec<f64> = vec![2.0];
+    let mut opt = Adam::adamw(0.1, 0.5);
+    opt.step(&mut [&mut t[..]], &[&[0.0][..]]);
+    assert!((t[0] - 2.0 * (1.0 - 0.05)).abs() < 1e-12, "{}", t[0]);
+    let mut t: Vec<f64> = vec![2.0];
+    Adam::new(0.1).step(&mut [&mut t[..]], &[&[0.0][..]]);
+    assert_eq!(t[0], 2.0);
+}
+
+#[test]
+fn schedules() {
+    assert_eq!(constant(0.1, 1000), 0.1);
+    assert!((step_decay(1.0, 0.5, 10, 25) - 0.25).abs() < 1e-15);
+    // Warmup rises linearly, the peak is lr, the middle is the mean, the end is min_lr.
+    assert!((cosine_with_warmup(1.0, 0.0, 10, 110, 0) - 0.1).abs() < 1e-15);
+    assert!((cosine_with_warmup(1.0, 0.0, 10, 110, 10) - 1.0).abs() < 1e-15);
+    assert!((cosine_with_warmup(1.0, 0.1, 10, 110, 60) - 0.55).abs() < 1e-12);
+    assert_eq!(cosine_with_warmup(1.0, 0.1, 10, 110, 500), 0.1);
+}
