@@ -26,6 +26,9 @@ pub enum LabCommand {
         /// Print more while running
         #[arg(long)]
         verbose: bool,
+        /// Dataset folder (default: $TFS_DATA_DIR, else ./data)
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -43,6 +46,7 @@ pub fn run(cmd: LabCommand) -> Result<()> {
             quick,
             seed,
             verbose,
+            data_dir,
         } => {
             let chosen = select(&target)?;
             let opts = RunOptions {
@@ -50,6 +54,7 @@ pub fn run(cmd: LabCommand) -> Result<()> {
                 quick,
                 seed,
                 verbose,
+                data_dir: tfs_lab::data_dir(data_dir.as_deref()),
             };
             for e in &chosen {
                 let start = Instant::now();

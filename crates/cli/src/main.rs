@@ -1,6 +1,8 @@
 //! `tfs`: the command line of Transformers From Scratch. Thin: it parses arguments and calls the
 //! library crates; every error ends as one line on stderr and a non-zero exit.
 
+mod bench;
+mod data;
 mod lab;
 
 use clap::{Parser, Subcommand};
@@ -21,12 +23,20 @@ enum Command {
     /// Experiments of the roadmap: list them, run them
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// Benchmarks that print one JSON line, comparable with bench/peers/
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Datasets: fetch them with checksums
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lab(cmd) => lab::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
+        Command::Data(cmd) => data::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

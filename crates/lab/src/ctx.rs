@@ -35,25 +35,22 @@ pub struct Ctx {
     pub seed: u64,
     /// Print more while running (e.g. weights every epoch).
     pub verbose: bool,
+    /// Where datasets are found.
+    pub data_dir: PathBuf,
     pub(crate) results: Map<String, Value>,
     pub(crate) summary: String,
     pub(crate) figures: Vec<String>,
 }
 
 impl Ctx {
-    pub(crate) fn new(
-        id: &'static str,
-        dir: PathBuf,
-        quick: bool,
-        seed: u64,
-        verbose: bool,
-    ) -> Self {
+    pub(crate) fn new(id: &'static str, dir: PathBuf, opts: &crate::RunOptions) -> Self {
         Ctx {
             id,
             dir,
-            quick,
-            seed,
-            verbose,
+            quick: opts.quick,
+            seed: opts.seed,
+            verbose: opts.verbose,
+            data_dir: opts.data_dir.clone(),
             results: Map::new(),
             summary: String::new(),
             figures: Vec::new(),

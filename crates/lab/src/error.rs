@@ -15,7 +15,9 @@ pub enum LabError {
     },
     /// Drawing a figure failed.
     Plot { path: PathBuf, message: String },
-    /// An experiment could not run (missing data, bad configuration).
+    /// A dataset the experiment needs is not in the data folder.
+    DataMissing { id: String, message: String },
+    /// An experiment could not run (bad data, bad configuration).
     Experiment { id: String, message: String },
 }
 
@@ -31,7 +33,9 @@ impl fmt::Display for LabError {
             LabError::Plot { path, message } => {
                 write!(f, "drawing {} failed: {message}", path.display())
             }
-            LabError::Experiment { id, message } => write!(f, "experiment {id}: {message}"),
+            LabError::Experiment { id, message } | LabError::DataMissing { id, message } => {
+                write!(f, "experiment {id}: {message}")
+            }
         }
     }
 }

@@ -8,11 +8,14 @@
 mod ctx;
 mod error;
 pub mod experiments;
+pub mod figures;
 pub mod machine;
+pub mod mnist;
 pub mod plot;
 
 pub use ctx::{Ctx, RESERVED_KEYS};
 pub use error::LabError;
+pub use tfs_data::data_dir;
 
 use error::io;
 use serde_json::{json, Value};
@@ -59,6 +62,8 @@ pub struct RunOptions {
     pub quick: bool,
     pub seed: u64,
     pub verbose: bool,
+    /// Where datasets are found (see `tfs_data::data_dir`).
+    pub data_dir: PathBuf,
 }
 
 impl Default for RunOptions {
@@ -68,6 +73,7 @@ impl Default for RunOptions {
             quick: false,
             seed: 0,
             verbose: false,
+            data_dir: tfs_data::data_dir(None),
         }
     }
 }
@@ -85,7 +91,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf, LabError> {
         io(&tmp, std::fs::remove_dir_all(&tmp))?;
     }
     io(&tmp, std::fs::create_dir_all(&tmp))?;
-    let mut ctx = Ctx::new(exp.id, tmp.clone(), opts.quick, opts.seed, opts.verbose);
+    let mut ctx = Ctx::new(exp.id, tmp.clone(), opts);
     let start = Instant::now();
     (exp.run)(&mut ctx)?;
     let seconds = start.elapsed().as_secs_f64();

@@ -12,6 +12,7 @@ pub mod mlp;
 pub mod optim;
 pub mod perceptron;
 pub mod schedule;
+pub mod train;
 
 pub use activation::Activation;
 pub use init::Init;

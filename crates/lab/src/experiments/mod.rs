@@ -7,6 +7,7 @@ mod p0_entropy_kl;
 mod p0_gradient_epsilon;
 mod p0_matmul_speed;
 mod p0_softmax_temperature;
+mod p1_mnist_mlp;
 
 /// Every experiment, in roadmap order.
 pub fn all() -> Vec<Experiment> {
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Experiment> {
         p0_softmax_temperature::EXPERIMENT,
         p0_cross_entropy::EXPERIMENT,
         p0_entropy_kl::EXPERIMENT,
+        p1_mnist_mlp::EXPERIMENT,
     ]
 }

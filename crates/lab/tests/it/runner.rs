@@ -15,10 +15,21 @@ fn every_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
         out: out.clone(),
         quick: true,
         seed: 1,
-        verbose: false,
+        ..RunOptions::default()
     };
     for exp in registry() {
-        let dir = run(&exp, &opts).unwrap_or_else(|e| panic!("{}: {e}", exp.id));
+        let dir = match run(&exp, &opts) {
+            Ok(dir) => dir,
+            // Without a data folder (a bare clone), data experiments are skipped, loudly; CI sets
+            // TFS_DATA_DIR, and there a missing dataset fails the test.
+            Err(LabError::DataMissing { message, .. })
+                if std::env::var_os("TFS_DATA_DIR").is_none() =>
+            {
+                eprintln!("skipped {}: {message}", exp.id);
+                continue;
+            }
+            Err(e) => panic!("{}: {e}", exp.id),
+        };
         let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", exp.id));
         assert_eq!(doc["id"], exp.id);
@@ -112,7 +123,7 @@ fn same_seed_same_numbers() {
             out: out.clone(),
             quick: true,
             seed: 3,
-            verbose: false,
+            ..RunOptions::default()
         };
         run(&exp, &opts).unwrap();
     }

@@ -1,0 +1,61 @@
+//! `tfs bench mlp`: the MNIST MLP recipe timed, printed as one JSON line with the same keys as
+//! the PyTorch peer (`bench/peers/torch_mlp.py`), so the two can be compared in one session.
+
+use anyhow::Result;
+use clap::Subcommand;
+use std::path::PathBuf;
+use tfs_lab::mnist::{arrays, load, pixel_stats, train_recipe, Recipe};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// MNIST MLP training throughput (peer: bench/peers/torch_mlp.py)
+    Mlp {
+        /// Epochs to train (the recipe's 15 by default)
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Dataset folder (default: $TFS_DATA_DIR, else ./data)
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Mlp {
+            epochs,
+            data_dir,
+            seed,
+        } => {
+            let data = load("bench mlp", &tfs_lab::data_dir(data_dir.as_deref()))?;
+            let mut recipe = Recipe::full();
+            if let Some(e) = epochs {
+                anyhow::ensure!(e > 0, "--epochs must be at least 1");
+                recipe.epochs = e;
+            }
+            let stats = pixel_stats(&data.train);
+            let train = arrays(&data.train, usize::MAX, stats);
+            let test = arrays(&data.test, usize::MAX, stats);
+            let (_, recs) = train_recipe(&recipe, &train, &test, seed, &mut |r| {
+                eprintln!(
+                    "epoch {:>2}  loss {:.4}  test acc {:.4}  {:.2}s",
+                    r.epoch, r.train_loss, r.test_accuracy, r.seconds
+                );
+            });
+            let train_s: f64 = recs.iter().map(|r| r.seconds).sum();
+            let samples = (train.y.len() / recipe.batch * recipe.batch * recipe.epochs) as f64;
+            let line = serde_json::json!({
+                "impl": format!("tfs {}", env!("CARGO_PKG_VERSION")),
+                "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+                "epochs": recipe.epochs,
+                "batch": recipe.batch,
+                "samples_per_s": samples / train_s,
+                "epoch_seconds": train_s / recipe.epochs as f64,
+                "test_accuracy": recs.last().map_or(0.0, |r| r.test_accuracy),
+            });
+            println!("{line}");
+            Ok(())
+        }
+    }
+}
