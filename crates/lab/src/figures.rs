@@ -165,3 +165,73 @@ pub fn image_grid(
     };
     inner().map_err(|e| plot_err(path)(e.to_string()))
 }
+
+/// A 2-D classifier's view: the plane over `[lo, hi]²` shaded by `f(x, y)` in [0, 1] (white at
+/// 0.5, blue toward 0, orange toward 1), with labelled points drawn on top (class 0 blue circles,
+/// class 1 orange).
+pub fn decision_field(
+    path: &Path,
+    title: &str,
+    axes: (&str, &str),
+    (lo, hi): (f64, f64),
+    f: &dyn Fn(f64, f64) -> f64,
+    points: &[(f64, f64, u8)],
+) -> Result<(), LabError> {
+    let inner = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (560, 560)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(55)
+            .build_cartesian_2d(lo..hi, lo..hi)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()?;
+        let n = 50;
+        let step = (hi - lo) / n as f64;
+        let blue = (31.0, 119.0, 180.0);
+        let orange = (255.0, 127.0, 14.0);
+        for i in 0..n {
+            for j in 0..n {
+                let (x, y) = (lo + (i as f64 + 0.5) * step, lo + (j as f64 + 0.5) * step);
+                let v = f(x, y).clamp(0.0, 1.0);
+                let (c, t) = if v < 0.5 {
+                    (blue, (0.5 - v) * 2.0)
+                } else {
+                    (orange, (v - 0.5) * 2.0)
+                };
+                let t = 0.55 * t;
+                let mix = |a: f64| (255.0 + (a - 255.0) * t).round() as u8;
+                let color = RGBColor(mix(c.0), mix(c.1), mix(c.2));
+                let (x0, y0) = (lo + i as f64 * step, lo + j as f64 * step);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x0, y0), (x0 + step, y0 + step)],
+                    color.filled(),
+                )))?;
+            }
+        }
+        for &(x, y, class) in points {
+            let color = if class == 0 {
+                crate::plot::PALETTE[0]
+            } else {
+                crate::plot::PALETTE[1]
+            };
+            chart.draw_series(std::iter::once(Circle::new((x, y), 9, color.filled())))?;
+            chart.draw_series(std::iter::once(Circle::new(
+                (x, y),
+                9,
+                BLACK.stroke_width(2),
+            )))?;
+        }
+        root.present()?;
+        Ok(())
+    };
+    inner().map_err(|e| plot_err(path)(e.to_string()))
+}

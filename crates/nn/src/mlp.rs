@@ -29,6 +29,15 @@
 //! allocation in the training loop.
 //!
 //! Left out: dropout, batch norm, per-layer activations (one activation for the whole network).
+//!
+//! ## Performance notes
+//! Measured with `tfs bench mlp` against `bench/peers/torch_mlp.py` (same recipe: 784-512-256-10,
+//! batch 128, 15 epochs) on the 2-core development machine, one after the other:
+//! - ndarray's `matrixmultiply` on one thread: 1.62 s/epoch vs PyTorch 1.17 s (0.72×).
+//! - enabling its `threading` feature (both cores): 1.08 s/epoch vs PyTorch 1.11 s (1.02×).
+//! - all buffers reused through `Workspace` and GEMMs writing in place: no allocation per step.
+//! Not tried yet: fusing bias+ReLU into one pass, f32 SIMD for the elementwise backward, and a
+//! transposed-weights layout for the `δ Wᵀ` product.
 
 use crate::activation::Activation;
 use crate::init::Init;

@@ -7,7 +7,12 @@ mod p0_entropy_kl;
 mod p0_gradient_epsilon;
 mod p0_matmul_speed;
 mod p0_softmax_temperature;
+mod p1_activations;
+mod p1_init;
 mod p1_mnist_mlp;
+mod p1_optimizers;
+mod p1_perceptron_gates;
+mod p1_xor_mlp;
 
 /// Every experiment, in roadmap order.
 pub fn all() -> Vec<Experiment> {
@@ -17,6 +22,11 @@ pub fn all() -> Vec<Experiment> {
         p0_softmax_temperature::EXPERIMENT,
         p0_cross_entropy::EXPERIMENT,
         p0_entropy_kl::EXPERIMENT,
+        p1_perceptron_gates::EXPERIMENT,
+        p1_xor_mlp::EXPERIMENT,
+        p1_activations::EXPERIMENT,
         p1_mnist_mlp::EXPERIMENT,
+        p1_optimizers::EXPERIMENT,
+        p1_init::EXPERIMENT,
     ]
 }

@@ -138,3 +138,47 @@ fn same_seed_same_numbers() {
     std::fs::remove_dir_all(&a).ok();
     std::fs::remove_dir_all(&b).ok();
 }
+
+#[test]
+fn adam_beats_plain_sgd_after_the_same_steps() {
+    let out = temp_out("optim");
+    let opts = RunOptions {
+        out: out.clone(),
+        quick: true,
+        ..RunOptions::default()
+    };
+    let exp = select("p1-optimizers").unwrap()[0];
+    let dir = match run(&exp, &opts) {
+        Ok(d) => d,
+        Err(LabError::DataMissing { message, .. })
+            if std::env::var_os("TFS_DATA_DIR").is_none() =>
+        {
+            eprintln!("skipped: {message}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let (adam, sgd) = (
+        doc["final_loss"]["adam"].as_f64().unwrap(),
+        doc["final_loss"]["sgd"].as_f64().unwrap(),
+    );
+    assert!(adam < sgd, "Adam {adam} vs SGD {sgd}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn the_xor_mlp_solves_xor() {
+    let out = temp_out("xor");
+    let opts = RunOptions {
+        out: out.clone(),
+        quick: true,
+        ..RunOptions::default()
+    };
+    let dir = run(&select("p1-xor-mlp").unwrap()[0], &opts).unwrap();
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(doc["accuracy"], 1.0);
+    std::fs::remove_dir_all(&out).ok();
+}
