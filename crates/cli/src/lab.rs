@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Instant;
-use tfs_lab::{registry, select, RunOptions};
+use tfs_lab::{registry, select, LabError, RunOptions};
 
 #[derive(Subcommand)]
 pub enum LabCommand {
@@ -56,16 +56,30 @@ pub fn run(cmd: LabCommand) -> Result<()> {
                 verbose,
                 data_dir: tfs_lab::data_dir(data_dir.as_deref()),
             };
+            let mut skipped = Vec::new();
             for e in &chosen {
                 let start = Instant::now();
-                let dir = tfs_lab::run(e, &opts)?;
-                println!(
-                    "{:<28} {:>7.1}s  -> {}",
-                    e.id,
-                    start.elapsed().as_secs_f64(),
-                    dir.display()
-                );
+                match tfs_lab::run(e, &opts) {
+                    Ok(dir) => println!(
+                        "{:<28} {:>7.1}s  -> {}",
+                        e.id,
+                        start.elapsed().as_secs_f64(),
+                        dir.display()
+                    ),
+                    // A missing dataset does not stop the other experiments; it fails the run at the end.
+                    Err(LabError::DataMissing { message, .. }) => {
+                        eprintln!("{:<28} skipped: {message}", e.id);
+                        skipped.push(e.id);
+                    }
+                    Err(err) => return Err(err.into()),
+                }
             }
+            anyhow::ensure!(
+                skipped.is_empty(),
+                "{} experiment(s) skipped for missing data ({}); see the lines above",
+                skipped.len(),
+                skipped.join(", ")
+            );
             Ok(())
         }
     }

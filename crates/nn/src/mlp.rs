@@ -36,6 +36,7 @@
 //! - ndarray's `matrixmultiply` on one thread: 1.62 s/epoch vs PyTorch 1.17 s (0.72×).
 //! - enabling its `threading` feature (both cores): 1.08 s/epoch vs PyTorch 1.11 s (1.02×).
 //! - all buffers reused through `Workspace` and GEMMs writing in place: no allocation per step.
+//!
 //! Not tried yet: fusing bias+ReLU into one pass, f32 SIMD for the elementwise backward, and a
 //! transposed-weights layout for the `δ Wᵀ` product.
 

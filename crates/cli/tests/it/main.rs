@@ -91,3 +91,38 @@ fn runs_one_experiment_into_the_given_folder() {
     assert!(dir.join("p0-entropy-kl/results.json").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn missing_data_is_skipped_named_and_fails_the_run() {
+    let dir = std::env::temp_dir().join(format!("tfs-cli-nodata-{}", std::process::id()));
+    let out = tfs(&[
+        "lab",
+        "run",
+        "p1-optimizers",
+        "--quick",
+        "--out",
+        dir.to_str().unwrap(),
+        "--data-dir",
+        "/nonexistent-tfs-data",
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("mnist/train-images-idx3-ubyte.gz not found"),
+        "{err}"
+    );
+    assert!(err.contains("tfs data fetch mnist"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn data_fetch_of_an_unknown_dataset_is_a_one_line_error() {
+    let out = tfs(&["data", "fetch", "imagenet"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim(),
+        "error: unknown dataset 'imagenet' (known: mnist)"
+    );
+}
