@@ -210,3 +210,28 @@ impl<F: NdFloat> Optimizer<F> for Adam<F> {
         }
     }
 }
+
+/// Scales all gradients together so that their global L2 norm is at most `max_norm`
+/// (Pascanu et al., 2013): `g ← g · min(1, max_norm / ‖g‖)`. Returns the norm before clipping.
+/// The direction of the step is kept; only its length is capped, which tames the rare exploding
+/// gradient of a recurrent network without changing ordinary steps.
+pub fn clip_grad_norm<F: NdFloat>(grads: &mut [&mut [F]], max_norm: f64) -> f64 {
+    let norm = grads
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|&v| {
+            let v = v.to_f64().unwrap_or(f64::NAN);
+            v * v
+        })
+        .sum::<f64>()
+        .sqrt();
+    if norm > max_norm && norm.is_finite() {
+        let scale: F = f(max_norm / norm);
+        for g in grads.iter_mut() {
+            for v in g.iter_mut() {
+                *v *= scale;
+            }
+        }
+    }
+    norm
+}

@@ -76,3 +76,15 @@ fn schedules() {
     assert!((cosine_with_warmup(1.0, 0.1, 10, 110, 60) - 0.55).abs() < 1e-12);
     assert_eq!(cosine_with_warmup(1.0, 0.1, 10, 110, 500), 0.1);
 }
+
+#[test]
+fn clipping_caps_the_global_norm_and_keeps_direction() {
+    use tfs_nn::optim::clip_grad_norm;
+    let (mut a, mut b) = (vec![3.0f64], vec![4.0f64]);
+    let norm = clip_grad_norm(&mut [&mut a[..], &mut b[..]], 1.0);
+    assert_eq!(norm, 5.0);
+    assert!((a[0] - 0.6).abs() < 1e-15 && (b[0] - 0.8).abs() < 1e-15);
+    let mut c = vec![0.3f64, 0.4];
+    assert_eq!(clip_grad_norm(&mut [&mut c[..]], 1.0), 0.5);
+    assert_eq!(c, vec![0.3, 0.4]);
+}

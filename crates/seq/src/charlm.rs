@@ -1,0 +1,196 @@
+//! A character-level language model: a recurrent cell reading one-hot characters and a linear
+//! softmax head predicting the next one.
+//!
+//! ```text
+//!   x_t = onehot(c_t)             (B, V)
+//!   s_t = cell(x_t, s_{t−1})       h_t = first H columns of s_t
+//!   logits_t = h_t W_y + b_y       (B, V)
+//!   L = mean over b, t of CE(logits_t[b], c_{t+1}[b])
+//! ```
+//!
+//! The head runs once on all T·B hidden states stacked into one matrix (one big GEMM instead of T
+//! small ones); its gradient `∂L/∂h_t = δlogits_t W_yᵀ` feeds BPTT.
+//!
+//! Left out: an embedding layer (one-hot times W_x is the embedding lookup; Phase 3 makes it
+//! explicit), multi-layer stacks, dropout.
+
+use crate::bptt::{backprop, unroll};
+use crate::cell::{gemm, Cell};
+use crate::{CellKind, Model};
+use ndarray::{s, Array2, ArrayView2, Axis, NdFloat};
+use tfs_math::loss::cross_entropy_batch_into;
+use tfs_math::Rng;
+use tfs_nn::Init;
+
+/// The model: a cell and the head `w_y: (H, V)`, `b_y: (1, V)`.
+pub struct CharLm<F> {
+    pub cell: Box<dyn Cell<F>>,
+    pub w_y: Array2<F>,
+    pub b_y: Array2<F>,
+}
+
+/// One training chunk's result.
+pub struct LmStep<F> {
+    /// Mean cross-entropy per character (nats).
+    pub loss: f64,
+    /// Gradients in the order of [`Model::params_mut`].
+    pub grads: Vec<Array2<F>>,
+    /// The final state (carried into the next chunk by truncated BPTT).
+    pub state: Array2<F>,
+    /// ‖∂L/∂h_t‖ per step.
+    pub dh_norms: Vec<f64>,
+    /// ∂L/∂s_0, the gradient into the initial state.
+    pub ds0: Array2<F>,
+}
+
+/// One-hot rows for a batch of ids: `(B, V)`.
+pub fn one_hot<F: NdFloat>(ids: &[usize], vocab: usize) -> Array2<F> {
+    let mut x = Array2::zeros((ids.len(), vocab));
+    for (r, &i) in ids.iter().enumerate() {
+        assert!(
+            i < vocab,
+            "one_hot: id {i} out of range for vocabulary {vocab}"
+        );
+        x[[r, i]] = F::one();
+    }
+    x
+}
+
+impl<F: NdFloat> CharLm<F> {
+    pub fn new(kind: CellKind, vocab: usize, hidden: usize, rng: &mut Rng) -> Self {
+        CharLm {
+            cell: kind.build(vocab, hidden, rng),
+            w_y: Init::XavierUniform.matrix(hidden, vocab, rng),
+            b_y: Array2::zeros((1, vocab)),
+        }
+    }
+
+    pub fn vocab(&self) -> usize {
+        self.w_y.ncols()
+    }
+
+    /// A zero state for `batch` sequences.
+    pub fn zero_state(&self, batch: usize) -> Array2<F> {
+        Array2::zeros((batch, self.cell.state_size()))
+    }
+
+    /// Loss and gradients on a chunk. `inputs[t]` and `targets[t]` are the B ids at step t.
+    pub fn loss_and_grads(
+        &self,
+        inputs: &[Vec<usize>],
+        targets: &[Vec<usize>],
+        s0: ArrayView2<F>,
+    ) -> LmStep<F> {
+        assert_eq!(
+            inputs.len(),
+            targets.len(),
+            "CharLm: {} input steps, {} target steps",
+            inputs.len(),
+            targets.len()
+        );
+        let (t_len, v, h) = (inputs.len(), self.vocab(), self.cell.hidden_size());
+        let b = s0.nrows();
+        let xs: Vec<Array2<F>> = inputs.iter().map(|ids| one_hot(ids, v)).collect();
+        let un = unroll(self.cell.as_ref(), &xs, s0);
+        // Stack h_1..h_T: (T·B, H).
+        let mut hs = Array2::zeros((t_len * b, h));
+        for t in 0..t_len {
+            hs.slice_mut(s![t * b..(t + 1) * b, ..])
+                .assign(&un.hidden(t, h));
+        }
+        let mut logits = gemm(&hs.view(), &self.w_y.view());
+        logits += &self.b_y;
+        let flat_targets: Vec<usize> = targets.iter().flatten().copied().collect();
+        let mut dlogits = Array2::zeros(logits.dim());
+        let loss = cross_entropy_batch_into(logits.view(), &flat_targets, dlogits.view_mut());
+        let mut grads = self.cell.zero_grads();
+        let dw_y = gemm(&hs.t(), &dlogits.view());
+        let db_y = dlogits.sum_axis(Axis(0)).insert_axis(Axis(0));
+        let dhs = gemm(&dlogits.view(), &self.w_y.t());
+        let dh_out: Vec<Option<Array2<F>>> = (0..t_len)
+            .map(|t| Some(dhs.slice(s![t * b..(t + 1) * b, ..]).to_owned()))
+            .collect();
+        let bp = backprop(self.cell.as_ref(), &un, &dh_out, None, &mut grads);
+        grads.push(dw_y);
+        grads.push(db_y);
+        let state = un.states.last().cloned().unwrap_or_else(|| s0.to_owned());
+        LmStep {
+            loss: loss.to_f64().unwrap_or(f64::NAN),
+            grads,
+            state,
+            dh_norms: bp.dh_norms,
+            ds0: bp.ds0,
+        }
+    }
+
+    /// Next-character probabilities after one step from `state` on character `id` (batch of 1).
+    pub fn step_probs(
+        &self,
+        id: usize,
+        state: &Array2<F>,
+        temperature: f64,
+    ) -> (Vec<f64>, Array2<F>) {
+        let (s, _) = self
+            .cell
+            .forward(one_hot(&[id], self.vocab()).view(), state.view());
+        let h = s.slice(s![.., ..self.cell.hidden_size()]);
+        let logits = gemm(&h, &self.w_y.view()) + &self.b_y;
+        let z: Vec<f64> = logits
+            .iter()
+            .map(|v| v.to_f64().unwrap_or(f64::NAN))
+            .collect();
+        (tfs_math::softmax::softmax_temperature(&z, temperature), s)
+    }
+
+    /// Samples `n` characters after reading `prime` (at least one id), at `temperature`.
+    pub fn sample(&self, prime: &[usize], n: usize, temperature: f64, rng: &mut Rng) -> Vec<usize> {
+        assert!(
+            !prime.is_empty(),
+            "CharLm::sample needs at least one priming character"
+        );
+        let mut state = self.zero_state(1);
+        let mut probs = Vec::new();
+        for &id in prime {
+            let (p, s) = self.step_probs(id, &state, temperature);
+            probs = p;
+            state = s;
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let next = sample_from(&probs, rng);
+            out.push(next);
+            let (p, s) = self.step_probs(next, &state, temperature);
+            probs = p;
+            state = s;
+        }
+        out
+    }
+}
+
+/// Draws an index from a probability vector.
+pub fn sample_from(p: &[f64], rng: &mut Rng) -> usize {
+    let u = rng.uniform();
+    let mut acc = 0.0;
+    for (i, &pi) in p.iter().enumerate() {
+        acc += pi;
+        if u < acc {
+            return i;
+        }
+    }
+    p.len() - 1
+}
+
+impl<F: NdFloat> Model<F> for CharLm<F> {
+    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
+        let mut v = self.cell.params_mut();
+        v.push(&mut self.w_y);
+        v.push(&mut self.b_y);
+        v
+    }
+    fn params(&self) -> Vec<&Array2<F>> {
+        let mut v = self.cell.params();
+        v.push(&self.w_y);
+        v.push(&self.b_y);
+        v
+    }
+}
