@@ -19,6 +19,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Char-level LSTM training throughput (peer: bench/peers/torch_lstm.py)
+    Lstm {
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        #[arg(long, default_value_t = 256)]
+        hidden: usize,
+        /// Dataset folder (default: $TFS_DATA_DIR, else ./data)
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -57,5 +67,49 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             println!("{line}");
             Ok(())
         }
+        BenchCommand::Lstm {
+            steps,
+            hidden,
+            data_dir,
+        } => {
+            anyhow::ensure!(
+                steps > 0 && hidden > 0,
+                "--steps and --hidden must be at least 1"
+            );
+            lstm(data_dir, steps, hidden)
+        }
     }
+}
+
+/// `tfs bench lstm`: the char-LM LSTM of `bench/peers/torch_lstm.py`, timed over `steps` steps
+/// after 3 warm-up steps; prints one JSON line with the peer's keys.
+pub fn lstm(data_dir: Option<PathBuf>, steps: usize, hidden: usize) -> Result<()> {
+    use tfs_lab::charlm::{load_text, train_char_lm, Corpus, LmRecipe};
+    let text = load_text("bench lstm", &tfs_lab::data_dir(data_dir.as_deref()))?;
+    let corpus = Corpus::new(&text, 200_000, 0.0);
+    let r = LmRecipe {
+        hidden,
+        seq_len: 64,
+        batch: 32,
+        steps: steps + 3,
+        lr: 3e-3,
+        clip: 5.0,
+        eval_every: usize::MAX,
+    };
+    let mut t0 = std::time::Instant::now();
+    let run = train_char_lm(tfs_seq::CellKind::Lstm, &corpus, &r, 0, 0, &mut |s| {
+        if s == 3 {
+            t0 = std::time::Instant::now();
+        }
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    let line = serde_json::json!({
+        "impl": format!("tfs {}", env!("CARGO_PKG_VERSION")),
+        "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "hidden": hidden, "seq_len": r.seq_len, "batch": r.batch, "steps": steps,
+        "tokens_per_s": (steps * r.seq_len * r.batch) as f64 / secs,
+        "final_loss": run.train_curve.last().map(|p| p.1),
+    });
+    println!("{line}");
+    Ok(())
 }

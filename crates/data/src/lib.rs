@@ -8,6 +8,7 @@
 pub mod fetch;
 pub mod idx;
 pub mod mnist;
+pub mod text;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

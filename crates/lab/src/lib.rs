@@ -5,6 +5,7 @@
 //! machine), SVG figures, and `summary.md` (tables and findings a blog post includes verbatim).
 //! `--quick` shrinks every experiment to seconds; the test suite runs them all that way.
 
+pub mod charlm;
 mod ctx;
 mod error;
 pub mod experiments;

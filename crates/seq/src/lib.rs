@@ -8,6 +8,7 @@
 pub mod bptt;
 pub mod cell;
 pub mod charlm;
+pub mod classifier;
 pub mod gru;
 pub mod lstm;
 pub mod rnn;

@@ -76,12 +76,15 @@ impl<F: NdFloat> Cell<F> for Lstm<F> {
         let mut z = gemm(&x, &self.w_x.view());
         gemm_acc(&h_prev, &self.w_h.view(), &mut z);
         z += &self.b;
-        // Activate in place: gates [i f g o].
-        for (k, mut col) in z.axis_iter_mut(Axis(1)).enumerate() {
-            if (2 * h..3 * h).contains(&k) {
-                col.mapv_inplace(|v| v.tanh());
-            } else {
-                col.mapv_inplace(sigmoid);
+        // Activate in place, row by row: gates [i f g o] = [σ σ tanh σ].
+        for mut row in z.outer_iter_mut() {
+            let row = row.as_slice_mut().expect("contiguous rows");
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = if (2 * h..3 * h).contains(&k) {
+                    v.tanh()
+                } else {
+                    sigmoid(*v)
+                };
             }
         }
         let (i, f, g, o) = (

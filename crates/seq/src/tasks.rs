@@ -4,9 +4,10 @@
 //! * **Reversal** (`p2-seq2seq-reverse`, and Phase 4's attention on the same split): the source is
 //!   L random digits, the target the same digits reversed, then EOS. The vocabulary is the ten
 //!   digits, BOS = 10 and EOS = 11.
-//! * **Delayed recall** (`p2-long-range`): a key symbol (one of 8), then k distractor symbols (from
-//!   another 4), then a query marker; the answer is the key. Only a model that carries one
-//!   symbol across k steps gets it right; chance is 1/8.
+//! * **Delayed recall** (`p2-long-range`): a key symbol (one of 8), then k distractor symbols drawn
+//!   from the *same* 8, then a query marker; the answer is the first symbol. The model must store
+//!   the first symbol and then refuse to overwrite it with the k look-alikes that follow: a
+//!   memory that can hold, not just a memory that fades slowly. Chance is 1/8.
 
 use tfs_math::Rng;
 
@@ -41,16 +42,16 @@ pub fn reverse_test_set(lengths: &[usize], n: usize, seed: u64) -> Vec<(usize, V
         .collect()
 }
 
-/// Delayed-recall vocabulary: 8 keys, 4 distractors, 1 query marker.
+/// Delayed-recall vocabulary: 8 symbols and 1 query marker.
 pub const RECALL_KEYS: usize = 8;
-pub const RECALL_VOCAB: usize = 13;
-pub const RECALL_QUERY: usize = 12;
+pub const RECALL_VOCAB: usize = 9;
+pub const RECALL_QUERY: usize = 8;
 
 /// A delayed-recall example: the input sequence and the key to answer after the query.
 pub fn recall_example(k: usize, rng: &mut Rng) -> (Vec<usize>, usize) {
     let key = rng.below(RECALL_KEYS);
     let mut seq = vec![key];
-    seq.extend((0..k).map(|_| RECALL_KEYS + rng.below(4)));
+    seq.extend((0..k).map(|_| rng.below(RECALL_KEYS)));
     seq.push(RECALL_QUERY);
     (seq, key)
 }

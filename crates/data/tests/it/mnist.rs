@@ -98,3 +98,16 @@ fn real_mnist_has_the_published_shape() {
     // Published class counts of the training set: 5923 zeros, 6742 ones.
     assert_eq!((counts[0], counts[1]), (5923, 6742));
 }
+
+#[test]
+fn text_errors_name_the_file_and_the_offset() {
+    use tfs_data::text::{load_tiny_shakespeare, read_text};
+    let dir = temp_dir("text");
+    let err = load_tiny_shakespeare(&dir).unwrap_err().to_string();
+    assert!(err.contains("tinyshakespeare/input.txt not found"), "{err}");
+    std::fs::write(dir.join("bad.txt"), b"ok\xff").unwrap();
+    match read_text(&dir.join("bad.txt"), "").unwrap_err() {
+        DataError::Corrupt { offset, .. } => assert_eq!(offset, 2),
+        e => panic!("{e:?}"),
+    }
+}

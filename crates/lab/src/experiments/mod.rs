@@ -13,6 +13,11 @@ mod p1_mnist_mlp;
 mod p1_optimizers;
 mod p1_perceptron_gates;
 mod p1_xor_mlp;
+mod p2_cell_comparison;
+pub(crate) mod p2_char_rnn;
+mod p2_long_range;
+pub mod p2_seq2seq_reverse;
+mod p2_vanishing_gradients;
 
 /// Every experiment, in roadmap order.
 pub fn all() -> Vec<Experiment> {
@@ -28,5 +33,10 @@ pub fn all() -> Vec<Experiment> {
         p1_mnist_mlp::EXPERIMENT,
         p1_optimizers::EXPERIMENT,
         p1_init::EXPERIMENT,
+        p2_char_rnn::EXPERIMENT,
+        p2_vanishing_gradients::EXPERIMENT,
+        p2_long_range::EXPERIMENT,
+        p2_cell_comparison::EXPERIMENT,
+        p2_seq2seq_reverse::EXPERIMENT,
     ]
 }

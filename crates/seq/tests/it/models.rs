@@ -143,3 +143,27 @@ fn the_reversal_split_is_fixed_by_its_seed() {
     r.push(tfs_seq::tasks::EOS);
     assert_eq!(p.tgt, r);
 }
+
+#[test]
+fn classifier_backward_matches_finite_differences() {
+    use tfs_seq::classifier::SeqClassifier;
+    for kind in CellKind::ALL {
+        let mut rng = Rng::new(30);
+        let mut m: SeqClassifier<f64> = SeqClassifier::new(kind, 5, 4, 3, &mut rng);
+        let inputs: Vec<Vec<usize>> = (0..6).map(|_| vec![rng.below(5), rng.below(5)]).collect();
+        let labels = [2, 0];
+        let init = flat(&m);
+        gradcheck(&init, |p| {
+            set_params(&mut m, p);
+            let st = m.loss_and_grads(&inputs, &labels);
+            (
+                st.loss,
+                st.grads
+                    .iter()
+                    .map(|g| g.iter().copied().collect())
+                    .collect(),
+            )
+        })
+        .assert_below(1e-6);
+    }
+}

@@ -1,0 +1,98 @@
+//! A sequence classifier: a recurrent cell reads the whole sequence and a linear head classifies
+//! its final hidden state. The loss sits at the last step only, so every earlier step is trained
+//! purely by gradient that travels back through the recurrence — the setting where vanishing
+//! gradients show (`p2-vanishing-gradients`, `p2-long-range`).
+//!
+//! ```text
+//!   s_t = cell(onehot(x_t), s_{t−1});   logits = h_T W_y + b_y;   L = mean_b CE(logits_b, y_b)
+//! ```
+
+use crate::bptt::{backprop, unroll};
+use crate::cell::{gemm, Cell};
+use crate::charlm::one_hot;
+use crate::{CellKind, Model};
+use ndarray::{Array2, Axis, NdFloat};
+use tfs_math::loss::cross_entropy_batch_into;
+use tfs_math::Rng;
+use tfs_nn::Init;
+
+/// A cell and a head `w_y: (H, C)`, `b_y: (1, C)` over C classes; inputs are one-hot over `vocab`.
+pub struct SeqClassifier<F> {
+    pub cell: Box<dyn Cell<F>>,
+    pub w_y: Array2<F>,
+    pub b_y: Array2<F>,
+    pub vocab: usize,
+}
+
+/// Loss, gradients, predictions and the per-step gradient norms of one batch.
+pub struct ClassifierStep<F> {
+    pub loss: f64,
+    pub grads: Vec<Array2<F>>,
+    pub predictions: Vec<usize>,
+    /// ‖∂L/∂h_t‖ for t = 1 … T.
+    pub dh_norms: Vec<f64>,
+}
+
+impl<F: NdFloat> SeqClassifier<F> {
+    pub fn new(kind: CellKind, vocab: usize, hidden: usize, classes: usize, rng: &mut Rng) -> Self {
+        SeqClassifier {
+            cell: kind.build(vocab, hidden, rng),
+            w_y: Init::XavierUniform.matrix(hidden, classes, rng),
+            b_y: Array2::zeros((1, classes)),
+            vocab,
+        }
+    }
+
+    /// `inputs[t]`: the B ids at step t; `labels`: (B,).
+    pub fn loss_and_grads(&self, inputs: &[Vec<usize>], labels: &[usize]) -> ClassifierStep<F> {
+        let b = labels.len();
+        let xs: Vec<Array2<F>> = inputs.iter().map(|ids| one_hot(ids, self.vocab)).collect();
+        let s0 = Array2::zeros((b, self.cell.state_size()));
+        let un = unroll(self.cell.as_ref(), &xs, s0.view());
+        let h = self.cell.hidden_size();
+        let last = un.states.len() - 1;
+        let h_t = un.hidden(last, h).to_owned();
+        let logits = gemm(&h_t.view(), &self.w_y.view()) + &self.b_y;
+        let predictions = logits
+            .outer_iter()
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .fold(
+                        (0, F::neg_infinity()),
+                        |a, (i, &v)| if v > a.1 { (i, v) } else { a },
+                    )
+                    .0
+            })
+            .collect();
+        let mut dlogits = Array2::zeros(logits.dim());
+        let loss = cross_entropy_batch_into(logits.view(), labels, dlogits.view_mut());
+        let mut dh_out: Vec<Option<Array2<F>>> = vec![None; xs.len()];
+        dh_out[last] = Some(gemm(&dlogits.view(), &self.w_y.t()));
+        let mut grads = self.cell.zero_grads();
+        let bp = backprop(self.cell.as_ref(), &un, &dh_out, None, &mut grads);
+        grads.push(gemm(&h_t.t(), &dlogits.view()));
+        grads.push(dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));
+        ClassifierStep {
+            loss: loss.to_f64().unwrap_or(f64::NAN),
+            grads,
+            predictions,
+            dh_norms: bp.dh_norms,
+        }
+    }
+}
+
+impl<F: NdFloat> Model<F> for SeqClassifier<F> {
+    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
+        let mut v = self.cell.params_mut();
+        v.push(&mut self.w_y);
+        v.push(&mut self.b_y);
+        v
+    }
+    fn params(&self) -> Vec<&Array2<F>> {
+        let mut v = self.cell.params();
+        v.push(&self.w_y);
+        v.push(&self.b_y);
+        v
+    }
+}
