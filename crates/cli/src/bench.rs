@@ -19,6 +19,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// GPT-2 encoding throughput and BPE training time (peer: bench/peers/tokenizers.py)
+    Tokenizer {
+        #[arg(long, default_value_t = 8192)]
+        vocab_size: usize,
+        /// Dataset folder (default: $TFS_DATA_DIR, else ./data)
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Char-level LSTM training throughput (peer: bench/peers/torch_lstm.py)
     Lstm {
         #[arg(long, default_value_t = 100)]
@@ -67,6 +75,10 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             println!("{line}");
             Ok(())
         }
+        BenchCommand::Tokenizer {
+            vocab_size,
+            data_dir,
+        } => tokenizer(data_dir, vocab_size),
         BenchCommand::Lstm {
             steps,
             hidden,
@@ -109,6 +121,80 @@ pub fn lstm(data_dir: Option<PathBuf>, steps: usize, hidden: usize) -> Result<()
         "hidden": hidden, "seq_len": r.seq_len, "batch": r.batch, "steps": steps,
         "tokens_per_s": (steps * r.seq_len * r.batch) as f64 / secs,
         "final_loss": run.train_curve.last().map(|p| p.1),
+    });
+    println!("{line}");
+    Ok(())
+}
+
+/// Splits `text` into about `n` chunks at line boundaries (the documents of the batch benchmark;
+/// the peer script splits the same way).
+pub fn chunks(text: &str, n: usize) -> Vec<&str> {
+    let target = text.len() / n.max(1) + 1;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + target).min(text.len());
+        while end < text.len() && !text.is_char_boundary(end) {
+            end += 1;
+        }
+        end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// Best of `reps` timings of `f`, in seconds.
+fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
+    (0..reps)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// `tfs bench tokenizer`: GPT-2 encoding throughput (one thread; all threads over 64 chunks) and
+/// BPE training time on Tiny Shakespeare; peer: `bench/peers/tokenizers.py` (tiktoken, HF tokenizers).
+pub fn tokenizer(data_dir: Option<PathBuf>, vocab_size: usize) -> Result<()> {
+    use tfs_tokenizers::{BpeTokenizer, Split};
+    let text = tfs_data::text::load_tiny_shakespeare(&tfs_lab::data_dir(data_dir.as_deref()))?;
+    let mb = text.len() as f64 / 1e6;
+    let gpt2 = tfs_tokenizers::gpt2::gpt2()?;
+    let n_tokens = gpt2.encode_ordinary(&text).len();
+    let one = best_of(5, || {
+        std::hint::black_box(gpt2.encode_ordinary(&text));
+    });
+    let docs = chunks(&text, 64);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let all = best_of(5, || {
+        let per = docs.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for part in docs.chunks(per) {
+                let g = &gpt2;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|d| g.encode_ordinary(d).len())
+                        .sum::<usize>()
+                });
+            }
+        });
+    });
+    let train = best_of(3, || {
+        std::hint::black_box(
+            BpeTokenizer::train(&[&text], vocab_size, Split::Gpt2, &[]).expect("valid size"),
+        );
+    });
+    let line = serde_json::json!({
+        "impl": format!("tfs {}", env!("CARGO_PKG_VERSION")),
+        "threads": threads,
+        "corpus_mb": mb,
+        "gpt2_tokens": n_tokens,
+        "encode_mb_per_s_1thread": mb / one,
+        "encode_mb_per_s_all_threads": mb / all,
+        "train_vocab_size": vocab_size,
+        "train_seconds": train,
     });
     println!("{line}");
     Ok(())

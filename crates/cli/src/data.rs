@@ -7,7 +7,7 @@ use tfs_data::fetch::{curl, fetch, Fetched, DATASETS};
 
 #[derive(Subcommand)]
 pub enum DataCommand {
-    /// Download a dataset (mnist) into DATA_DIR/NAME, verifying SHA-256 checksums
+    /// Download a dataset (mnist, tinyshakespeare) into DATA_DIR/NAME, verifying SHA-256 checksums
     Fetch {
         name: String,
         /// Dataset folder (default: $TFS_DATA_DIR, else ./data)

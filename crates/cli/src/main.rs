@@ -4,6 +4,7 @@
 mod bench;
 mod data;
 mod lab;
+mod tokenizer;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,9 @@ enum Command {
     /// Benchmarks that print one JSON line, comparable with bench/peers/
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Tokenizers: train, encode, decode
+    #[command(subcommand)]
+    Tokenizer(tokenizer::TokenizerCommand),
     /// Datasets: fetch them with checksums
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -37,6 +41,7 @@ fn main() {
         Command::Lab(cmd) => lab::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Data(cmd) => data::run(cmd),
+        Command::Tokenizer(cmd) => tokenizer::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -63,8 +63,19 @@ pub const MNIST: DatasetSpec = DatasetSpec {
     ],
 };
 
+/// Tiny Shakespeare (Karpathy's char-rnn corpus): one UTF-8 text file.
+pub const TINY_SHAKESPEARE: DatasetSpec = DatasetSpec {
+    name: "tinyshakespeare",
+    mirrors: &["https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare"],
+    files: &[FileSpec {
+        name: "input.txt",
+        sha256: "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        len: 1_115_394,
+    }],
+};
+
 /// The datasets `tfs data fetch` knows.
-pub const DATASETS: [DatasetSpec; 1] = [MNIST];
+pub const DATASETS: [DatasetSpec; 2] = [MNIST, TINY_SHAKESPEARE];
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -30,6 +30,6 @@ pub fn read_text(path: &Path, hint: &str) -> Result<String, DataError> {
 pub fn load_tiny_shakespeare(data_dir: &Path) -> Result<String, DataError> {
     read_text(
         &data_dir.join("tinyshakespeare").join("input.txt"),
-        "put Tiny Shakespeare's input.txt there (or set --data-dir / TFS_DATA_DIR to a folder holding tinyshakespeare/)",
+        "run `tfs data fetch tinyshakespeare` (or set --data-dir / TFS_DATA_DIR to a folder holding tinyshakespeare/)",
     )
 }

@@ -235,3 +235,52 @@ pub fn decision_field(
     };
     inner().map_err(|e| plot_err(path)(e.to_string()))
 }
+
+/// A scatter plot of labelled points (e.g. words in a 2-D projection).
+pub fn labelled_scatter(
+    path: &Path,
+    title: &str,
+    axes: (&str, &str),
+    points: &[(f64, f64, String)],
+) -> Result<(), LabError> {
+    let inner = || -> Result<(), Box<dyn std::error::Error>> {
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for (x, y, _) in points {
+            x0 = x0.min(*x);
+            x1 = x1.max(*x);
+            y0 = y0.min(*y);
+            y1 = y1.max(*y);
+        }
+        let (px, py) = (0.12 * (x1 - x0).max(1e-9), 0.08 * (y1 - y0).max(1e-9));
+        let root = SVGBackend::new(path, (820, 620)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(14)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()?;
+        for (x, y, label) in points {
+            chart.draw_series(std::iter::once(Circle::new(
+                (*x, *y),
+                4,
+                crate::plot::PALETTE[0].filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*x, *y),
+                ("sans-serif", 15),
+            )))?;
+        }
+        root.present()?;
+        Ok(())
+    };
+    inner().map_err(|e| plot_err(path)(e.to_string()))
+}

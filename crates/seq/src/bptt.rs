@@ -33,7 +33,11 @@ impl<F: NdFloat> Unrolled<F> {
 }
 
 /// Runs `cell` over `xs` (T inputs of (B, I)) from state `s0: (B, S)`.
-pub fn unroll<F: NdFloat>(cell: &dyn Cell<F>, xs: &[Array2<F>], s0: ArrayView2<F>) -> Unrolled<F> {
+pub fn unroll<F: NdFloat, C: Cell<F> + ?Sized>(
+    cell: &C,
+    xs: &[Array2<F>],
+    s0: ArrayView2<F>,
+) -> Unrolled<F> {
     let mut states: Vec<Array2<F>> = Vec::with_capacity(xs.len());
     let mut caches = Vec::with_capacity(xs.len());
     for x in xs {
@@ -57,8 +61,8 @@ pub struct Backprop<F> {
 
 /// Backward through all steps. `dh_out[t]: (B, H)` is ∂L/∂h_t from the outputs (`None` for a step
 /// with no output); `ds_last: (B, S)` is any extra gradient into the final state. Adds into `grads`.
-pub fn backprop<F: NdFloat>(
-    cell: &dyn Cell<F>,
+pub fn backprop<F: NdFloat, C: Cell<F> + ?Sized>(
+    cell: &C,
     un: &Unrolled<F>,
     dh_out: &[Option<Array2<F>>],
     ds_last: Option<ArrayView2<F>>,
@@ -99,4 +103,101 @@ pub fn backprop<F: NdFloat>(
         ds0: ds,
         dh_norms,
     }
+}
+
+/// The input of a whole sequence: token ids (one-hot over `vocab`, which a fused kernel turns into
+/// a row lookup) or dense rows, one `(B, I)` array per step.
+pub enum SeqInput<'a, F> {
+    Ids { ids: &'a [Vec<usize>], vocab: usize },
+    Dense(&'a [Array2<F>]),
+}
+
+impl<F: NdFloat> SeqInput<'_, F> {
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        match self {
+            SeqInput::Ids { ids, .. } => ids.len(),
+            SeqInput::Dense(xs) => xs.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every step as a dense `(B, I)` array (one-hot for ids).
+    pub fn dense(&self) -> Vec<Array2<F>> {
+        match self {
+            SeqInput::Ids { ids, vocab } => ids
+                .iter()
+                .map(|i| crate::charlm::one_hot(i, *vocab))
+                .collect(),
+            SeqInput::Dense(xs) => xs.to_vec(),
+        }
+    }
+}
+
+/// The gradient arriving at the outputs h_t from above.
+pub enum OutGrad<'a, F> {
+    /// ∂L/∂h_t for every step, stacked: `(T·B, H)`, step-major.
+    All(ArrayView2<'a, F>),
+    /// Only the last step's: `(B, H)`.
+    Last(ArrayView2<'a, F>),
+    /// No output of this sequence feeds the loss (an encoder): only `ds_last` does.
+    Nothing,
+}
+
+/// What a sequence forward pass keeps: per-step caches (the reference path) or a fused kernel's
+/// stacked buffers.
+pub enum SeqCache<F> {
+    Steps(Unrolled<F>),
+    Lstm(Box<crate::lstm_fused::LstmSeq<F>>),
+}
+
+impl<F: NdFloat> SeqCache<F> {
+    /// Every output h_t stacked: `(T·B, H)`, step-major.
+    pub fn hidden_all(&self, hidden: usize) -> Array2<F> {
+        match self {
+            SeqCache::Steps(un) => {
+                let b = un.states.first().map_or(0, |s| s.nrows());
+                let mut hs = Array2::zeros((un.states.len() * b, hidden));
+                for (t, st) in un.states.iter().enumerate() {
+                    hs.slice_mut(s![t * b..(t + 1) * b, ..])
+                        .assign(&st.slice(s![.., ..hidden]));
+                }
+                hs
+            }
+            SeqCache::Lstm(l) => l.h_all.clone(),
+        }
+    }
+
+    /// The final state s_T (or s_0 for an empty sequence).
+    pub fn final_state(&self) -> Array2<F> {
+        match self {
+            SeqCache::Steps(un) => un.states.last().cloned().expect("non-empty sequence"),
+            SeqCache::Lstm(l) => l.final_state(),
+        }
+    }
+}
+
+/// The reference backward through a sequence, from an [`OutGrad`].
+pub fn backprop_steps<F: NdFloat, C: Cell<F> + ?Sized>(
+    cell: &C,
+    un: &Unrolled<F>,
+    out: OutGrad<F>,
+    ds_last: Option<ArrayView2<F>>,
+    grads: &mut [Array2<F>],
+) -> Backprop<F> {
+    let t_len = un.caches.len();
+    let b = un.caches.first().map_or(0, |c| c.x.nrows());
+    let dh_out: Vec<Option<Array2<F>>> = match out {
+        OutGrad::All(d) => (0..t_len)
+            .map(|t| Some(d.slice(s![t * b..(t + 1) * b, ..]).to_owned()))
+            .collect(),
+        OutGrad::Last(d) => (0..t_len)
+            .map(|t| (t + 1 == t_len).then(|| d.to_owned()))
+            .collect(),
+        OutGrad::Nothing => vec![None; t_len],
+    };
+    backprop(cell, un, &dh_out, ds_last, grads)
 }

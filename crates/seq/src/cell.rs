@@ -14,6 +14,7 @@
 //!
 //! Left out: peephole connections, layer stacking inside a cell (stack cells instead).
 
+use crate::bptt::{backprop_steps, unroll, Backprop, OutGrad, SeqCache, SeqInput};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, NdFloat};
 
@@ -49,6 +50,29 @@ pub trait Cell<F: NdFloat> {
         cache: &StepCache<F>,
         grads: &mut [Array2<F>],
     ) -> (Array2<F>, Array2<F>);
+
+    /// Runs the cell over a whole sequence from `s0: (B, S)`. The default is the readable
+    /// reference (one [`Cell::forward`] per step); a cell may override it with a fused kernel.
+    fn forward_seq(&self, input: &SeqInput<F>, s0: ArrayView2<F>) -> SeqCache<F> {
+        SeqCache::Steps(unroll(self, &input.dense(), s0))
+    }
+
+    /// Backward through a sequence run by [`Cell::forward_seq`]; adds into `grads`.
+    fn backward_seq(
+        &self,
+        cache: &SeqCache<F>,
+        out: OutGrad<F>,
+        ds_last: Option<ArrayView2<F>>,
+        grads: &mut [Array2<F>],
+    ) -> Backprop<F> {
+        match cache {
+            SeqCache::Steps(un) => backprop_steps(self, un, out, ds_last, grads),
+            SeqCache::Lstm(_) => panic!(
+                "{}: a fused LSTM cache given to a step-wise backward",
+                self.name()
+            ),
+        }
+    }
 
     /// Zero gradients shaped like the parameters.
     fn zero_grads(&self) -> Vec<Array2<F>> {

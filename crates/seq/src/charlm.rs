@@ -14,10 +14,11 @@
 //! Left out: an embedding layer (one-hot times W_x is the embedding lookup; Phase 3 makes it
 //! explicit), multi-layer stacks, dropout.
 
-use crate::bptt::{backprop, unroll};
+use crate::bptt::{OutGrad, SeqInput};
 use crate::cell::{gemm, Cell};
 use crate::{CellKind, Model};
 use ndarray::{s, Array2, ArrayView2, Axis, NdFloat};
+
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::Rng;
 use tfs_nn::Init;
@@ -89,15 +90,14 @@ impl<F: NdFloat> CharLm<F> {
             targets.len()
         );
         let (t_len, v, h) = (inputs.len(), self.vocab(), self.cell.hidden_size());
-        let b = s0.nrows();
-        let xs: Vec<Array2<F>> = inputs.iter().map(|ids| one_hot(ids, v)).collect();
-        let un = unroll(self.cell.as_ref(), &xs, s0);
-        // Stack h_1..h_T: (T·B, H).
-        let mut hs = Array2::zeros((t_len * b, h));
-        for t in 0..t_len {
-            hs.slice_mut(s![t * b..(t + 1) * b, ..])
-                .assign(&un.hidden(t, h));
-        }
+        let cache = self.cell.forward_seq(
+            &SeqInput::Ids {
+                ids: inputs,
+                vocab: v,
+            },
+            s0,
+        );
+        let hs = cache.hidden_all(h);
         let mut logits = gemm(&hs.view(), &self.w_y.view());
         logits += &self.b_y;
         let flat_targets: Vec<usize> = targets.iter().flatten().copied().collect();
@@ -107,13 +107,16 @@ impl<F: NdFloat> CharLm<F> {
         let dw_y = gemm(&hs.t(), &dlogits.view());
         let db_y = dlogits.sum_axis(Axis(0)).insert_axis(Axis(0));
         let dhs = gemm(&dlogits.view(), &self.w_y.t());
-        let dh_out: Vec<Option<Array2<F>>> = (0..t_len)
-            .map(|t| Some(dhs.slice(s![t * b..(t + 1) * b, ..]).to_owned()))
-            .collect();
-        let bp = backprop(self.cell.as_ref(), &un, &dh_out, None, &mut grads);
+        let bp = self
+            .cell
+            .backward_seq(&cache, OutGrad::All(dhs.view()), None, &mut grads);
         grads.push(dw_y);
         grads.push(db_y);
-        let state = un.states.last().cloned().unwrap_or_else(|| s0.to_owned());
+        let state = if t_len == 0 {
+            s0.to_owned()
+        } else {
+            cache.final_state()
+        };
         LmStep {
             loss: loss.to_f64().unwrap_or(f64::NAN),
             grads,

@@ -7,9 +7,8 @@
 //!   s_t = cell(onehot(x_t), s_{t−1});   logits = h_T W_y + b_y;   L = mean_b CE(logits_b, y_b)
 //! ```
 
-use crate::bptt::{backprop, unroll};
+use crate::bptt::{OutGrad, SeqInput};
 use crate::cell::{gemm, Cell};
-use crate::charlm::one_hot;
 use crate::{CellKind, Model};
 use ndarray::{Array2, Axis, NdFloat};
 use tfs_math::loss::cross_entropy_batch_into;
@@ -46,12 +45,15 @@ impl<F: NdFloat> SeqClassifier<F> {
     /// `inputs[t]`: the B ids at step t; `labels`: (B,).
     pub fn loss_and_grads(&self, inputs: &[Vec<usize>], labels: &[usize]) -> ClassifierStep<F> {
         let b = labels.len();
-        let xs: Vec<Array2<F>> = inputs.iter().map(|ids| one_hot(ids, self.vocab)).collect();
-        let s0 = Array2::zeros((b, self.cell.state_size()));
-        let un = unroll(self.cell.as_ref(), &xs, s0.view());
+        let cache = self.cell.forward_seq(
+            &SeqInput::Ids {
+                ids: inputs,
+                vocab: self.vocab,
+            },
+            Array2::zeros((b, self.cell.state_size())).view(),
+        );
         let h = self.cell.hidden_size();
-        let last = un.states.len() - 1;
-        let h_t = un.hidden(last, h).to_owned();
+        let h_t = cache.final_state().slice(ndarray::s![.., ..h]).to_owned();
         let logits = gemm(&h_t.view(), &self.w_y.view()) + &self.b_y;
         let predictions = logits
             .outer_iter()
@@ -67,10 +69,11 @@ impl<F: NdFloat> SeqClassifier<F> {
             .collect();
         let mut dlogits = Array2::zeros(logits.dim());
         let loss = cross_entropy_batch_into(logits.view(), labels, dlogits.view_mut());
-        let mut dh_out: Vec<Option<Array2<F>>> = vec![None; xs.len()];
-        dh_out[last] = Some(gemm(&dlogits.view(), &self.w_y.t()));
+        let dh_last = gemm(&dlogits.view(), &self.w_y.t());
         let mut grads = self.cell.zero_grads();
-        let bp = backprop(self.cell.as_ref(), &un, &dh_out, None, &mut grads);
+        let bp = self
+            .cell
+            .backward_seq(&cache, OutGrad::Last(dh_last.view()), None, &mut grads);
         grads.push(gemm(&h_t.t(), &dlogits.view()));
         grads.push(dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));
         ClassifierStep {

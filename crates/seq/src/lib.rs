@@ -11,6 +11,7 @@ pub mod charlm;
 pub mod classifier;
 pub mod gru;
 pub mod lstm;
+pub mod lstm_fused;
 pub mod rnn;
 pub mod seq2seq;
 pub mod tasks;

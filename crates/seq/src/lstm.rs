@@ -23,6 +23,7 @@
 //! f ≈ 1 the gradient passes many steps almost unchanged. That is why the forget-gate bias starts
 //! at 1 (Jozefowicz et al., 2015): remember by default.
 
+use crate::bptt::{backprop_steps, Backprop, OutGrad, SeqCache, SeqInput};
 use crate::cell::{check_step, gemm, gemm_acc, sigmoid, Cell, StepCache};
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis, NdFloat, Zip};
 use tfs_math::Rng;
@@ -103,6 +104,23 @@ impl<F: NdFloat> Cell<F> for Lstm<F> {
             extra: vec![z, tc],
         };
         (state, cache)
+    }
+
+    fn forward_seq(&self, input: &SeqInput<F>, s0: ArrayView2<F>) -> SeqCache<F> {
+        SeqCache::Lstm(Box::new(crate::lstm_fused::forward(self, input, s0)))
+    }
+
+    fn backward_seq(
+        &self,
+        cache: &SeqCache<F>,
+        out: OutGrad<F>,
+        ds_last: Option<ArrayView2<F>>,
+        grads: &mut [Array2<F>],
+    ) -> Backprop<F> {
+        match cache {
+            SeqCache::Lstm(seq) => crate::lstm_fused::backward(self, seq, out, ds_last, grads),
+            SeqCache::Steps(un) => backprop_steps(self, un, out, ds_last, grads),
+        }
     }
 
     fn backward(

@@ -20,7 +20,7 @@
 //!
 //! Left out: bidirectional encoders, scheduled sampling, length normalisation in beam search.
 
-use crate::bptt::{backprop, unroll};
+use crate::bptt::{OutGrad, SeqInput};
 use crate::cell::{gemm, Cell};
 use crate::charlm::one_hot;
 use crate::tasks::{Pair, BOS, EOS};
@@ -72,11 +72,20 @@ impl<F: NdFloat> Seq2Seq<F> {
 
     /// The context (encoder's final state) for a batch of equal-length sources: `(B, S)`.
     pub fn encode(&self, srcs: &[&[usize]]) -> Array2<F> {
-        let v = self.vocab();
-        let xs: Vec<Array2<F>> = by_step(srcs).iter().map(|ids| one_hot(ids, v)).collect();
+        let steps = by_step(srcs);
         let s0 = Array2::zeros((srcs.len(), self.encoder.state_size()));
-        let un = unroll(self.encoder.as_ref(), &xs, s0.view());
-        un.states.last().cloned().unwrap_or(s0)
+        if steps.is_empty() {
+            return s0;
+        }
+        self.encoder
+            .forward_seq(
+                &SeqInput::Ids {
+                    ids: &steps,
+                    vocab: self.vocab(),
+                },
+                s0.view(),
+            )
+            .final_state()
     }
 
     /// Mean cross-entropy per target token with teacher forcing, and gradients in the order of
@@ -88,40 +97,38 @@ impl<F: NdFloat> Seq2Seq<F> {
         let tgts: Vec<&[usize]> = batch.iter().map(|p| p.tgt.as_slice()).collect();
         let src_steps = by_step(&srcs);
         let tgt_steps = by_step(&tgts);
-        let enc_x: Vec<Array2<F>> = src_steps.iter().map(|ids| one_hot(ids, v)).collect();
         let s0 = Array2::zeros((b, self.encoder.state_size()));
-        let enc = unroll(self.encoder.as_ref(), &enc_x, s0.view());
-        let context = enc.states.last().cloned().unwrap_or(s0);
+        let enc = self.encoder.forward_seq(
+            &SeqInput::Ids {
+                ids: &src_steps,
+                vocab: v,
+            },
+            s0.view(),
+        );
+        let context = enc.final_state();
         // Decoder inputs: BOS, then the target shifted right.
         let mut dec_ids = vec![vec![BOS; b]];
         dec_ids.extend(tgt_steps[..tgt_steps.len() - 1].iter().cloned());
-        let dec_x: Vec<Array2<F>> = dec_ids.iter().map(|ids| one_hot(ids, v)).collect();
-        let dec = unroll(self.decoder.as_ref(), &dec_x, context.view());
-        let (t_len, h) = (tgt_steps.len(), self.decoder.hidden_size());
-        let mut hs = Array2::zeros((t_len * b, h));
-        for t in 0..t_len {
-            hs.slice_mut(s![t * b..(t + 1) * b, ..])
-                .assign(&dec.hidden(t, h));
-        }
+        let dec = self.decoder.forward_seq(
+            &SeqInput::Ids {
+                ids: &dec_ids,
+                vocab: v,
+            },
+            context.view(),
+        );
+        let hs = dec.hidden_all(self.decoder.hidden_size());
         let logits = gemm(&hs.view(), &self.w_y.view()) + &self.b_y;
         let flat: Vec<usize> = tgt_steps.iter().flatten().copied().collect();
         let mut dlogits = Array2::zeros(logits.dim());
         let loss = cross_entropy_batch_into(logits.view(), &flat, dlogits.view_mut());
         let dhs = gemm(&dlogits.view(), &self.w_y.t());
-        let dh_out: Vec<Option<Array2<F>>> = (0..t_len)
-            .map(|t| Some(dhs.slice(s![t * b..(t + 1) * b, ..]).to_owned()))
-            .collect();
         let mut dec_grads = self.decoder.zero_grads();
-        let dec_bp = backprop(self.decoder.as_ref(), &dec, &dh_out, None, &mut dec_grads);
+        let dec_bp =
+            self.decoder
+                .backward_seq(&dec, OutGrad::All(dhs.view()), None, &mut dec_grads);
         let mut grads = self.encoder.zero_grads();
-        let no_out: Vec<Option<Array2<F>>> = vec![None; enc_x.len()];
-        backprop(
-            self.encoder.as_ref(),
-            &enc,
-            &no_out,
-            Some(dec_bp.ds0.view()),
-            &mut grads,
-        );
+        self.encoder
+            .backward_seq(&enc, OutGrad::Nothing, Some(dec_bp.ds0.view()), &mut grads);
         grads.extend(dec_grads);
         grads.push(gemm(&hs.t(), &dlogits.view()));
         grads.push(dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));

@@ -123,6 +123,88 @@ fn data_fetch_of_an_unknown_dataset_is_a_one_line_error() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
         err.trim(),
-        "error: unknown dataset 'imagenet' (known: mnist)"
+        "error: unknown dataset 'imagenet' (known: mnist, tinyshakespeare)"
+    );
+}
+
+fn tfs_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tfs"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn tokenizer_train_encode_decode_round_trip() {
+    let dir = std::env::temp_dir().join(format!("tfs-cli-tok-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = dir.join("corpus.txt");
+    std::fs::write(
+        &corpus,
+        "the cat sat on the mat\nthe dog sat on the log\n".repeat(20),
+    )
+    .unwrap();
+    let model = dir.join("tok.tfs");
+    let out = tfs(&[
+        "tokenizer",
+        "train",
+        "--input",
+        corpus.to_str().unwrap(),
+        "--vocab-size",
+        "300",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let enc = tfs_stdin(
+        &[
+            "tokenizer",
+            "encode",
+            "--model",
+            model.to_str().unwrap(),
+            "--lines",
+        ],
+        b"the cat\nthe dog sat\n",
+    );
+    let ids = String::from_utf8(enc.stdout).unwrap();
+    assert_eq!(ids.lines().count(), 2, "{ids}");
+    let first = ids.lines().next().unwrap().to_string();
+    let dec = tfs_stdin(
+        &["tokenizer", "decode", "--model", model.to_str().unwrap()],
+        first.as_bytes(),
+    );
+    assert_eq!(String::from_utf8(dec.stdout).unwrap(), "the cat");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn gpt2_encode_matches_known_ids_and_bad_input_is_an_error() {
+    let out = tfs_stdin(&["tokenizer", "encode", "--gpt2"], b" Hello world");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "18435 995");
+    let bad = tfs_stdin(&["tokenizer", "encode", "--gpt2"], b"ok\xff");
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(bad.stderr).unwrap().trim(),
+        "error: stdin: invalid UTF-8 at byte 2"
+    );
+    let bad = tfs_stdin(&["tokenizer", "decode", "--gpt2"], b"12 x");
+    assert_eq!(
+        String::from_utf8(bad.stderr).unwrap().trim(),
+        "error: 'x' is not a token id"
     );
 }

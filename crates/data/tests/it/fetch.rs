@@ -65,12 +65,14 @@ fn a_bad_download_leaves_nothing_behind() {
 }
 
 #[test]
-fn the_shared_mnist_copy_verifies_against_the_spec() {
+fn the_shared_copies_verify_against_the_specs() {
     let Some(dir) = std::env::var_os("TFS_DATA_DIR") else {
         eprintln!("TFS_DATA_DIR not set: MNIST checksum test skipped");
         return;
     };
-    for f in MNIST.files {
-        verify(&Path::new(&dir).join("mnist").join(f.name), f).unwrap();
+    for spec in DATASETS {
+        for f in spec.files {
+            verify(&Path::new(&dir).join(spec.name).join(f.name), f).unwrap();
+        }
     }
 }

@@ -18,6 +18,10 @@ pub(crate) mod p2_char_rnn;
 mod p2_long_range;
 pub mod p2_seq2seq_reverse;
 mod p2_vanishing_gradients;
+mod p3_one_hot_vs_embedding;
+mod p3_positional_encoding;
+mod p3_tokenizer_comparison;
+mod p3_word2vec;
 
 /// Every experiment, in roadmap order.
 pub fn all() -> Vec<Experiment> {
@@ -38,5 +42,9 @@ pub fn all() -> Vec<Experiment> {
         p2_long_range::EXPERIMENT,
         p2_cell_comparison::EXPERIMENT,
         p2_seq2seq_reverse::EXPERIMENT,
+        p3_tokenizer_comparison::EXPERIMENT,
+        p3_word2vec::EXPERIMENT,
+        p3_positional_encoding::EXPERIMENT,
+        p3_one_hot_vs_embedding::EXPERIMENT,
     ]
 }

@@ -179,8 +179,9 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
          the network anything about inputs far back; with ρ > 1 it grows (second table). The LSTM \
          and GRU multiply instead by their gates (the forget gate f, the update gate u). At \
          initialisation those sit near σ(1) ≈ 0.73 and σ(0) = 0.5, so their gradients may decay as \
-         fast as the RNN's or faster (first table, first column); the point of gating is that \
-         training can move them toward 1 where memory is needed (second column).",
+         fast as the RNN's or faster (first table, first column). Gating lets training move them \
+         toward 1 where memory is needed; whether this run's training found that solution is in the \
+         last two columns (one seed, one training budget: see p2-long-range for several seeds).",
     );
     Ok(())
 }

@@ -1,0 +1,246 @@
+//! The LSTM over a whole sequence in one fused pass: the fast path beside the step-by-step
+//! reference (`Lstm::forward`/`backward` driven by `bptt::unroll`/`backprop`), tested equal to it.
+//!
+//! Same math as `lstm.rs`; what changes is where the work goes:
+//! * the input projection of every step is done at once: one `(T·B, I)·(I, 4H)` GEMM, or, for
+//!   token ids, a row lookup `W_x[id]` (a one-hot row times W_x *is* that row), which removes the
+//!   input GEMM entirely;
+//! * only `h_{t−1} W_h` (forward) and `δz_t W_hᵀ` (backward) stay inside the time loop;
+//! * the weight gradients are accumulated *after* the loop, as one GEMM over all steps:
+//!   `∂W_h = [h_0; …; h_{T−1}]ᵀ [δz_1; …; δz_T]`, `∂W_x = Xᵀ δZ` (a scatter-add of rows for ids);
+//! * every buffer is one stacked `(T·B, ·)` array; the elementwise gate math runs over contiguous
+//!   row blocks, with no allocation per step.
+//!
+//! ## Performance notes
+//! `tfs bench lstm` (H = 256, T = 64, B = 32, one-hot input over 65 characters) against
+//! `bench/peers/torch_lstm.py` (PyTorch 2.15, oneDNN's fused LSTM), same 2-core machine and session:
+//! - step-wise reference (a GEMM for the one-hot input, weight gradients per step, allocation per
+//!   step): 27k tokens/s; PyTorch 131k-144k.
+//! - this fused path (row lookup instead of the input GEMM, weight gradients batched over all
+//!   steps, stacked buffers): 30k-34k tokens/s, about 0.23× PyTorch.
+//! - `perf record`: 36% in matrixmultiply's sgemm kernel, which is its AVX2/FMA kernel, 11% in its
+//!   packing, ~13% in thread scheduling; `MATMUL_NUM_THREADS=1` changes little (32k).
+//! - PyTorch sustains ~250 GFLOP/s on this model (it scales ~4× from H=256 to H=512), i.e. the
+//!   machine's AVX-512 peak; matrixmultiply's AVX2 kernel cannot get there. Closing the gap needs
+//!   our own AVX-512 GEMM for the small `(B, H)·(H, 4H)` products: planned with Phase 6's kernels.
+
+use crate::bptt::{Backprop, OutGrad, SeqInput};
+use crate::lstm::Lstm;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{concatenate, s, Array2, ArrayView2, Axis, NdFloat};
+
+/// The stacked buffers of a fused forward pass (all step-major, T·B rows).
+pub struct LstmSeq<F> {
+    /// Gate activations [i f g o]: (T·B, 4H).
+    pub gates: Array2<F>,
+    /// c_t: (T·B, H).
+    pub c_all: Array2<F>,
+    /// tanh(c_t): (T·B, H).
+    pub tc_all: Array2<F>,
+    /// h_t: (T·B, H).
+    pub h_all: Array2<F>,
+    /// s_0 = [h_0 | c_0]: (B, 2H).
+    pub s0: Array2<F>,
+    /// Dense inputs (T·B, I), or the ids (step-major) for a lookup input.
+    pub x: FusedInput<F>,
+    pub batch: usize,
+}
+
+/// The input as the fused kernel keeps it for the weight gradient.
+pub enum FusedInput<F> {
+    Dense(Array2<F>),
+    Ids(Vec<usize>),
+}
+
+impl<F: NdFloat> LstmSeq<F> {
+    /// s_T = [h_T | c_T].
+    pub fn final_state(&self) -> Array2<F> {
+        let n = self.h_all.nrows();
+        if n == 0 {
+            return self.s0.clone();
+        }
+        let last = s![n - self.batch.., ..];
+        concatenate![Axis(1), self.h_all.slice(last), self.c_all.slice(last)]
+    }
+}
+
+fn sigmoid<F: NdFloat>(x: F) -> F {
+    tfs_nn::Activation::Sigmoid.f(x)
+}
+
+/// Fused forward of `lstm` over `input` from `s0: (B, 2H)`.
+pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F>) -> LstmSeq<F> {
+    let h = lstm.w_h.nrows();
+    let b = s0.nrows();
+    let t_len = input.len();
+    let n = t_len * b;
+    // Input projection for all steps, plus the bias.
+    let (mut z, x) = match input {
+        SeqInput::Ids { ids, .. } => {
+            let flat: Vec<usize> = ids.iter().flatten().copied().collect();
+            let mut z = lstm.w_x.select(Axis(0), &flat);
+            z += &lstm.b;
+            (z, FusedInput::Ids(flat))
+        }
+        SeqInput::Dense(xs) => {
+            let views: Vec<ArrayView2<F>> = xs.iter().map(|x| x.view()).collect();
+            let x_all = if views.is_empty() {
+                Array2::zeros((0, lstm.w_x.nrows()))
+            } else {
+                concatenate(Axis(0), &views).expect("same width")
+            };
+            let mut z = Array2::zeros((n, 4 * h));
+            z.assign(&lstm.b.broadcast((n, 4 * h)).expect("bias row"));
+            general_mat_mul(F::one(), &x_all, &lstm.w_x, F::one(), &mut z);
+            (z, FusedInput::Dense(x_all))
+        }
+    };
+    let mut c_all = Array2::zeros((n, h));
+    let mut tc_all = Array2::zeros((n, h));
+    let mut h_all = Array2::zeros((n, h));
+    for t in 0..t_len {
+        let rows = t * b..(t + 1) * b;
+        let mut zt = z.slice_mut(s![rows.clone(), ..]);
+        let (h_prev, c_prev) = if t == 0 {
+            (s0.slice(s![.., ..h]), s0.slice(s![.., h..]))
+        } else {
+            let prev = (t - 1) * b..t * b;
+            (h_all.slice(s![prev.clone(), ..]), c_all.slice(s![prev, ..]))
+        };
+        general_mat_mul(F::one(), &h_prev, &lstm.w_h, F::one(), &mut zt);
+        let c_prev = c_prev.to_owned();
+        let zt = zt.as_slice_mut().expect("contiguous row block");
+        let ct = c_all
+            .slice_mut(s![rows.clone(), ..])
+            .into_slice()
+            .expect("contiguous");
+        for r in 0..b {
+            let g = &mut zt[r * 4 * h..(r + 1) * 4 * h];
+            for (k, v) in g.iter_mut().enumerate() {
+                *v = if (2 * h..3 * h).contains(&k) {
+                    v.tanh()
+                } else {
+                    sigmoid(*v)
+                };
+            }
+            for j in 0..h {
+                ct[r * h + j] = g[h + j] * c_prev[[r, j]] + g[j] * g[2 * h + j];
+            }
+        }
+        let ct = c_all.slice(s![rows.clone(), ..]);
+        let mut tct = tc_all.slice_mut(s![rows.clone(), ..]);
+        ndarray::Zip::from(&mut tct)
+            .and(&ct)
+            .for_each(|o, &c| *o = c.tanh());
+        let o = z.slice(s![rows.clone(), 3 * h..]);
+        ndarray::Zip::from(h_all.slice_mut(s![rows, ..]))
+            .and(&o)
+            .and(&tct)
+            .for_each(|hv, &o, &tc| *hv = o * tc);
+    }
+    LstmSeq {
+        gates: z,
+        c_all,
+        tc_all,
+        h_all,
+        s0: s0.to_owned(),
+        x,
+        batch: b,
+    }
+}
+
+/// Fused backward; adds into `grads` (`[∂W_x, ∂W_h, ∂b]`). For id inputs `dxs` is empty.
+pub fn backward<F: NdFloat>(
+    lstm: &Lstm<F>,
+    seq: &LstmSeq<F>,
+    out: OutGrad<F>,
+    ds_last: Option<ArrayView2<F>>,
+    grads: &mut [Array2<F>],
+) -> Backprop<F> {
+    let h = lstm.w_h.nrows();
+    let b = seq.batch;
+    let n = seq.h_all.nrows();
+    let t_len = n / b.max(1);
+    let one = F::one();
+    let (mut dh_next, mut dc_next) = match ds_last {
+        Some(d) => (
+            d.slice(s![.., ..h]).to_owned(),
+            d.slice(s![.., h..]).to_owned(),
+        ),
+        None => (Array2::zeros((b, h)), Array2::zeros((b, h))),
+    };
+    let mut dz = Array2::<F>::zeros((n, 4 * h));
+    let mut dh_norms = vec![0.0; t_len];
+    for t in (0..t_len).rev() {
+        let rows = t * b..(t + 1) * b;
+        match &out {
+            OutGrad::All(d) => dh_next += &d.slice(s![rows.clone(), ..]),
+            OutGrad::Last(d) if t + 1 == t_len => dh_next += d,
+            _ => {}
+        }
+        dh_norms[t] = dh_next
+            .iter()
+            .map(|v| v.to_f64().unwrap_or(f64::NAN).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let g = seq.gates.slice(s![rows.clone(), ..]);
+        let tc = seq.tc_all.slice(s![rows.clone(), ..]);
+        let c_prev = if t == 0 {
+            seq.s0.slice(s![.., h..])
+        } else {
+            seq.c_all.slice(s![(t - 1) * b..t * b, ..])
+        };
+        let mut dzt = dz.slice_mut(s![rows, ..]);
+        for r in 0..b {
+            for j in 0..h {
+                let (i, f, gg, o) = (
+                    g[[r, j]],
+                    g[[r, h + j]],
+                    g[[r, 2 * h + j]],
+                    g[[r, 3 * h + j]],
+                );
+                let (dh, t_c) = (dh_next[[r, j]], tc[[r, j]]);
+                let dc = dc_next[[r, j]] + dh * o * (one - t_c * t_c);
+                dzt[[r, j]] = dc * gg * i * (one - i);
+                dzt[[r, h + j]] = dc * c_prev[[r, j]] * f * (one - f);
+                dzt[[r, 2 * h + j]] = dc * i * (one - gg * gg);
+                dzt[[r, 3 * h + j]] = dh * t_c * o * (one - o);
+                dc_next[[r, j]] = dc * f;
+            }
+        }
+        general_mat_mul(one, &dzt, &lstm.w_h.t(), F::zero(), &mut dh_next);
+    }
+    // Weight gradients over all steps at once.
+    let mut h_prev_all = Array2::zeros((n, h));
+    if n > 0 {
+        h_prev_all
+            .slice_mut(s![..b, ..])
+            .assign(&seq.s0.slice(s![.., ..h]));
+        h_prev_all
+            .slice_mut(s![b.., ..])
+            .assign(&seq.h_all.slice(s![..n - b, ..]));
+    }
+    general_mat_mul(one, &h_prev_all.t(), &dz, one, &mut grads[1]);
+    grads[2] += &dz.sum_axis(Axis(0)).insert_axis(Axis(0));
+    let dxs = match &seq.x {
+        FusedInput::Ids(ids) => {
+            for (r, &id) in ids.iter().enumerate() {
+                let mut row = grads[0].row_mut(id);
+                row += &dz.row(r);
+            }
+            Vec::new()
+        }
+        FusedInput::Dense(x_all) => {
+            general_mat_mul(one, &x_all.t(), &dz, one, &mut grads[0]);
+            let dx_all = dz.dot(&lstm.w_x.t());
+            (0..t_len)
+                .map(|t| dx_all.slice(s![t * b..(t + 1) * b, ..]).to_owned())
+                .collect()
+        }
+    };
+    Backprop {
+        dxs,
+        ds0: concatenate![Axis(1), dh_next, dc_next],
+        dh_norms,
+    }
+}
