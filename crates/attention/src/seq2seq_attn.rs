@@ -285,14 +285,7 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
             let (st, cache) = self.step(&prev, &state, &keys);
             let logits = cache.out.dot(&self.w_y) + &self.b_y;
             for (r, row) in logits.outer_iter().enumerate() {
-                let best = row
-                    .iter()
-                    .enumerate()
-                    .fold(
-                        (0, F::neg_infinity()),
-                        |a, (i, &v)| if v > a.1 { (i, v) } else { a },
-                    )
-                    .0;
+                let best = tfs_math::argmax(row.iter().copied());
                 prev[r] = best;
                 if !done[r] {
                     if best == EOS {

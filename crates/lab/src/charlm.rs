@@ -50,16 +50,7 @@ impl Corpus {
 
 /// Loads Tiny Shakespeare, as a lab error naming the experiment.
 pub fn load_text(id: &str, data_dir: &Path) -> Result<String, LabError> {
-    tfs_data::text::load_tiny_shakespeare(data_dir).map_err(|e| match e {
-        tfs_data::DataError::Missing { .. } => LabError::DataMissing {
-            id: id.into(),
-            message: e.to_string(),
-        },
-        _ => LabError::Experiment {
-            id: id.into(),
-            message: e.to_string(),
-        },
-    })
+    tfs_data::text::load_tiny_shakespeare(data_dir).map_err(|e| LabError::from_data(id, e))
 }
 
 /// Training sizes.

@@ -56,3 +56,21 @@ pub(crate) fn io<T>(path: &std::path::Path, r: std::io::Result<T>) -> Result<T, 
         source,
     })
 }
+
+impl LabError {
+    /// A dataset error seen by experiment `id`: a missing file is `DataMissing` (skippable), any
+    /// other problem with the data an `Experiment` error.
+    pub fn from_data(id: &str, e: tfs_data::DataError) -> Self {
+        let message = e.to_string();
+        match e {
+            tfs_data::DataError::Missing { .. } => LabError::DataMissing {
+                id: id.into(),
+                message,
+            },
+            _ => LabError::Experiment {
+                id: id.into(),
+                message,
+            },
+        }
+    }
+}

@@ -54,7 +54,14 @@ impl Heatmap<'_> {
             .caption(self.title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(50)
-            .y_label_area_size(60)
+            .y_label_area_size(
+                40 + 8 * self
+                    .row_names
+                    .iter()
+                    .map(|n| n.chars().count())
+                    .max()
+                    .unwrap_or(0) as u32,
+            )
             .build_cartesian_2d(0.0..cols as f64, rows as f64..0.0)?;
         let (cn, rn) = (&self.col_names, &self.row_names);
         chart

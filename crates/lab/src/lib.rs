@@ -13,6 +13,7 @@ pub mod figures;
 pub mod machine;
 pub mod mnist;
 pub mod plot;
+pub mod reverse;
 
 pub use ctx::{Ctx, RESERVED_KEYS};
 pub use error::LabError;

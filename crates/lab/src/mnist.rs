@@ -42,16 +42,7 @@ pub fn arrays(split: &Split, limit: usize, (mean, std): (f32, f32)) -> Arrays {
 
 /// Loads MNIST from the data folder, as a lab error naming the experiment.
 pub fn load(id: &str, data_dir: &Path) -> Result<Mnist, LabError> {
-    tfs_data::mnist::load_mnist(data_dir).map_err(|e| match e {
-        tfs_data::DataError::Missing { .. } => LabError::DataMissing {
-            id: id.into(),
-            message: e.to_string(),
-        },
-        _ => LabError::Experiment {
-            id: id.into(),
-            message: e.to_string(),
-        },
-    })
+    tfs_data::mnist::load_mnist(data_dir).map_err(|e| LabError::from_data(id, e))
 }
 
 /// The MNIST MLP recipe shared by `p1-mnist-mlp` and `tfs bench mlp` (and the PyTorch peer,

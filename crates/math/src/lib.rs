@@ -15,3 +15,14 @@ pub mod softmax;
 
 pub use gradcheck::{gradcheck, GradCheck, GradCheckReport};
 pub use rng::Rng;
+
+/// The index of the first largest element, skipping NaNs (0 for an empty or all-NaN input).
+pub fn argmax<T: PartialOrd + Copy>(xs: impl IntoIterator<Item = T>) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (i, x) in xs.into_iter().enumerate() {
+        if x.partial_cmp(&x).is_some() && best.is_none_or(|(_, b)| x > b) {
+            best = Some((i, x));
+        }
+    }
+    best.map_or(0, |b| b.0)
+}

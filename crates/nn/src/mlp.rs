@@ -219,18 +219,7 @@ impl<F: NdFloat> Mlp<F> {
     pub fn predict(&self, x: ArrayView2<F>) -> Vec<usize> {
         self.forward(x)
             .outer_iter()
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .fold((0, F::neg_infinity()), |best, (i, &v)| {
-                        if v > best.1 {
-                            (i, v)
-                        } else {
-                            best
-                        }
-                    })
-                    .0
-            })
+            .map(|row| tfs_math::argmax(row.iter().copied()))
             .collect()
     }
 

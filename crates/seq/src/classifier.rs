@@ -57,15 +57,7 @@ impl<F: NdFloat> SeqClassifier<F> {
         let logits = gemm(&h_t.view(), &self.w_y.view()) + &self.b_y;
         let predictions = logits
             .outer_iter()
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .fold(
-                        (0, F::neg_infinity()),
-                        |a, (i, &v)| if v > a.1 { (i, v) } else { a },
-                    )
-                    .0
-            })
+            .map(|r| tfs_math::argmax(r.iter().copied()))
             .collect();
         let mut dlogits = Array2::zeros(logits.dim());
         let loss = cross_entropy_batch_into(logits.view(), labels, dlogits.view_mut());

@@ -149,14 +149,7 @@ impl<F: NdFloat> Seq2Seq<F> {
                 .forward(one_hot(&tokens, self.vocab()).view(), state.view());
             let logits = self.logits(&s);
             for (r, row) in logits.outer_iter().enumerate() {
-                let best = row
-                    .iter()
-                    .enumerate()
-                    .fold(
-                        (0, F::neg_infinity()),
-                        |a, (i, &v)| if v > a.1 { (i, v) } else { a },
-                    )
-                    .0;
+                let best = tfs_math::argmax(row.iter().copied());
                 tokens[r] = best;
                 if !done[r] {
                     if best == EOS {

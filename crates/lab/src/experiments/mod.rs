@@ -22,6 +22,11 @@ mod p3_one_hot_vs_embedding;
 mod p3_positional_encoding;
 mod p3_tokenizer_comparison;
 mod p3_word2vec;
+mod p4_attention_heatmaps;
+mod p4_luong_variants;
+mod p4_scaling;
+mod p4_self_attention;
+mod p4_seq2seq_attention;
 
 /// Every experiment, in roadmap order.
 pub fn all() -> Vec<Experiment> {
@@ -46,5 +51,10 @@ pub fn all() -> Vec<Experiment> {
         p3_word2vec::EXPERIMENT,
         p3_positional_encoding::EXPERIMENT,
         p3_one_hot_vs_embedding::EXPERIMENT,
+        p4_seq2seq_attention::EXPERIMENT,
+        p4_attention_heatmaps::EXPERIMENT,
+        p4_luong_variants::EXPERIMENT,
+        p4_scaling::EXPERIMENT,
+        p4_self_attention::EXPERIMENT,
     ]
 }

@@ -4,13 +4,12 @@
 //! attention models are measured on.
 
 use crate::plot::{LegendPosition, LineChart, Series};
+use crate::reverse::{score, train, Recipe, TEST_LENGTHS, TEST_SEED};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
 use tfs_math::Rng;
-use tfs_nn::schedule::cosine_with_warmup;
-use tfs_nn::{optim::Optimizer, Adam};
 use tfs_seq::seq2seq::Seq2Seq;
-use tfs_seq::tasks::{reverse_pair, reverse_test_set, Pair, REVERSE_VOCAB};
+use tfs_seq::tasks::{reverse_test_set, REVERSE_VOCAB};
 use tfs_seq::{CellKind, Model};
 
 pub const EXPERIMENT: Experiment = Experiment {
@@ -20,29 +19,6 @@ pub const EXPERIMENT: Experiment = Experiment {
         "LSTM seq2seq reversing digit sequences: accuracy vs length (the bottleneck curve)",
     run,
 };
-
-/// The test lengths and split seed Phase 4 reuses.
-pub const TEST_LENGTHS: [usize; 8] = [4, 8, 12, 16, 20, 24, 28, 32];
-pub const TEST_SEED: u64 = 2024;
-
-/// (exact-match rate, per-token accuracy) of predictions against targets (EOS excluded).
-fn score(preds: &[Vec<usize>], pairs: &[Pair]) -> (f64, f64) {
-    let (mut exact, mut right, mut total) = (0, 0, 0);
-    for (p, pair) in preds.iter().zip(pairs) {
-        let want = &pair.tgt[..pair.tgt.len() - 1];
-        exact += usize::from(p[..] == want[..]);
-        right += want
-            .iter()
-            .enumerate()
-            .filter(|(i, w)| p.get(*i) == Some(w))
-            .count();
-        total += want.len();
-    }
-    (
-        exact as f64 / pairs.len() as f64,
-        right as f64 / total as f64,
-    )
-}
 
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (hidden, steps, bs, n_test, n_beam) =
@@ -55,21 +31,14 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (lo, hi) = (lengths[0], *lengths.last().expect("lengths"));
     let mut rng = Rng::new(ctx.seed);
     let mut m: Seq2Seq<f32> = Seq2Seq::new(CellKind::Lstm, REVERSE_VOCAB, hidden, &mut rng);
-    let mut opt = Adam::new(3e-3);
-    let mut losses = Vec::new();
-    let pb = ctx.progress(steps as u64, "training steps");
-    let t0 = std::time::Instant::now();
-    for step in 0..steps {
-        let len = lo + rng.below(hi - lo + 1);
-        let batch: Vec<Pair> = (0..bs).map(|_| reverse_pair(len, &mut rng)).collect();
-        opt.set_lr(cosine_with_warmup(3e-3, 1e-4, 100, steps, step));
-        let (loss, mut g) = m.loss_and_grads(&batch);
-        m.apply(&mut opt, &mut g, Some(5.0));
-        losses.push(loss);
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    let train_seconds = t0.elapsed().as_secs_f64();
+    let recipe = Recipe {
+        steps,
+        batch: bs,
+        lengths: (lo, hi),
+        lr: 3e-3,
+        clip: 5.0,
+    };
+    let (losses, train_seconds) = train(&mut m, &recipe, &mut rng, ctx, "training steps");
     let test = reverse_test_set(&lengths, n_test, TEST_SEED);
     let (mut exact_pts, mut token_pts, mut beam_pts) = (Vec::new(), Vec::new(), Vec::new());
     let mut rows = Vec::new();

@@ -28,6 +28,25 @@ fn shown(bytes: &[u8]) -> String {
     )
 }
 
+/// Table rows of the first 20 merges: number, left, right, new token, count.
+fn merge_rows(bt: &BpeTokenizer, merges: &[tfs_tokenizers::bpe::Merge]) -> Vec<Vec<String>> {
+    let tok = |id: u32| shown(&bt.bpe.tokens[id as usize]);
+    merges
+        .iter()
+        .take(20)
+        .enumerate()
+        .map(|(k, m)| {
+            vec![
+                (k + 1).to_string(),
+                tok(m.left),
+                tok(m.right),
+                tok(256 + k as u32),
+                m.count.to_string(),
+            ]
+        })
+        .collect()
+}
+
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = load_text(ctx.id, &ctx.data_dir)?;
     let text: String = text.chars().take(ctx.size(usize::MAX, 100_000)).collect();
@@ -102,20 +121,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             "BPE must round-trip"
         );
         if first_merges.is_empty() {
-            first_merges = merges
-                .iter()
-                .take(20)
-                .enumerate()
-                .map(|(k, m)| {
-                    vec![
-                        (k + 1).to_string(),
-                        shown(&bt.bpe.tokens[m.left as usize]),
-                        shown(&bt.bpe.tokens[m.right as usize]),
-                        shown(&bt.bpe.tokens[256 + k]),
-                        m.count.to_string(),
-                    ]
-                })
-                .collect();
+            first_merges = merge_rows(&bt, &merges);
         }
         bpe_pts.push(add(format!("BPE {v}"), &bt, json!({"train_seconds": secs})));
         pb.inc(1);
@@ -128,19 +134,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
                 message: e.to_string(),
             }
         })?;
-        first_merges = merges
-            .iter()
-            .enumerate()
-            .map(|(k, m)| {
-                vec![
-                    (k + 1).to_string(),
-                    shown(&bt.bpe.tokens[m.left as usize]),
-                    shown(&bt.bpe.tokens[m.right as usize]),
-                    shown(&bt.bpe.tokens[256 + k]),
-                    m.count.to_string(),
-                ]
-            })
-            .collect();
+        first_merges = merge_rows(&bt, &merges);
     }
     LineChart::new(
         "Tokens per character of held-out Shakespeare vs vocabulary size",

@@ -114,3 +114,12 @@ fn broadcasting_equals_the_explicit_loop() {
 fn matmul_shape_mismatch_names_the_shapes() {
     matmul_naive(&[0.0; 4], &[0.0; 6], 2, 2, 2);
 }
+
+#[test]
+fn argmax_takes_the_first_largest_and_skips_nan() {
+    use tfs_math::argmax;
+    assert_eq!(argmax([1.0, 3.0, 3.0, 2.0]), 1);
+    assert_eq!(argmax([f64::NAN, 1.0, 0.5]), 1);
+    assert_eq!(argmax(Vec::<f32>::new()), 0);
+    assert_eq!(argmax([f32::NEG_INFINITY, -1.0]), 1);
+}
