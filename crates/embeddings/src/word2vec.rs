@@ -86,6 +86,42 @@ pub fn sgns_loss(
     (loss, dv, du_pos, du_neg)
 }
 
+/// One SGD step on one (centre, context) example, in place: `v` is the centre's input vector,
+/// `targets` the positive word (label 1) and the negatives (label 0) as rows of `output`.
+/// Applies `v −= lr ∂L/∂v` and `u −= lr ∂L/∂u` for every target with the gradients of
+/// [`sgns_loss`] (each target's update uses v before this step; `scratch` holds ∂L/∂v).
+/// Returns the example's loss.
+pub fn sgd_step(
+    v: &mut [f32],
+    output: &mut Array2<f32>,
+    targets: &[(usize, f32)],
+    lr: f32,
+    scratch: &mut Vec<f32>,
+) -> f64 {
+    scratch.clear();
+    scratch.resize(v.len(), 0.0);
+    let mut loss = 0.0;
+    for &(t, label) in targets {
+        let mut u = output.row_mut(t);
+        let dot: f32 = v.iter().zip(u.iter()).map(|(a, b)| a * b).sum();
+        let s = 1.0 / (1.0 + (-dot).exp());
+        loss -= if label > 0.5 {
+            (s as f64).max(1e-12).ln()
+        } else {
+            ((1.0 - s) as f64).max(1e-12).ln()
+        };
+        let g = (label - s) * lr; // −lr · ∂L/∂(v·u)
+        for ((gv, u), &x) in scratch.iter_mut().zip(u.iter_mut()).zip(v.iter()) {
+            *gv += g * *u;
+            *u += g * x;
+        }
+    }
+    for (x, g) in v.iter_mut().zip(scratch.iter()) {
+        *x += g;
+    }
+    loss
+}
+
 /// The unigram^0.75 noise table: word ids in proportion to count^0.75.
 pub fn noise_table(counts: &[u64], size: usize) -> Vec<u32> {
     let weights: Vec<f64> = counts.iter().map(|&c| (c as f64).powf(0.75)).collect();
@@ -133,6 +169,7 @@ pub fn train(
         .collect();
     let steps_total = (cfg.epochs * tokens.len()).max(1) as f64;
     let mut grad_v = vec![0f32; d];
+    let mut targets: Vec<(usize, f32)> = Vec::with_capacity(cfg.negatives + 1);
     let mut epoch_loss = Vec::new();
     let mut seen = 0usize;
     for epoch in 1..=cfg.epochs {
@@ -152,35 +189,17 @@ pub fn train(
                 if j == i {
                     continue;
                 }
-                grad_v.iter_mut().for_each(|g| *g = 0.0);
-                for k in 0..=cfg.negatives {
-                    let (target, label) = if k == 0 {
-                        (kept[j], 1.0f32)
-                    } else {
-                        (table[rng.below(table.len())] as usize, 0.0)
-                    };
-                    if k > 0 && target == ctx_word {
-                        continue;
-                    }
-                    let vin = input.row(c);
-                    let mut uo = output.row_mut(target);
-                    let dot: f32 = vin.iter().zip(uo.iter()).map(|(a, b)| a * b).sum();
-                    let s = 1.0 / (1.0 + (-dot).exp());
-                    loss_sum -= if label > 0.5 {
-                        (s as f64).max(1e-12).ln()
-                    } else {
-                        ((1.0 - s) as f64).max(1e-12).ln()
-                    };
-                    let g = (label - s) * lr;
-                    for ((gv, u), x) in grad_v.iter_mut().zip(uo.iter_mut()).zip(vin.iter()) {
-                        *gv += g * *u;
-                        *u += g * x;
+                targets.clear();
+                targets.push((ctx_word, 1.0f32));
+                for _ in 0..cfg.negatives {
+                    let neg = table[rng.below(table.len())] as usize;
+                    if neg != ctx_word {
+                        targets.push((neg, 0.0));
                     }
                 }
+                let v = input.row_mut(c).into_slice().expect("contiguous rows");
+                loss_sum += sgd_step(v, &mut output, &targets, lr, &mut grad_v);
                 n += 1;
-                for (x, g) in input.row_mut(c).iter_mut().zip(&grad_v) {
-                    *x += g;
-                }
             }
         }
         let mean = loss_sum / n.max(1) as f64;

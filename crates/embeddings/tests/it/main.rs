@@ -91,3 +91,35 @@ fn positional_dot_products_depend_only_on_the_offset() {
     // Every row has norm √(d/2) (sin² + cos² per pair).
     assert!((pe.row(77).dot(&pe.row(77)) - 32.0).abs() < 1e-9);
 }
+
+/// The in-place update the trainer uses is one SGD step along the gradient-checked `sgns_loss`.
+#[test]
+fn the_training_update_is_an_sgd_step_on_the_checked_loss() {
+    use tfs_embeddings::word2vec::sgd_step;
+    let mut rng = Rng::new(5);
+    let d = 5;
+    let v0 = rng.normal_vec(d, 0.5);
+    let out0 = Array2::from_shape_vec((4, d), rng.normal_vec(4 * d, 0.5)).unwrap();
+    let targets = [(2usize, 1.0f32), (0, 0.0), (3, 0.0)];
+    let lr = 0.1;
+    let mut v: Vec<f32> = v0.iter().map(|&x| x as f32).collect();
+    let mut out = out0.mapv(|x| x as f32);
+    let loss = sgd_step(&mut v, &mut out, &targets, lr, &mut Vec::new());
+    let (l, dv, dup, dun) = sgns_loss(
+        Array1::from(v0.clone()).view(),
+        out0.row(2),
+        &[out0.row(0), out0.row(3)],
+    );
+    assert!((loss - l).abs() < 1e-5, "{loss} vs {l}");
+    for k in 0..d {
+        assert!((v[k] as f64 - (v0[k] - lr as f64 * dv[k])).abs() < 1e-6);
+        assert!((out[[2, k]] as f64 - (out0[[2, k]] - lr as f64 * dup[k])).abs() < 1e-6);
+        assert!((out[[0, k]] as f64 - (out0[[0, k]] - lr as f64 * dun[0][k])).abs() < 1e-6);
+        assert!((out[[3, k]] as f64 - (out0[[3, k]] - lr as f64 * dun[1][k])).abs() < 1e-6);
+        assert_eq!(
+            out[[1, k]] as f64,
+            out0[[1, k]] as f32 as f64,
+            "an untouched row stays"
+        );
+    }
+}
