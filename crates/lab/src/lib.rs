@@ -21,7 +21,7 @@ pub use tfs_data::data_dir;
 
 use error::io;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// An experiment of the roadmap.
@@ -157,13 +157,4 @@ pub fn sig(x: f64, sig: usize) -> String {
     }
     let decimals = (sig as i32 - 1 - mag).max(0) as usize;
     format!("{x:.decimals$}")
-}
-
-/// Lists the files of an experiment folder (for tests and the CLI's report).
-pub fn outputs(dir: &Path) -> Result<Vec<PathBuf>, LabError> {
-    let mut v: Vec<PathBuf> = io(dir, std::fs::read_dir(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    v.sort();
-    Ok(v)
 }

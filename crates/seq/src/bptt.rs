@@ -25,13 +25,6 @@ pub struct Unrolled<F> {
     pub caches: Vec<StepCache<F>>,
 }
 
-impl<F: NdFloat> Unrolled<F> {
-    /// The outputs h_t (first H columns of each state).
-    pub fn hidden(&self, t: usize, hidden: usize) -> ArrayView2<'_, F> {
-        self.states[t].slice(s![.., ..hidden])
-    }
-}
-
 /// Runs `cell` over `xs` (T inputs of (B, I)) from state `s0: (B, S)`.
 pub fn unroll<F: NdFloat, C: Cell<F> + ?Sized>(
     cell: &C,
