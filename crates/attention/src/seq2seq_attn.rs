@@ -32,6 +32,7 @@ use tfs_nn::Init;
 use tfs_seq::bptt::{OutGrad, SeqInput};
 use tfs_seq::cell::StepCache;
 use tfs_seq::charlm::one_hot;
+use tfs_seq::seq2seq::by_step;
 use tfs_seq::tasks::{Pair, BOS, EOS};
 use tfs_seq::{Cell, CellKind, Model};
 
@@ -52,17 +53,6 @@ pub struct AttnSeq2Seq<F> {
     pub w_y: Array2<F>,
     pub b_y: Array2<F>,
     vocab: usize,
-}
-
-fn by_step(seqs: &[&[usize]]) -> Vec<Vec<usize>> {
-    let len = seqs.first().map_or(0, |s| s.len());
-    assert!(
-        seqs.iter().all(|s| s.len() == len),
-        "a batch's sequences must share one length"
-    );
-    (0..len)
-        .map(|t| seqs.iter().map(|s| s[t]).collect())
-        .collect()
 }
 
 /// One decoder step's caches.

@@ -158,3 +158,15 @@ pub fn sig(x: f64, sig: usize) -> String {
     let decimals = (sig as i32 - 1 - mag).max(0) as usize;
     format!("{x:.decimals$}")
 }
+
+/// Trailing moving average of `values` over `window` points, as `(step, mean)` with step = index
+/// + 1, every `every`-th point (for smoothing noisy loss curves in figures).
+pub fn moving_average(values: &[f64], window: usize, every: usize) -> Vec<(f64, f64)> {
+    (0..values.len())
+        .step_by(every.max(1))
+        .map(|i| {
+            let w = &values[(i + 1).saturating_sub(window.max(1))..=i];
+            (i as f64 + 1.0, w.iter().sum::<f64>() / w.len() as f64)
+        })
+        .collect()
+}

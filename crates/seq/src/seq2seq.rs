@@ -40,7 +40,7 @@ pub struct Seq2Seq<F> {
 }
 
 /// Step-major ids: `out[t][b] = seqs[b][t]`. All sequences must have one length.
-fn by_step(seqs: &[&[usize]]) -> Vec<Vec<usize>> {
+pub fn by_step(seqs: &[&[usize]]) -> Vec<Vec<usize>> {
     let len = seqs.first().map_or(0, |s| s.len());
     assert!(
         seqs.iter().all(|s| s.len() == len),

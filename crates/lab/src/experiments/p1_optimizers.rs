@@ -71,12 +71,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             &mut |_, l| losses.push(l),
             &mut |_, _| {},
         );
-        let smooth: Vec<(f64, f64)> = (0..losses.len())
-            .map(|i| {
-                let w = &losses[i.saturating_sub(19)..=i];
-                (i as f64 + 1.0, w.iter().sum::<f64>() / w.len() as f64)
-            })
-            .collect();
+        let smooth = crate::moving_average(&losses, 20, 1);
         let last = smooth.last().map_or(f64::NAN, |p| p.1);
         let acc = accuracy(&mlp, test.x.view(), &test.y);
         rows.push(vec![

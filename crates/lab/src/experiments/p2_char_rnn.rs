@@ -68,14 +68,9 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             &mut |_| pb.inc(1),
         );
         pb.finish_and_clear();
-        let smooth: Vec<(f64, f64)> = (0..run.train_curve.len())
-            .map(|i| {
-                (
-                    run.train_curve[i].0 as f64,
-                    tail_mean(&run.train_curve[..=i], 20),
-                )
-            })
-            .collect();
+        // Steps are 1, 2, …, so the moving average's x (index + 1) is the step.
+        let losses: Vec<f64> = run.train_curve.iter().map(|p| p.1).collect();
+        let smooth = crate::moving_average(&losses, 20, 1);
         train_chart = train_chart.series(Series::new(kind.name(), smooth));
         val_chart = val_chart.series(
             Series::new(

@@ -81,13 +81,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         .with_markers(),
     )
     .draw(&ctx.figure("accuracy_vs_length.svg"))?;
-    let smooth: Vec<(f64, f64)> = (0..losses.len())
-        .step_by(10)
-        .map(|i| {
-            let w = &losses[i.saturating_sub(49)..=i];
-            (i as f64 + 1.0, w.iter().sum::<f64>() / w.len() as f64)
-        })
-        .collect();
+    let smooth = crate::moving_average(&losses, 50, 10);
     LineChart::new(
         "Seq2seq training loss",
         "step",

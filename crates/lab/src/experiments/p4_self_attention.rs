@@ -202,12 +202,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         annotate: None,
     }
     .draw(&ctx.figure("causal_mask.svg"))?;
-    let smooth: Vec<(f64, f64)> = (0..losses.len())
-        .map(|i| {
-            let w = &losses[i.saturating_sub(49)..=i];
-            (i as f64 + 1.0, w.iter().sum::<f64>() / w.len() as f64)
-        })
-        .collect();
+    let smooth = crate::moving_average(&losses, 50, 1);
     LineChart::new(
         "Self-attention training loss",
         "step",

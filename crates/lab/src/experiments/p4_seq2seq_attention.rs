@@ -81,13 +81,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         exact_chart = exact_chart.series(
             Series::new(*name, ev.iter().map(|&(l, e, _)| (l as f64, e)).collect()).with_markers(),
         );
-        let smooth: Vec<(f64, f64)> = (0..losses.len())
-            .step_by(10)
-            .map(|i| {
-                let w = &losses[i.saturating_sub(49)..=i];
-                (i as f64 + 1.0, w.iter().sum::<f64>() / w.len() as f64)
-            })
-            .collect();
+        let smooth = crate::moving_average(&losses, 50, 10);
         loss_chart = loss_chart.series(Series::new(*name, smooth));
         for (row, &(_, e, t)) in rows.iter_mut().zip(&ev) {
             row.push(format!("{:.1}% / {:.1}%", 100.0 * e, 100.0 * t));

@@ -182,3 +182,17 @@ fn the_xor_mlp_solves_xor() {
     assert_eq!(doc["accuracy"], 1.0);
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn moving_average_is_a_trailing_mean() {
+    let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+    assert_eq!(
+        tfs_lab::moving_average(&v, 2, 1),
+        vec![(1.0, 1.0), (2.0, 1.5), (3.0, 2.5), (4.0, 3.5), (5.0, 4.5)]
+    );
+    assert_eq!(
+        tfs_lab::moving_average(&v, 3, 2),
+        vec![(1.0, 1.0), (3.0, 2.0), (5.0, 4.0)]
+    );
+    assert!(tfs_lab::moving_average(&[], 3, 1).is_empty());
+}
