@@ -20,7 +20,7 @@
 use crate::sdpa::{attention, attention_backward, attention_reference, Mask, SdpaCache};
 use ndarray::{s, Array2, Array3, ArrayView3, NdFloat};
 use tfs_math::Rng;
-use tfs_nn::Init;
+use tfs_nn::{Grads, Init};
 
 pub struct MultiHead<F> {
     pub w_q: Array2<F>,
@@ -44,6 +44,8 @@ fn head<F: NdFloat>(m: &Array2<F>, b: usize, t: usize, h: usize, dk: usize) -> A
         .expect("B·T rows")
 }
 
+tfs_nn::impl_params!(MultiHead { w_q, w_k, w_v, w_o });
+
 impl<F: NdFloat> MultiHead<F> {
     pub fn new(d: usize, heads: usize, rng: &mut Rng) -> Self {
         assert!(
@@ -58,14 +60,6 @@ impl<F: NdFloat> MultiHead<F> {
             w_o: w(),
             heads,
         }
-    }
-
-    pub fn params(&self) -> Vec<&Array2<F>> {
-        vec![&self.w_q, &self.w_k, &self.w_v, &self.w_o]
-    }
-
-    pub fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        vec![&mut self.w_q, &mut self.w_k, &mut self.w_v, &mut self.w_o]
     }
 
     fn check(&self, x: &ArrayView3<F>) -> (usize, usize, usize) {
@@ -117,20 +111,16 @@ impl<F: NdFloat> MultiHead<F> {
         )
     }
 
-    /// `δX`, adding `[δW_Q, δW_K, δW_V, δW_O]` into `grads`.
-    pub fn backward(
-        &self,
-        dy: ArrayView3<F>,
-        c: &MhaCache<F>,
-        grads: &mut [Array2<F>],
-    ) -> Array3<F> {
+    /// `δX`, adding `δW_Q, δW_K, δW_V, δW_O` into `grads` (named `w_q`, `w_k`, `w_v`, `w_o`).
+    pub fn backward(&self, dy: ArrayView3<F>, c: &MhaCache<F>, grads: &mut Grads<F>) -> Array3<F> {
         let (b, t, d) = c.x.dim();
         let dk = d / self.heads;
         let dy2 = dy
             .to_owned()
             .into_shape_with_order((b * t, d))
             .expect("contiguous");
-        grads[3] += &c.concat.t().dot(&dy2);
+        let mut dw_o = grads.mat_mut("w_o");
+        dw_o += &c.concat.t().dot(&dy2);
         let dconcat = dy2.dot(&self.w_o.t());
         let (mut dq, mut dk_all, mut dv) = (
             Array2::zeros((b * t, d)),
@@ -155,9 +145,10 @@ impl<F: NdFloat> MultiHead<F> {
             c.x.view()
                 .into_shape_with_order((b * t, d))
                 .expect("contiguous");
-        grads[0] += &x2.t().dot(&dq);
-        grads[1] += &x2.t().dot(&dk_all);
-        grads[2] += &x2.t().dot(&dv);
+        for (name, dp) in [("w_q", &dq), ("w_k", &dk_all), ("w_v", &dv)] {
+            let mut g = grads.mat_mut(name);
+            g += &x2.t().dot(dp);
+        }
         let dx = dq.dot(&self.w_q.t()) + dk_all.dot(&self.w_k.t()) + dv.dot(&self.w_v.t());
         dx.into_shape_with_order((b, t, d)).expect("shape")
     }

@@ -27,9 +27,9 @@
 //!
 //! Left out: local (windowed) attention, location-based scores, coverage.
 
-use ndarray::{s, Array1, Array2, Array3, ArrayView2, Axis, NdFloat};
-use tfs_math::Rng;
-use tfs_nn::Init;
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, NdFloat};
+use tfs_math::{softmax_rows, Rng};
+use tfs_nn::{Grads, Init, Params};
 
 /// How a decoder state is scored against each encoder state.
 #[derive(Clone, Debug)]
@@ -71,20 +71,32 @@ impl<F: NdFloat> Score<F> {
             },
         }
     }
+}
 
-    pub fn params(&self) -> Vec<&Array2<F>> {
+/// Dot: none; general: `w`; additive: `w_q`, `w_k`, `b`, `v`.
+impl<F: NdFloat> Params<F> for Score<F> {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
         match self {
-            Score::Dot => vec![],
-            Score::General { w } => vec![w],
-            Score::Additive { w_q, w_k, b, v } => vec![w_q, w_k, b, v],
+            Score::Dot => {}
+            Score::General { w } => f("w", w.view().into_dyn()),
+            Score::Additive { w_q, w_k, b, v } => {
+                f("w_q", w_q.view().into_dyn());
+                f("w_k", w_k.view().into_dyn());
+                f("b", b.view().into_dyn());
+                f("v", v.view().into_dyn());
+            }
         }
     }
-
-    pub fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
         match self {
-            Score::Dot => vec![],
-            Score::General { w } => vec![w],
-            Score::Additive { w_q, w_k, b, v } => vec![w_q, w_k, b, v],
+            Score::Dot => {}
+            Score::General { w } => f("w", w.view_mut().into_dyn()),
+            Score::Additive { w_q, w_k, b, v } => {
+                f("w_q", w_q.view_mut().into_dyn());
+                f("w_k", w_k.view_mut().into_dyn());
+                f("b", b.view_mut().into_dyn());
+                f("v", v.view_mut().into_dyn());
+            }
         }
     }
 }
@@ -201,14 +213,14 @@ impl<F: NdFloat> Score<F> {
         )
     }
 
-    /// Backward of one step: returns ∂L/∂q; adds into `keys.dh`/`keys.dproj` and `grads`
-    /// (in the order of [`Score::params`]).
+    /// Backward of one step: returns ∂L/∂q; adds into `keys.dh`/`keys.dproj` and `grads` (named
+    /// like the score's parameters).
     pub fn backward(
         &self,
         dcontext: ArrayView2<F>,
         cache: &StepCache<F>,
         keys: &mut Keys<F>,
-        grads: &mut [Array2<F>],
+        grads: &mut Grads<F>,
     ) -> Array2<F> {
         let (b, l, _) = keys.h.dim();
         let alpha = &cache.weights;
@@ -254,7 +266,8 @@ impl<F: NdFloat> Score<F> {
                     }
                 }
                 dq = du.dot(&w.t());
-                grads[0] += &cache.q.t().dot(&du);
+                let mut dw = grads.mat_mut("w");
+                dw += &cache.q.t().dot(&du);
             }
             Score::Additive { w_q, v, .. } => {
                 let a = cache.a.as_ref().expect("additive caches a");
@@ -266,7 +279,10 @@ impl<F: NdFloat> Score<F> {
                     for i in 0..l {
                         let ai = a.slice(s![bi, i, ..]);
                         // ∂v += δe_i a_i
-                        grads[3].column_mut(0).scaled_add(de[[bi, i]], &ai);
+                        grads
+                            .mat_mut("v")
+                            .column_mut(0)
+                            .scaled_add(de[[bi, i]], &ai);
                         let dai: Array1<F> = ai
                             .iter()
                             .zip(v.column(0).iter())
@@ -277,15 +293,17 @@ impl<F: NdFloat> Score<F> {
                     }
                 }
                 dq = da_sum.dot(&w_q.t());
-                grads[0] += &cache.q.t().dot(&da_sum);
-                grads[2] += &da_sum.sum_axis(Axis(0)).insert_axis(Axis(0));
+                let mut dw_q = grads.mat_mut("w_q");
+                dw_q += &cache.q.t().dot(&da_sum);
+                let mut db = grads.mat_mut("b");
+                db += &da_sum.sum_axis(Axis(0)).insert_axis(Axis(0));
             }
         }
         dq
     }
 
     /// After all steps: pushes the accumulated ∂proj through W_k (∂W_k, and more ∂h).
-    pub fn finish_keys(&self, keys: &mut Keys<F>, grads: &mut [Array2<F>]) {
+    pub fn finish_keys(&self, keys: &mut Keys<F>, grads: &mut Grads<F>) {
         if let (Score::Additive { w_k, .. }, Some(dproj)) = (self, keys.dproj.as_ref()) {
             let (b, l, hd) = keys.h.dim();
             let a = w_k.ncols();
@@ -298,7 +316,8 @@ impl<F: NdFloat> Score<F> {
                 .view()
                 .into_shape_with_order((b * l, a))
                 .expect("contiguous");
-            grads[1] += &h2.t().dot(&dp2);
+            let mut dw_k = grads.mat_mut("w_k");
+            dw_k += &h2.t().dot(&dp2);
             let dh2 = dp2
                 .dot(&w_k.t())
                 .into_shape_with_order((b, l, hd))
@@ -306,20 +325,4 @@ impl<F: NdFloat> Score<F> {
             keys.dh += &dh2;
         }
     }
-}
-
-/// Row-wise stable softmax.
-pub fn softmax_rows<F: NdFloat>(e: &Array2<F>) -> Array2<F> {
-    let mut out = e.clone();
-    for mut row in out.rows_mut() {
-        let m = row.iter().fold(F::neg_infinity(), |a, &x| a.max(x));
-        if m == F::neg_infinity() {
-            row.fill(F::zero()); // every position masked
-            continue;
-        }
-        row.mapv_inplace(|x| (x - m).exp());
-        let sum = row.sum();
-        row.mapv_inplace(|x| x / sum);
-    }
-    out
 }

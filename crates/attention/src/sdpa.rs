@@ -24,8 +24,8 @@
 //! [`attention_reference`] is the same computation with explicit loops over batch, query and key:
 //! the readable oracle the batched [`attention`] is tested against.
 
-use crate::scorer::softmax_rows;
 use ndarray::{s, Array2, Array3, ArrayView3, NdFloat};
+use tfs_math::softmax_rows;
 
 /// Which keys each query may attend to.
 #[derive(Clone, Debug, PartialEq)]

@@ -26,15 +26,18 @@
 
 use crate::scorer::{Keys, Score, ScoreKind, StepCache as AttnCache};
 use ndarray::{concatenate, s, Array2, Array3, Axis, NdFloat};
+use ndarray::{ArrayViewD, ArrayViewMutD};
 use tfs_math::loss::cross_entropy_batch_into;
+use tfs_math::one_hot;
 use tfs_math::Rng;
+use tfs_nn::params::{visit_in, visit_in_mut};
 use tfs_nn::Init;
-use tfs_seq::bptt::{OutGrad, SeqInput};
-use tfs_seq::cell::StepCache;
-use tfs_seq::charlm::one_hot;
+use tfs_nn::{Grads, Params};
+use tfs_seq::bptt::{backward_seq, forward_seq};
+use tfs_seq::cell::{OutGrad, SeqCache, SeqInput, StepCache};
 use tfs_seq::seq2seq::by_step;
 use tfs_seq::tasks::{Pair, BOS, EOS};
-use tfs_seq::{Cell, CellKind, Model};
+use tfs_seq::{Cell, CellKind};
 
 /// Where attention sits in the decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,11 +100,12 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
     }
 
     /// Encodes a batch: the encoder's cache, its states as (B, L, H) keys, and its final state.
-    fn encode(&self, srcs: &[&[usize]]) -> (tfs_seq::bptt::SeqCache<F>, Keys<F>, Array2<F>) {
+    fn encode(&self, srcs: &[&[usize]]) -> (Box<dyn SeqCache<F>>, Keys<F>, Array2<F>) {
         let steps = by_step(srcs);
         let b = srcs.len();
         let s0 = Array2::zeros((b, self.encoder.state_size()));
-        let enc = self.encoder.forward_seq(
+        let enc = forward_seq(
+            &*self.encoder,
             &SeqInput::Ids {
                 ids: &steps,
                 vocab: self.vocab,
@@ -158,9 +162,9 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
         }
     }
 
-    /// Mean cross-entropy per target token with teacher forcing, and gradients in the order of
-    /// [`Model::params`].
-    pub fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Vec<Array2<F>>) {
+    /// Mean cross-entropy per target token with teacher forcing, and gradients named like the
+    /// parameters.
+    pub fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Grads<F>) {
         let b = batch.len();
         let hd = self.hidden();
         let srcs: Vec<&[usize]> = batch.iter().map(|p| p.src.as_slice()).collect();
@@ -186,12 +190,7 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
         let db_y = dlogits.sum_axis(Axis(0)).insert_axis(Axis(0));
         let douts = dlogits.dot(&self.w_y.t());
         let mut dec_grads = self.decoder.zero_grads();
-        let mut score_grads: Vec<Array2<F>> = self
-            .score
-            .params()
-            .iter()
-            .map(|p| Array2::zeros(p.dim()))
-            .collect();
+        let mut score_grads = Grads::zeros_like(&self.score);
         let mut dw_c = Array2::zeros(self.w_c.dim());
         let mut ds_next = Array2::zeros((b, self.decoder.state_size()));
         for t in (0..t_len).rev() {
@@ -241,20 +240,21 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
                 .slice_mut(s![i * b..(i + 1) * b, ..])
                 .assign(&keys.dh.slice(s![.., i, ..]));
         }
-        let mut grads = self.encoder.zero_grads();
-        self.encoder.backward_seq(
-            &enc,
+        let mut grads = Grads::zeros_like(self);
+        backward_seq(
+            &*self.encoder,
+            &*enc,
             OutGrad::All(dh_all.view()),
             Some(ds_next.view()),
-            &mut grads,
+            grads.group_mut("encoder"),
         );
-        grads.extend(dec_grads);
-        grads.extend(score_grads);
+        grads.assign_group("decoder", &dec_grads);
+        grads.assign_group("score", &score_grads);
         if self.style == Style::Luong {
-            grads.push(dw_c);
+            grads.mat_mut("w_c").assign(&dw_c);
         }
-        grads.push(dw_y);
-        grads.push(db_y);
+        grads.mat_mut("w_y").assign(&dw_y);
+        grads.mat_mut("b_y").assign(&db_y);
         (loss.to_f64().unwrap_or(f64::NAN), grads)
     }
 
@@ -303,27 +303,26 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
     }
 }
 
-impl<F: NdFloat> Model<F> for AttnSeq2Seq<F> {
-    fn params(&self) -> Vec<&Array2<F>> {
-        let mut v = self.encoder.params();
-        v.extend(self.decoder.params());
-        v.extend(self.score.params());
+/// `encoder.*`, `decoder.*`, `score.*`, `w_c` (Luong only), then the head `w_y`, `b_y`.
+impl<F: NdFloat> Params<F> for AttnSeq2Seq<F> {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
+        visit_in("encoder", &*self.encoder, f);
+        visit_in("decoder", &*self.decoder, f);
+        visit_in("score", &self.score, f);
         if self.style == Style::Luong {
-            v.push(&self.w_c);
+            f("w_c", self.w_c.view().into_dyn());
         }
-        v.push(&self.w_y);
-        v.push(&self.b_y);
-        v
+        f("w_y", self.w_y.view().into_dyn());
+        f("b_y", self.b_y.view().into_dyn());
     }
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        let mut v = self.encoder.params_mut();
-        v.extend(self.decoder.params_mut());
-        v.extend(self.score.params_mut());
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
+        visit_in_mut("encoder", &mut *self.encoder, f);
+        visit_in_mut("decoder", &mut *self.decoder, f);
+        visit_in_mut("score", &mut self.score, f);
         if self.style == Style::Luong {
-            v.push(&mut self.w_c);
+            f("w_c", self.w_c.view_mut().into_dyn());
         }
-        v.push(&mut self.w_y);
-        v.push(&mut self.b_y);
-        v
+        f("w_y", self.w_y.view_mut().into_dyn());
+        f("b_y", self.b_y.view_mut().into_dyn());
     }
 }

@@ -14,6 +14,7 @@
 
 use ndarray::{Array2, ArrayView2, NdFloat};
 use tfs_math::Rng;
+use tfs_nn::Grads;
 
 /// `weight: (V, D)`.
 #[derive(Clone, Debug)]
@@ -40,8 +41,8 @@ impl<F: NdFloat> Embedding<F> {
         self.weight.select(ndarray::Axis(0), ids)
     }
 
-    /// Adds `onehot(ids)ᵀ · dout` into `dweight: (V, D)`.
-    pub fn backward(&self, ids: &[usize], dout: ArrayView2<F>, dweight: &mut Array2<F>) {
+    /// Adds `onehot(ids)ᵀ · dout` into the gradient `weight: (V, D)` of `grads`.
+    pub fn backward(&self, ids: &[usize], dout: ArrayView2<F>, grads: &mut Grads<F>) {
         assert_eq!(
             dout.dim(),
             (ids.len(), self.weight.ncols()),
@@ -50,6 +51,7 @@ impl<F: NdFloat> Embedding<F> {
             ids.len(),
             self.weight.ncols()
         );
+        let mut dweight = grads.mat_mut("weight");
         for (n, &id) in ids.iter().enumerate() {
             let mut row = dweight.row_mut(id);
             row += &dout.row(n);
@@ -57,11 +59,7 @@ impl<F: NdFloat> Embedding<F> {
     }
 }
 
+tfs_nn::impl_params!(Embedding { weight });
+
 /// The one-hot matrix `(N, V)` of `ids`, for showing that `onehot · W` is the lookup.
-pub fn one_hot<F: NdFloat>(ids: &[usize], vocab: usize) -> Array2<F> {
-    let mut m = Array2::zeros((ids.len(), vocab));
-    for (n, &i) in ids.iter().enumerate() {
-        m[[n, i]] = F::one();
-    }
-    m
-}
+pub use tfs_math::one_hot;

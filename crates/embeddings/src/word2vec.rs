@@ -25,6 +25,7 @@
 //! ~200 k words one epoch takes about a second on one thread, so threads would not pay here.
 
 use ndarray::{Array1, Array2, ArrayView1};
+use tfs_math::sigmoid;
 use tfs_math::Rng;
 
 /// Training settings.
@@ -61,8 +62,16 @@ pub struct Word2Vec {
     pub epoch_loss: Vec<f64>,
 }
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+/// `input` (the embeddings people use), then `output`.
+impl tfs_nn::Params<f32> for Word2Vec {
+    fn visit(&self, f: &mut dyn FnMut(&str, ndarray::ArrayViewD<f32>)) {
+        f("input", self.input.view().into_dyn());
+        f("output", self.output.view().into_dyn());
+    }
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ndarray::ArrayViewMutD<f32>)) {
+        f("input", self.input.view_mut().into_dyn());
+        f("output", self.output.view_mut().into_dyn());
+    }
 }
 
 /// Loss and gradients of one example: centre vector `v`, positive output vector `u_pos`,
@@ -104,7 +113,7 @@ pub fn sgd_step(
     for &(t, label) in targets {
         let mut u = output.row_mut(t);
         let dot: f32 = v.iter().zip(u.iter()).map(|(a, b)| a * b).sum();
-        let s = 1.0 / (1.0 + (-dot).exp());
+        let s = sigmoid(dot);
         loss -= if label > 0.5 {
             (s as f64).max(1e-12).ln()
         } else {

@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 use tfs_math::Rng;
+use tfs_nn::optim::clip_and_step;
 use tfs_nn::Adam;
-use tfs_seq::{CellKind, CharLm, Model};
+use tfs_seq::{CellKind, CharLm};
 
 /// The characters of a text, sorted, and the text as ids.
 pub struct Corpus {
@@ -145,7 +146,7 @@ pub fn train_char_lm(
         let t0 = Instant::now();
         let (x, y) = window(&corpus.train, &starts, w * r.seq_len, r.seq_len);
         let mut st = lm.loss_and_grads(&x, &y, state.view());
-        lm.apply(&mut opt, &mut st.grads, Some(r.clip));
+        clip_and_step(&mut opt, &mut lm, &mut st.grads, Some(r.clip));
         state = st.state;
         secs += t0.elapsed().as_secs_f64();
         train_curve.push((step, st.loss));

@@ -2,28 +2,28 @@
 //! one training loop, one evaluation, the same fixed test split, so the curves are comparable.
 
 use crate::Ctx;
-use ndarray::Array2;
 use serde_json::{json, Value};
 use tfs_attention::seq2seq_attn::AttnSeq2Seq;
 use tfs_math::Rng;
+use tfs_nn::optim::clip_and_step;
 use tfs_nn::schedule::cosine_with_warmup;
 use tfs_nn::{optim::Optimizer, Adam};
+use tfs_nn::{Grads, Params};
 use tfs_seq::seq2seq::Seq2Seq;
 use tfs_seq::tasks::{reverse_pair, reverse_test_set, Pair};
-use tfs_seq::Model;
 
 /// The test lengths and split seed of every reversal experiment.
 pub const TEST_LENGTHS: [usize; 8] = [4, 8, 12, 16, 20, 24, 28, 32];
 pub const TEST_SEED: u64 = 2024;
 
 /// A model that learns the reversal task.
-pub trait Reverser: Model<f32> {
-    fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Vec<Array2<f32>>);
+pub trait Reverser: Params<f32> {
+    fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Grads<f32>);
     fn greedy(&self, srcs: &[&[usize]], max_len: usize) -> Vec<Vec<usize>>;
 }
 
 impl Reverser for Seq2Seq<f32> {
-    fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Vec<Array2<f32>>) {
+    fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Grads<f32>) {
         Seq2Seq::loss_and_grads(self, batch)
     }
     fn greedy(&self, srcs: &[&[usize]], max_len: usize) -> Vec<Vec<usize>> {
@@ -32,7 +32,7 @@ impl Reverser for Seq2Seq<f32> {
 }
 
 impl Reverser for AttnSeq2Seq<f32> {
-    fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Vec<Array2<f32>>) {
+    fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Grads<f32>) {
         AttnSeq2Seq::loss_and_grads(self, batch)
     }
     fn greedy(&self, srcs: &[&[usize]], max_len: usize) -> Vec<Vec<usize>> {
@@ -69,7 +69,7 @@ pub fn train(
         let batch: Vec<Pair> = (0..r.batch).map(|_| reverse_pair(len, rng)).collect();
         opt.set_lr(cosine_with_warmup(r.lr, 1e-4, 100, r.steps, step));
         let (loss, mut g) = m.loss_and_grads(&batch);
-        m.apply(&mut opt, &mut g, Some(r.clip));
+        clip_and_step(&mut opt, m, &mut g, Some(r.clip));
         losses.push(loss);
         pb.inc(1);
     }

@@ -67,6 +67,9 @@ pub struct GradCheckReport {
     pub worst: Option<Coordinate>,
     /// How many coordinates were checked.
     pub checked: usize,
+    /// The tensors' names, when the caller knows them (`tfs_nn::params::gradcheck` does), so that
+    /// a failure names `"cell.w_h"` rather than tensor 3.
+    pub tensor_names: Vec<String>,
 }
 
 impl GradCheckReport {
@@ -75,9 +78,14 @@ impl GradCheckReport {
     #[track_caller]
     pub fn assert_below(&self, tol: f64) {
         assert!(self.checked > 0, "gradcheck: no coordinate was checked");
+        let name = self
+            .worst
+            .as_ref()
+            .and_then(|w| self.tensor_names.get(w.tensor))
+            .map_or(String::new(), |n| format!(" (tensor '{n}')"));
         assert!(
             self.max_rel_err <= tol,
-            "gradcheck failed: max relative error {:.3e} > {:.1e} at {:?} ({} coordinates checked)",
+            "gradcheck failed: max relative error {:.3e} > {:.1e} at {:?}{name} ({} coordinates checked)",
             self.max_rel_err,
             tol,
             self.worst,
@@ -107,6 +115,7 @@ impl GradCheck {
             max_rel_err: 0.0,
             worst: None,
             checked: 0,
+            tensor_names: Vec::new(),
         };
         for t in 0..params.len() {
             assert_eq!(

@@ -2,9 +2,10 @@
 //!
 //! Pure-Rust vectors and matrices ([`linalg`]), numerical derivatives ([`numgrad`]), the gradient
 //! checker every later backward pass is tested with ([`gradcheck`]), softmax ([`softmax`]),
-//! cross-entropy ([`loss`]), entropy and KL divergence ([`info`]), and the project's one seeded
+//! cross-entropy ([`loss`]), the shared [`elementwise`] helpers (sigmoid, one-hot, row softmax), entropy and KL divergence ([`info`]), and the project's one seeded
 //! random number generator ([`Rng`]).
 
+pub mod elementwise;
 pub mod gradcheck;
 pub mod info;
 pub mod linalg;
@@ -13,6 +14,7 @@ pub mod numgrad;
 mod rng;
 pub mod softmax;
 
+pub use elementwise::{one_hot, sigmoid, softmax_rows};
 pub use gradcheck::{gradcheck, GradCheck, GradCheckReport};
 pub use rng::Rng;
 

@@ -22,6 +22,7 @@
 //! Left out: softplus, ELU, Swish with a learned β.
 
 use ndarray::NdFloat;
+use tfs_math::sigmoid;
 
 /// An elementwise activation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,16 +41,6 @@ pub enum Activation {
 
 fn c<F: NdFloat>(x: f64) -> F {
     F::from(x).expect("constant fits the float type")
-}
-
-fn sigmoid<F: NdFloat>(x: F) -> F {
-    // Stable in both tails: e^{−|x|} never overflows.
-    if x >= F::zero() {
-        F::one() / (F::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (F::one() + e)
-    }
 }
 
 /// Φ(x), the standard normal CDF, through erf in f64.

@@ -2,7 +2,7 @@
 //!
 //! The [`perceptron`] and its learning rule, [`activation`] functions with derivatives, [`loss`]
 //! functions, [`init`]ialisers, a configurable [`mlp`] with hand-written backpropagation,
-//! [`optim`]izers behind one trait and learning-rate [`schedule`]s. Everything is generic over the
+//! [`optim`]izers behind one trait, the named-parameter trait every model implements ([`params`]) and learning-rate [`schedule`]s. Everything is generic over the
 //! float type: f32 to train, f64 for gradient checks.
 
 pub mod activation;
@@ -10,11 +10,13 @@ pub mod init;
 pub mod loss;
 pub mod mlp;
 pub mod optim;
+pub mod params;
 pub mod perceptron;
 pub mod schedule;
 pub mod train;
 
 pub use activation::Activation;
 pub use init::Init;
-pub use mlp::{Grads, Mlp, Workspace};
+pub use mlp::{Mlp, Workspace};
 pub use optim::{Adam, Momentum, Optimizer, Sgd};
+pub use params::{Grads, Params};

@@ -42,8 +42,9 @@
 
 use crate::activation::Activation;
 use crate::init::Init;
+use crate::params::{Grads, Params};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView2, Axis, NdFloat, Zip};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, NdFloat, Zip};
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::Rng;
 
@@ -53,13 +54,6 @@ pub struct Mlp<F> {
     pub weights: Vec<Array2<F>>,
     pub biases: Vec<Array1<F>>,
     pub act: Activation,
-}
-
-/// Gradients of the loss with respect to every weight and bias.
-#[derive(Clone, Debug)]
-pub struct Grads<F> {
-    pub dw: Vec<Array2<F>>,
-    pub db: Vec<Array1<F>>,
 }
 
 /// Buffers of one batch size, reused across steps.
@@ -122,22 +116,9 @@ impl<F: NdFloat> Mlp<F> {
         s
     }
 
-    /// Number of weights and biases.
-    pub fn num_params(&self) -> usize {
-        self.weights.iter().map(|w| w.len()).sum::<usize>()
-            + self.biases.iter().map(|b| b.len()).sum::<usize>()
-    }
-
-    /// Zero gradients shaped like the parameters.
+    /// Zero gradients named and shaped like the parameters.
     pub fn zero_grads(&self) -> Grads<F> {
-        Grads {
-            dw: self
-                .weights
-                .iter()
-                .map(|w| Array2::zeros(w.dim()))
-                .collect(),
-            db: self.biases.iter().map(|b| Array1::zeros(b.dim())).collect(),
-        }
+        Grads::zeros_like(self)
     }
 
     /// Forward pass keeping what backward needs; returns the logits `(B, n_out)`.
@@ -180,8 +161,15 @@ impl<F: NdFloat> Mlp<F> {
             let input = if l == 0 { x } else { ws.post[l - 1].view() };
             let (lower, upper) = ws.delta.split_at_mut(l);
             let delta = &upper[0];
-            general_mat_mul(F::one(), &input.t(), delta, F::zero(), &mut grads.dw[l]);
-            grads.db[l].assign(&delta.sum_axis(Axis(0)));
+            let (w, b) = names(l);
+            general_mat_mul(
+                F::one(),
+                &input.t(),
+                delta,
+                F::zero(),
+                &mut grads.mat_mut(&w),
+            );
+            grads.vec_mut(&b).assign(&delta.sum_axis(Axis(0)));
             if l > 0 {
                 let below = &mut lower[l - 1];
                 general_mat_mul(F::one(), delta, &self.weights[l].t(), F::zero(), below);
@@ -222,36 +210,27 @@ impl<F: NdFloat> Mlp<F> {
             .map(|row| tfs_math::argmax(row.iter().copied()))
             .collect()
     }
-
-    /// Parameters as flat mutable slices, in the order w₀, b₀, w₁, b₁, … (for optimizers).
-    pub fn params_mut(&mut self) -> Vec<&mut [F]> {
-        let mut out = Vec::new();
-        for (w, b) in self.weights.iter_mut().zip(self.biases.iter_mut()) {
-            out.push(w.as_slice_mut().expect("weights are contiguous"));
-            out.push(b.as_slice_mut().expect("biases are contiguous"));
-        }
-        out
-    }
-
-    /// Parameters as flat slices, in the order of [`Mlp::params_mut`].
-    pub fn params(&self) -> Vec<&[F]> {
-        let mut out = Vec::new();
-        for (w, b) in self.weights.iter().zip(self.biases.iter()) {
-            out.push(w.as_slice().expect("weights are contiguous"));
-            out.push(b.as_slice().expect("biases are contiguous"));
-        }
-        out
-    }
 }
 
-impl<F: NdFloat> Grads<F> {
-    /// Gradients as flat slices, in the order of [`Mlp::params_mut`].
-    pub fn slices(&self) -> Vec<&[F]> {
-        let mut out = Vec::new();
-        for (w, b) in self.dw.iter().zip(self.db.iter()) {
-            out.push(w.as_slice().expect("contiguous"));
-            out.push(b.as_slice().expect("contiguous"));
+/// The names of layer `l`'s weight and bias: `layers.l.weight`, `layers.l.bias`.
+fn names(l: usize) -> (String, String) {
+    (format!("layers.{l}.weight"), format!("layers.{l}.bias"))
+}
+
+/// `layers.0.weight`, `layers.0.bias`, `layers.1.weight`, … in that order.
+impl<F: NdFloat> Params<F> for Mlp<F> {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
+        for (l, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let (wn, bn) = names(l);
+            f(&wn, w.view().into_dyn());
+            f(&bn, b.view().into_dyn());
         }
-        out
+    }
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
+        for (l, (w, b)) in self.weights.iter_mut().zip(&mut self.biases).enumerate() {
+            let (wn, bn) = names(l);
+            f(&wn, w.view_mut().into_dyn());
+            f(&bn, b.view_mut().into_dyn());
+        }
     }
 }

@@ -17,17 +17,20 @@
 //! start of m and v. AdamW applies weight decay to θ directly instead of adding λθ to g, where
 //! Adam's normalisation would scale it away.
 //!
-//! Parameters and gradients are passed as flat slices, one per tensor, in the same order every
-//! step; optimizer state is kept per tensor index.
+//! A step takes the model (its parameters visited by name, [`crate::params::Params`]) and its
+//! gradients ([`crate::params::Grads`]); optimizer state (momentum, Adam's moments) is kept per
+//! parameter name, so it follows a tensor, never a position in a list.
 //!
 //! Left out: RMSprop and Adagrad (Adam subsumes them for our purposes), AMSGrad, Lion.
 
-use ndarray::NdFloat;
+use crate::params::{Grads, Params};
+use ndarray::{ArrayD, ArrayViewMutD, NdFloat, Zip};
+use std::collections::HashMap;
 
 /// An optimizer updates parameters in place from their gradients.
 pub trait Optimizer<F: NdFloat> {
-    /// One step. `params[i]` and `grads[i]` are the same tensor's values and gradient.
-    fn step(&mut self, params: &mut [&mut [F]], grads: &[&[F]]);
+    /// One step: every parameter of `model` moves by its gradient of the same name in `grads`.
+    fn step(&mut self, model: &mut dyn Params<F>, grads: &Grads<F>);
     /// The learning rate used by the next step (schedules set it before each step).
     fn set_lr(&mut self, lr: f64);
     fn name(&self) -> String;
@@ -37,30 +40,33 @@ fn f<F: NdFloat>(x: f64) -> F {
     F::from(x).expect("fits")
 }
 
-fn check<F>(params: &[&mut [F]], grads: &[&[F]]) {
-    assert_eq!(
-        params.len(),
-        grads.len(),
-        "optimizer: {} parameter tensors, {} gradients",
-        params.len(),
-        grads.len()
-    );
-    for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+/// An update of one named parameter from its gradient.
+type Update<'a, F> = dyn FnMut(&str, ArrayViewMutD<F>, &ArrayD<F>) + 'a;
+
+/// Calls `update(name, param, grad)` for every parameter, checking that its gradient exists and
+/// has its shape.
+fn for_each_pair<F: NdFloat>(model: &mut dyn Params<F>, grads: &Grads<F>, update: &mut Update<F>) {
+    model.visit_mut(&mut |name, p| {
+        let g = grads.get(name);
         assert_eq!(
-            p.len(),
-            g.len(),
-            "optimizer: tensor {i} has {} values, its gradient {}",
-            p.len(),
-            g.len()
+            p.shape(),
+            g.shape(),
+            "optimizer: '{name}' has shape {:?}, its gradient {:?}",
+            p.shape(),
+            g.shape()
         );
-    }
+        update(name, p, g);
+    });
 }
 
-/// Zeroed state buffers shaped like the parameters, made on the first step.
-fn ensure_state<F: NdFloat>(state: &mut Vec<Vec<F>>, params: &[&mut [F]]) {
-    if state.len() != params.len() {
-        *state = params.iter().map(|p| vec![F::zero(); p.len()]).collect();
-    }
+/// The zeroed state buffer of parameter `name`, made on first use.
+fn state<'a, F: NdFloat>(
+    map: &'a mut HashMap<String, ArrayD<F>>,
+    name: &str,
+    like: &ArrayD<F>,
+) -> &'a mut ArrayD<F> {
+    map.entry(name.to_string())
+        .or_insert_with(|| ArrayD::zeros(like.raw_dim()))
 }
 
 /// Plain stochastic gradient descent.
@@ -69,14 +75,11 @@ pub struct Sgd {
 }
 
 impl<F: NdFloat> Optimizer<F> for Sgd {
-    fn step(&mut self, params: &mut [&mut [F]], grads: &[&[F]]) {
-        check(params, grads);
+    fn step(&mut self, model: &mut dyn Params<F>, grads: &Grads<F>) {
         let lr: F = f(self.lr);
-        for (p, g) in params.iter_mut().zip(grads) {
-            for (p, &g) in p.iter_mut().zip(g.iter()) {
-                *p -= lr * g;
-            }
-        }
+        for_each_pair(model, grads, &mut |_, p, g| {
+            Zip::from(p).and(g).for_each(|p, &g| *p -= lr * g);
+        });
     }
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
@@ -91,7 +94,7 @@ pub struct Momentum<F> {
     pub lr: f64,
     pub mu: f64,
     pub nesterov: bool,
-    v: Vec<Vec<F>>,
+    v: HashMap<String, ArrayD<F>>,
 }
 
 impl<F: NdFloat> Momentum<F> {
@@ -100,23 +103,24 @@ impl<F: NdFloat> Momentum<F> {
             lr,
             mu,
             nesterov,
-            v: Vec::new(),
+            v: HashMap::new(),
         }
     }
 }
 
 impl<F: NdFloat> Optimizer<F> for Momentum<F> {
-    fn step(&mut self, params: &mut [&mut [F]], grads: &[&[F]]) {
-        check(params, grads);
-        ensure_state(&mut self.v, params);
+    fn step(&mut self, model: &mut dyn Params<F>, grads: &Grads<F>) {
         let (lr, mu): (F, F) = (f(self.lr), f(self.mu));
-        for ((p, g), v) in params.iter_mut().zip(grads).zip(&mut self.v) {
-            for ((p, &g), v) in p.iter_mut().zip(g.iter()).zip(v.iter_mut()) {
+        let nesterov = self.nesterov;
+        let vs = &mut self.v;
+        for_each_pair(model, grads, &mut |name, p, g| {
+            let v = state(vs, name, g);
+            Zip::from(p).and(g).and(v).for_each(|p, &g, v| {
                 *v = mu * *v + g;
-                let d = if self.nesterov { g + mu * *v } else { *v };
+                let d = if nesterov { g + mu * *v } else { *v };
                 *p -= lr * d;
-            }
-        }
+            });
+        });
     }
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
@@ -139,8 +143,8 @@ pub struct Adam<F> {
     /// Decoupled weight decay λ (AdamW); 0 gives Adam.
     pub weight_decay: f64,
     t: i32,
-    m: Vec<Vec<F>>,
-    v: Vec<Vec<F>>,
+    m: HashMap<String, ArrayD<F>>,
+    v: HashMap<String, ArrayD<F>>,
 }
 
 impl<F: NdFloat> Adam<F> {
@@ -153,8 +157,8 @@ impl<F: NdFloat> Adam<F> {
             eps: 1e-8,
             weight_decay: 0.0,
             t: 0,
-            m: Vec::new(),
-            v: Vec::new(),
+            m: HashMap::new(),
+            v: HashMap::new(),
         }
     }
 
@@ -168,10 +172,7 @@ impl<F: NdFloat> Adam<F> {
 }
 
 impl<F: NdFloat> Optimizer<F> for Adam<F> {
-    fn step(&mut self, params: &mut [&mut [F]], grads: &[&[F]]) {
-        check(params, grads);
-        ensure_state(&mut self.m, params);
-        ensure_state(&mut self.v, params);
+    fn step(&mut self, model: &mut dyn Params<F>, grads: &Grads<F>) {
         self.t += 1;
         let (b1, b2): (F, F) = (f(self.beta1), f(self.beta2));
         let one = F::one();
@@ -179,25 +180,18 @@ impl<F: NdFloat> Optimizer<F> for Adam<F> {
         let c2: F = f(1.0 / (1.0 - self.beta2.powi(self.t)));
         let (lr, eps): (F, F) = (f(self.lr), f(self.eps));
         let decay: F = f(1.0 - self.lr * self.weight_decay);
-        for (((p, g), m), v) in params
-            .iter_mut()
-            .zip(grads)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-        {
-            for (((p, &g), m), v) in p
-                .iter_mut()
-                .zip(g.iter())
-                .zip(m.iter_mut())
-                .zip(v.iter_mut())
-            {
+        let (ms, vs) = (&mut self.m, &mut self.v);
+        for_each_pair(model, grads, &mut |name, p, g| {
+            let m = state(ms, name, g);
+            let v = state(vs, name, g);
+            Zip::from(p).and(g).and(m).and(v).for_each(|p, &g, m, v| {
                 *m = b1 * *m + (one - b1) * g;
                 *v = b2 * *v + (one - b2) * g * g;
                 let mhat = *m * c1;
                 let vhat = *v * c2;
                 *p = *p * decay - lr * mhat / (vhat.sqrt() + eps);
-            }
-        }
+            });
+        });
     }
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
@@ -211,27 +205,17 @@ impl<F: NdFloat> Optimizer<F> for Adam<F> {
     }
 }
 
-/// Scales all gradients together so that their global L2 norm is at most `max_norm`
-/// (Pascanu et al., 2013): `g ← g · min(1, max_norm / ‖g‖)`. Returns the norm before clipping.
-/// The direction of the step is kept; only its length is capped, which tames the rare exploding
-/// gradient of a recurrent network without changing ordinary steps.
-pub fn clip_grad_norm<F: NdFloat>(grads: &mut [&mut [F]], max_norm: f64) -> f64 {
-    let norm = grads
-        .iter()
-        .flat_map(|g| g.iter())
-        .map(|&v| {
-            let v = v.to_f64().unwrap_or(f64::NAN);
-            v * v
-        })
-        .sum::<f64>()
-        .sqrt();
-    if norm > max_norm && norm.is_finite() {
-        let scale: F = f(max_norm / norm);
-        for g in grads.iter_mut() {
-            for v in g.iter_mut() {
-                *v *= scale;
-            }
-        }
-    }
+pub use crate::params::clip_grad_norm;
+
+/// Clips the gradients' global norm to `clip` (if given) and takes one optimizer step.
+/// Returns the norm before clipping.
+pub fn clip_and_step<F: NdFloat>(
+    opt: &mut dyn Optimizer<F>,
+    model: &mut dyn Params<F>,
+    grads: &mut Grads<F>,
+    clip: Option<f64>,
+) -> f64 {
+    let norm = clip_grad_norm(grads, clip.unwrap_or(f64::INFINITY));
+    opt.step(model, grads);
     norm
 }

@@ -79,3 +79,29 @@ impl Perceptron {
         right as f64 / xs.len().max(1) as f64
     }
 }
+
+/// `w: (d,)` and `b: ()`. The perceptron learns by its own rule, not by gradients, but it names
+/// its parameters like every other model (for inspection and saving).
+impl crate::params::Params<f64> for Perceptron {
+    fn visit(&self, f: &mut dyn FnMut(&str, ndarray::ArrayViewD<f64>)) {
+        f("w", ndarray::ArrayView1::from(&self.w[..]).into_dyn());
+        f(
+            "b",
+            ndarray::ArrayView0::from_shape((), std::slice::from_ref(&self.b))
+                .expect("scalar")
+                .into_dyn(),
+        );
+    }
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ndarray::ArrayViewMutD<f64>)) {
+        f(
+            "w",
+            ndarray::ArrayViewMut1::from(&mut self.w[..]).into_dyn(),
+        );
+        f(
+            "b",
+            ndarray::ArrayViewMut0::from_shape((), std::slice::from_mut(&mut self.b))
+                .expect("scalar")
+                .into_dyn(),
+        );
+    }
+}

@@ -67,7 +67,7 @@ pub fn train_classifier<F: NdFloat>(
                 .loss_and_grads(xb.view(), &yb, &mut ws, &mut grads)
                 .to_f64()
                 .unwrap_or(f64::NAN);
-            opt.step(&mut mlp.params_mut(), &grads.slices());
+            opt.step(mlp, &grads);
             total += loss;
             on_step(step, loss);
             step += 1;

@@ -14,9 +14,15 @@
 //! loops do it by calling these functions chunk by chunk.
 //!
 //! The norm of `∂L/∂h_t` at every step is returned too: it is what `p2-vanishing-gradients` plots.
+//!
+//! [`forward_seq`] and [`backward_seq`] are what models call: they take a cell's fused kernel when
+//! it has one ([`crate::cell::FusedSeq`]) and this step-wise reference otherwise, without knowing
+//! which cell they run.
 
-use crate::cell::{Cell, StepCache};
+use crate::cell::{Backprop, Cell, OutGrad, SeqCache, SeqInput, StepCache};
 use ndarray::{s, Array2, ArrayView2, NdFloat};
+use std::any::Any;
+use tfs_nn::Grads;
 
 /// A forward pass over T steps.
 pub struct Unrolled<F> {
@@ -42,16 +48,6 @@ pub fn unroll<F: NdFloat, C: Cell<F> + ?Sized>(
     Unrolled { states, caches }
 }
 
-/// What a backward pass through time returns.
-pub struct Backprop<F> {
-    /// ∂L/∂x_t for every step.
-    pub dxs: Vec<Array2<F>>,
-    /// ∂L/∂s_0: what flows into the initial state (the encoder's gradient in seq2seq).
-    pub ds0: Array2<F>,
-    /// ‖∂L/∂h_t‖ (Frobenius over the batch) for t = 1 … T.
-    pub dh_norms: Vec<f64>,
-}
-
 /// Backward through all steps. `dh_out[t]: (B, H)` is ∂L/∂h_t from the outputs (`None` for a step
 /// with no output); `ds_last: (B, S)` is any extra gradient into the final state. Adds into `grads`.
 pub fn backprop<F: NdFloat, C: Cell<F> + ?Sized>(
@@ -59,7 +55,7 @@ pub fn backprop<F: NdFloat, C: Cell<F> + ?Sized>(
     un: &Unrolled<F>,
     dh_out: &[Option<Array2<F>>],
     ds_last: Option<ArrayView2<F>>,
-    grads: &mut [Array2<F>],
+    grads: &mut Grads<F>,
 ) -> Backprop<F> {
     let t_len = un.caches.len();
     assert_eq!(
@@ -98,78 +94,56 @@ pub fn backprop<F: NdFloat, C: Cell<F> + ?Sized>(
     }
 }
 
-/// The input of a whole sequence: token ids (one-hot over `vocab`, which a fused kernel turns into
-/// a row lookup) or dense rows, one `(B, I)` array per step.
-pub enum SeqInput<'a, F> {
-    Ids { ids: &'a [Vec<usize>], vocab: usize },
-    Dense(&'a [Array2<F>]),
-}
-
-impl<F: NdFloat> SeqInput<'_, F> {
-    /// Number of steps.
-    pub fn len(&self) -> usize {
-        match self {
-            SeqInput::Ids { ids, .. } => ids.len(),
-            SeqInput::Dense(xs) => xs.len(),
+impl<F: NdFloat> SeqCache<F> for Unrolled<F> {
+    fn hidden_all(&self, hidden: usize) -> Array2<F> {
+        let b = self.states.first().map_or(0, |s| s.nrows());
+        let mut hs = Array2::zeros((self.states.len() * b, hidden));
+        for (t, st) in self.states.iter().enumerate() {
+            hs.slice_mut(s![t * b..(t + 1) * b, ..])
+                .assign(&st.slice(s![.., ..hidden]));
         }
+        hs
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    fn final_state(&self) -> Array2<F> {
+        self.states.last().cloned().expect("non-empty sequence")
     }
 
-    /// Every step as a dense `(B, I)` array (one-hot for ids).
-    pub fn dense(&self) -> Vec<Array2<F>> {
-        match self {
-            SeqInput::Ids { ids, vocab } => ids
-                .iter()
-                .map(|i| crate::charlm::one_hot(i, *vocab))
-                .collect(),
-            SeqInput::Dense(xs) => xs.to_vec(),
-        }
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
-/// The gradient arriving at the outputs h_t from above.
-pub enum OutGrad<'a, F> {
-    /// ∂L/∂h_t for every step, stacked: `(T·B, H)`, step-major.
-    All(ArrayView2<'a, F>),
-    /// Only the last step's: `(B, H)`.
-    Last(ArrayView2<'a, F>),
-    /// No output of this sequence feeds the loss (an encoder): only `ds_last` does.
-    Nothing,
-}
-
-/// What a sequence forward pass keeps: per-step caches (the reference path) or a fused kernel's
-/// stacked buffers.
-pub enum SeqCache<F> {
-    Steps(Unrolled<F>),
-    Lstm(Box<crate::lstm_fused::LstmSeq<F>>),
-}
-
-impl<F: NdFloat> SeqCache<F> {
-    /// Every output h_t stacked: `(T·B, H)`, step-major.
-    pub fn hidden_all(&self, hidden: usize) -> Array2<F> {
-        match self {
-            SeqCache::Steps(un) => {
-                let b = un.states.first().map_or(0, |s| s.nrows());
-                let mut hs = Array2::zeros((un.states.len() * b, hidden));
-                for (t, st) in un.states.iter().enumerate() {
-                    hs.slice_mut(s![t * b..(t + 1) * b, ..])
-                        .assign(&st.slice(s![.., ..hidden]));
-                }
-                hs
-            }
-            SeqCache::Lstm(l) => l.h_all.clone(),
-        }
+/// Runs `cell` over a whole sequence from `s0: (B, S)`: its fused kernel if it has one, else the
+/// step-wise reference ([`unroll`]).
+pub fn forward_seq<F: NdFloat, C: Cell<F> + ?Sized>(
+    cell: &C,
+    input: &SeqInput<F>,
+    s0: ArrayView2<F>,
+) -> Box<dyn SeqCache<F>> {
+    match cell.fused() {
+        Some(fused) => fused.forward_seq(input, s0),
+        None => Box::new(unroll(cell, &input.dense(), s0)),
     }
+}
 
-    /// The final state s_T (or s_0 for an empty sequence).
-    pub fn final_state(&self) -> Array2<F> {
-        match self {
-            SeqCache::Steps(un) => un.states.last().cloned().expect("non-empty sequence"),
-            SeqCache::Lstm(l) => l.final_state(),
-        }
+/// Backward through a sequence run by [`forward_seq`] (or by [`unroll`]); adds into `grads`.
+pub fn backward_seq<F: NdFloat, C: Cell<F> + ?Sized>(
+    cell: &C,
+    cache: &dyn SeqCache<F>,
+    out: OutGrad<F>,
+    ds_last: Option<ArrayView2<F>>,
+    grads: &mut Grads<F>,
+) -> Backprop<F> {
+    if let Some(un) = cache.as_any().downcast_ref::<Unrolled<F>>() {
+        return backprop_steps(cell, un, out, ds_last, grads);
+    }
+    match cell.fused() {
+        Some(fused) => fused.backward_seq(cache, out, ds_last, grads),
+        None => panic!(
+            "{}: a fused sequence cache given to a cell without a fused kernel",
+            cell.name()
+        ),
     }
 }
 
@@ -179,7 +153,7 @@ pub fn backprop_steps<F: NdFloat, C: Cell<F> + ?Sized>(
     un: &Unrolled<F>,
     out: OutGrad<F>,
     ds_last: Option<ArrayView2<F>>,
-    grads: &mut [Array2<F>],
+    grads: &mut Grads<F>,
 ) -> Backprop<F> {
     let t_len = un.caches.len();
     let b = un.caches.first().map_or(0, |c| c.x.nrows());

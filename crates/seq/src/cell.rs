@@ -9,14 +9,20 @@
 //! and from step t+1), accumulates the parameter gradients, and returns `(∂L/∂x_t, ∂L/∂s_{t−1})`.
 //! Backpropagation through time is this, called from the last step to the first.
 //!
-//! Parameters are 2-D arrays (biases are `(1, n)`), listed in the same order by `params`,
-//! `params_mut` and the gradient vectors.
+//! Parameters are 2-D arrays (biases are `(1, n)`), named after their fields through
+//! [`tfs_nn::Params`]; a backward pass adds into the cell's own [`Grads`] subtree by those names.
+//!
+//! A cell may also run a whole sequence at once (a fused kernel, [`FusedSeq`]) beside its
+//! step-by-step reference; the sequence types both produce ([`SeqInput`], [`OutGrad`],
+//! [`SeqCache`], [`Backprop`]) live here, and [`crate::bptt`] drives either path without knowing
+//! which cell it runs.
 //!
 //! Left out: peephole connections, layer stacking inside a cell (stack cells instead).
 
-use crate::bptt::{backprop_steps, unroll, Backprop, OutGrad, SeqCache, SeqInput};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, NdFloat};
+use ndarray::{Array2, ArrayBase, ArrayView2, DataMut, Ix2, NdFloat};
+use std::any::Any;
+use tfs_nn::{Grads, Params};
 
 /// What a step keeps for its backward pass.
 #[derive(Clone, Debug)]
@@ -29,8 +35,8 @@ pub struct StepCache<F> {
     pub extra: Vec<Array2<F>>,
 }
 
-/// A recurrent cell.
-pub trait Cell<F: NdFloat> {
+/// A recurrent cell. Its parameters are visited by name ([`Params`]).
+pub trait Cell<F: NdFloat>: Params<F> {
     /// "RNN", "LSTM" or "GRU".
     fn name(&self) -> &'static str;
     fn input_size(&self) -> usize;
@@ -39,57 +45,110 @@ pub trait Cell<F: NdFloat> {
     fn state_size(&self) -> usize {
         self.hidden_size()
     }
-    fn params(&self) -> Vec<&Array2<F>>;
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>>;
     /// One step: `x: (B, I)`, `s: (B, S)` → `(s_t: (B, S), cache)`.
     fn forward(&self, x: ArrayView2<F>, s: ArrayView2<F>) -> (Array2<F>, StepCache<F>);
-    /// `ds: (B, S)` = ∂L/∂s_t; adds into `grads`; returns `(∂L/∂x_t, ∂L/∂s_{t−1})`.
+    /// `ds: (B, S)` = ∂L/∂s_t; adds into this cell's `grads` (named like its parameters);
+    /// returns `(∂L/∂x_t, ∂L/∂s_{t−1})`.
     fn backward(
         &self,
         ds: ArrayView2<F>,
         cache: &StepCache<F>,
-        grads: &mut [Array2<F>],
+        grads: &mut Grads<F>,
     ) -> (Array2<F>, Array2<F>);
 
-    /// Runs the cell over a whole sequence from `s0: (B, S)`. The default is the readable
-    /// reference (one [`Cell::forward`] per step); a cell may override it with a fused kernel.
-    fn forward_seq(&self, input: &SeqInput<F>, s0: ArrayView2<F>) -> SeqCache<F> {
-        SeqCache::Steps(unroll(self, &input.dense(), s0))
+    /// A fused whole-sequence kernel, if this cell has one (the LSTM does).
+    fn fused(&self) -> Option<&dyn FusedSeq<F>> {
+        None
     }
 
-    /// Backward through a sequence run by [`Cell::forward_seq`]; adds into `grads`.
-    fn backward_seq(
-        &self,
-        cache: &SeqCache<F>,
-        out: OutGrad<F>,
-        ds_last: Option<ArrayView2<F>>,
-        grads: &mut [Array2<F>],
-    ) -> Backprop<F> {
-        match cache {
-            SeqCache::Steps(un) => backprop_steps(self, un, out, ds_last, grads),
-            SeqCache::Lstm(_) => panic!(
-                "{}: a fused LSTM cache given to a step-wise backward",
-                self.name()
-            ),
-        }
-    }
-
-    /// Zero gradients shaped like the parameters.
-    fn zero_grads(&self) -> Vec<Array2<F>> {
-        self.params()
-            .iter()
-            .map(|p| Array2::zeros(p.dim()))
-            .collect()
-    }
-
-    /// Number of scalar parameters.
-    fn num_params(&self) -> usize {
-        self.params().iter().map(|p| p.len()).sum()
+    /// Zero gradients named and shaped like the parameters.
+    fn zero_grads(&self) -> Grads<F> {
+        Grads::zeros_like(self)
     }
 }
 
+/// The input of a whole sequence: token ids (one-hot over `vocab`, which a fused kernel turns into
+/// a row lookup) or dense rows, one `(B, I)` array per step.
+pub enum SeqInput<'a, F> {
+    Ids { ids: &'a [Vec<usize>], vocab: usize },
+    Dense(&'a [Array2<F>]),
+}
+
+impl<F: NdFloat> SeqInput<'_, F> {
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        match self {
+            SeqInput::Ids { ids, .. } => ids.len(),
+            SeqInput::Dense(xs) => xs.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every step as a dense `(B, I)` array (one-hot for ids).
+    pub fn dense(&self) -> Vec<Array2<F>> {
+        match self {
+            SeqInput::Ids { ids, vocab } => {
+                ids.iter().map(|i| tfs_math::one_hot(i, *vocab)).collect()
+            }
+            SeqInput::Dense(xs) => xs.to_vec(),
+        }
+    }
+}
+
+/// The gradient arriving at the outputs h_t from above.
+pub enum OutGrad<'a, F> {
+    /// ∂L/∂h_t for every step, stacked: `(T·B, H)`, step-major.
+    All(ArrayView2<'a, F>),
+    /// Only the last step's: `(B, H)`.
+    Last(ArrayView2<'a, F>),
+    /// No output of this sequence feeds the loss (an encoder): only `ds_last` does.
+    Nothing,
+}
+
+/// What a backward pass through time returns.
+pub struct Backprop<F> {
+    /// ∂L/∂x_t for every step (empty when a fused kernel read token ids).
+    pub dxs: Vec<Array2<F>>,
+    /// ∂L/∂s_0: what flows into the initial state (the encoder's gradient in seq2seq).
+    pub ds0: Array2<F>,
+    /// ‖∂L/∂h_t‖ (Frobenius over the batch) for t = 1 … T.
+    pub dh_norms: Vec<f64>,
+}
+
+/// What a forward pass over a sequence keeps for its backward: the per-step caches of the
+/// reference path ([`crate::bptt::Unrolled`]) or a fused kernel's stacked buffers.
+pub trait SeqCache<F>: Any {
+    /// Every output h_t stacked: `(T·B, H)`, step-major.
+    fn hidden_all(&self, hidden: usize) -> Array2<F>;
+    /// The final state s_T (s_0 for an empty sequence).
+    fn final_state(&self) -> Array2<F>;
+    /// For the backward pass to recover its own cache type.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A whole-sequence forward and backward, the fast path beside the step-wise reference.
+pub trait FusedSeq<F: NdFloat> {
+    /// Runs the sequence from `s0: (B, S)`.
+    fn forward_seq(&self, input: &SeqInput<F>, s0: ArrayView2<F>) -> Box<dyn SeqCache<F>>;
+    /// Backward through a cache made by [`FusedSeq::forward_seq`]; adds into `grads`.
+    fn backward_seq(
+        &self,
+        cache: &dyn SeqCache<F>,
+        out: OutGrad<F>,
+        ds_last: Option<ArrayView2<F>>,
+        grads: &mut Grads<F>,
+    ) -> Backprop<F>;
+}
+
 /// `c += a · b`.
-pub(crate) fn gemm_acc<F: NdFloat>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &mut Array2<F>) {
+pub(crate) fn gemm_acc<F: NdFloat, S: DataMut<Elem = F>>(
+    a: &ArrayView2<F>,
+    b: &ArrayView2<F>,
+    c: &mut ArrayBase<S, Ix2>,
+) {
     general_mat_mul(F::one(), a, b, F::one(), c);
 }
 
@@ -98,10 +157,6 @@ pub(crate) fn gemm<F: NdFloat>(a: &ArrayView2<F>, b: &ArrayView2<F>) -> Array2<F
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
     general_mat_mul(F::one(), a, b, F::zero(), &mut c);
     c
-}
-
-pub(crate) fn sigmoid<F: NdFloat>(x: F) -> F {
-    tfs_nn::Activation::Sigmoid.f(x)
 }
 
 pub(crate) fn check_step<F: NdFloat, C: Cell<F> + ?Sized>(

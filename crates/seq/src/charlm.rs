@@ -14,10 +14,13 @@
 //! Left out: an embedding layer (one-hot times W_x is the embedding lookup; Phase 3 makes it
 //! explicit), multi-layer stacks, dropout.
 
-use crate::bptt::{OutGrad, SeqInput};
-use crate::cell::{gemm, Cell};
-use crate::{CellKind, Model};
-use ndarray::{s, Array2, ArrayView2, Axis, NdFloat};
+use crate::bptt::{backward_seq, forward_seq};
+use crate::cell::{gemm, Cell, OutGrad, SeqInput};
+use crate::CellKind;
+use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, NdFloat};
+use tfs_math::one_hot;
+use tfs_nn::params::{visit_in, visit_in_mut};
+use tfs_nn::{Grads, Params};
 
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::Rng;
@@ -34,27 +37,14 @@ pub struct CharLm<F> {
 pub struct LmStep<F> {
     /// Mean cross-entropy per character (nats).
     pub loss: f64,
-    /// Gradients in the order of [`Model::params_mut`].
-    pub grads: Vec<Array2<F>>,
+    /// Gradients, named like the parameters (`cell.*`, `w_y`, `b_y`).
+    pub grads: Grads<F>,
     /// The final state (carried into the next chunk by truncated BPTT).
     pub state: Array2<F>,
     /// ‖∂L/∂h_t‖ per step.
     pub dh_norms: Vec<f64>,
     /// ∂L/∂s_0, the gradient into the initial state.
     pub ds0: Array2<F>,
-}
-
-/// One-hot rows for a batch of ids: `(B, V)`.
-pub fn one_hot<F: NdFloat>(ids: &[usize], vocab: usize) -> Array2<F> {
-    let mut x = Array2::zeros((ids.len(), vocab));
-    for (r, &i) in ids.iter().enumerate() {
-        assert!(
-            i < vocab,
-            "one_hot: id {i} out of range for vocabulary {vocab}"
-        );
-        x[[r, i]] = F::one();
-    }
-    x
 }
 
 impl<F: NdFloat> CharLm<F> {
@@ -90,7 +80,8 @@ impl<F: NdFloat> CharLm<F> {
             targets.len()
         );
         let (t_len, v, h) = (inputs.len(), self.vocab(), self.cell.hidden_size());
-        let cache = self.cell.forward_seq(
+        let cache = forward_seq(
+            &*self.cell,
             &SeqInput::Ids {
                 ids: inputs,
                 vocab: v,
@@ -103,15 +94,19 @@ impl<F: NdFloat> CharLm<F> {
         let flat_targets: Vec<usize> = targets.iter().flatten().copied().collect();
         let mut dlogits = Array2::zeros(logits.dim());
         let loss = cross_entropy_batch_into(logits.view(), &flat_targets, dlogits.view_mut());
-        let mut grads = self.cell.zero_grads();
-        let dw_y = gemm(&hs.t(), &dlogits.view());
-        let db_y = dlogits.sum_axis(Axis(0)).insert_axis(Axis(0));
+        let mut grads = Grads::zeros_like(self);
+        grads.mat_mut("w_y").assign(&gemm(&hs.t(), &dlogits.view()));
+        grads
+            .mat_mut("b_y")
+            .assign(&dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));
         let dhs = gemm(&dlogits.view(), &self.w_y.t());
-        let bp = self
-            .cell
-            .backward_seq(&cache, OutGrad::All(dhs.view()), None, &mut grads);
-        grads.push(dw_y);
-        grads.push(db_y);
+        let bp = backward_seq(
+            &*self.cell,
+            &*cache,
+            OutGrad::All(dhs.view()),
+            None,
+            grads.group_mut("cell"),
+        );
         let state = if t_len == 0 {
             s0.to_owned()
         } else {
@@ -183,17 +178,16 @@ pub fn sample_from(p: &[f64], rng: &mut Rng) -> usize {
     p.len() - 1
 }
 
-impl<F: NdFloat> Model<F> for CharLm<F> {
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        let mut v = self.cell.params_mut();
-        v.push(&mut self.w_y);
-        v.push(&mut self.b_y);
-        v
+/// `cell.*` (the cell's own names), then the head `w_y`, `b_y`.
+impl<F: NdFloat> Params<F> for CharLm<F> {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
+        visit_in("cell", &*self.cell, f);
+        f("w_y", self.w_y.view().into_dyn());
+        f("b_y", self.b_y.view().into_dyn());
     }
-    fn params(&self) -> Vec<&Array2<F>> {
-        let mut v = self.cell.params();
-        v.push(&self.w_y);
-        v.push(&self.b_y);
-        v
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
+        visit_in_mut("cell", &mut *self.cell, f);
+        f("w_y", self.w_y.view_mut().into_dyn());
+        f("b_y", self.b_y.view_mut().into_dyn());
     }
 }

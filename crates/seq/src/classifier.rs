@@ -7,13 +7,15 @@
 //!   s_t = cell(onehot(x_t), s_{t−1});   logits = h_T W_y + b_y;   L = mean_b CE(logits_b, y_b)
 //! ```
 
-use crate::bptt::{OutGrad, SeqInput};
-use crate::cell::{gemm, Cell};
-use crate::{CellKind, Model};
-use ndarray::{Array2, Axis, NdFloat};
+use crate::bptt::{backward_seq, forward_seq};
+use crate::cell::{gemm, Cell, OutGrad, SeqInput};
+use crate::CellKind;
+use ndarray::{Array2, ArrayViewD, ArrayViewMutD, Axis, NdFloat};
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::Rng;
+use tfs_nn::params::{visit_in, visit_in_mut};
 use tfs_nn::Init;
+use tfs_nn::{Grads, Params};
 
 /// A cell and a head `w_y: (H, C)`, `b_y: (1, C)` over C classes; inputs are one-hot over `vocab`.
 pub struct SeqClassifier<F> {
@@ -26,7 +28,8 @@ pub struct SeqClassifier<F> {
 /// Loss, gradients, predictions and the per-step gradient norms of one batch.
 pub struct ClassifierStep<F> {
     pub loss: f64,
-    pub grads: Vec<Array2<F>>,
+    /// Named like the parameters (`cell.*`, `w_y`, `b_y`).
+    pub grads: Grads<F>,
     pub predictions: Vec<usize>,
     /// ‖∂L/∂h_t‖ for t = 1 … T.
     pub dh_norms: Vec<f64>,
@@ -45,7 +48,8 @@ impl<F: NdFloat> SeqClassifier<F> {
     /// `inputs[t]`: the B ids at step t; `labels`: (B,).
     pub fn loss_and_grads(&self, inputs: &[Vec<usize>], labels: &[usize]) -> ClassifierStep<F> {
         let b = labels.len();
-        let cache = self.cell.forward_seq(
+        let cache = forward_seq(
+            &*self.cell,
             &SeqInput::Ids {
                 ids: inputs,
                 vocab: self.vocab,
@@ -62,12 +66,20 @@ impl<F: NdFloat> SeqClassifier<F> {
         let mut dlogits = Array2::zeros(logits.dim());
         let loss = cross_entropy_batch_into(logits.view(), labels, dlogits.view_mut());
         let dh_last = gemm(&dlogits.view(), &self.w_y.t());
-        let mut grads = self.cell.zero_grads();
-        let bp = self
-            .cell
-            .backward_seq(&cache, OutGrad::Last(dh_last.view()), None, &mut grads);
-        grads.push(gemm(&h_t.t(), &dlogits.view()));
-        grads.push(dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));
+        let mut grads = Grads::zeros_like(self);
+        let bp = backward_seq(
+            &*self.cell,
+            &*cache,
+            OutGrad::Last(dh_last.view()),
+            None,
+            grads.group_mut("cell"),
+        );
+        grads
+            .mat_mut("w_y")
+            .assign(&gemm(&h_t.t(), &dlogits.view()));
+        grads
+            .mat_mut("b_y")
+            .assign(&dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));
         ClassifierStep {
             loss: loss.to_f64().unwrap_or(f64::NAN),
             grads,
@@ -77,17 +89,16 @@ impl<F: NdFloat> SeqClassifier<F> {
     }
 }
 
-impl<F: NdFloat> Model<F> for SeqClassifier<F> {
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        let mut v = self.cell.params_mut();
-        v.push(&mut self.w_y);
-        v.push(&mut self.b_y);
-        v
+/// `cell.*`, then the head `w_y`, `b_y`.
+impl<F: NdFloat> Params<F> for SeqClassifier<F> {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
+        visit_in("cell", &*self.cell, f);
+        f("w_y", self.w_y.view().into_dyn());
+        f("b_y", self.b_y.view().into_dyn());
     }
-    fn params(&self) -> Vec<&Array2<F>> {
-        let mut v = self.cell.params();
-        v.push(&self.w_y);
-        v.push(&self.b_y);
-        v
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
+        visit_in_mut("cell", &mut *self.cell, f);
+        f("w_y", self.w_y.view_mut().into_dyn());
+        f("b_y", self.b_y.view_mut().into_dyn());
     }
 }

@@ -21,9 +21,9 @@
 //!
 //! Like the LSTM's cell, `h_t = u ⊙ h_{t−1} + …` gives the gradient an additive path scaled by u.
 
-use crate::cell::{check_step, gemm, gemm_acc, sigmoid, Cell, StepCache};
+use crate::cell::{check_step, gemm, gemm_acc, Cell, StepCache};
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis, NdFloat, Zip};
-use tfs_math::Rng;
+use tfs_math::{sigmoid, Rng};
 use tfs_nn::Init;
 
 /// Parameters: `w_x: (I, 3H)` (blocks r, u, n), `w_hru: (H, 2H)`, `w_hn: (H, H)`, `b: (1, 3H)`.
@@ -47,6 +47,13 @@ impl<F: NdFloat> Gru<F> {
     }
 }
 
+tfs_nn::impl_params!(Gru {
+    w_x,
+    w_hru,
+    w_hn,
+    b
+});
+
 impl<F: NdFloat> Cell<F> for Gru<F> {
     fn name(&self) -> &'static str {
         "GRU"
@@ -56,12 +63,6 @@ impl<F: NdFloat> Cell<F> for Gru<F> {
     }
     fn hidden_size(&self) -> usize {
         self.w_hn.nrows()
-    }
-    fn params(&self) -> Vec<&Array2<F>> {
-        vec![&self.w_x, &self.w_hru, &self.w_hn, &self.b]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        vec![&mut self.w_x, &mut self.w_hru, &mut self.w_hn, &mut self.b]
     }
 
     fn forward(&self, x: ArrayView2<F>, hp: ArrayView2<F>) -> (Array2<F>, StepCache<F>) {
@@ -95,7 +96,7 @@ impl<F: NdFloat> Cell<F> for Gru<F> {
         &self,
         dh: ArrayView2<F>,
         cache: &StepCache<F>,
-        grads: &mut [Array2<F>],
+        grads: &mut tfs_nn::Grads<F>,
     ) -> (Array2<F>, Array2<F>) {
         let h = self.hidden_size();
         let one = F::one();
@@ -121,7 +122,7 @@ impl<F: NdFloat> Cell<F> for Gru<F> {
             .and(&dh)
             .and(&u)
             .for_each(|d, &dh, &u| *d = dh * u);
-        gemm_acc(&rh.t(), &dan.view(), &mut grads[2]);
+        gemm_acc(&rh.t(), &dan.view(), &mut grads.mat_mut("w_hn"));
         let drh = gemm(&dan.view(), &self.w_hn.t());
         Zip::from(dru.slice_mut(s![.., ..h]))
             .and(&drh)
@@ -133,10 +134,11 @@ impl<F: NdFloat> Cell<F> for Gru<F> {
             .and(&r)
             .for_each(|d, &g, &r| *d += g * r);
         gemm_acc(&dru.view(), &self.w_hru.t(), &mut dh_prev);
-        gemm_acc(&hp.t(), &dru.view(), &mut grads[1]);
+        gemm_acc(&hp.t(), &dru.view(), &mut grads.mat_mut("w_hru"));
         let da = concatenate![Axis(1), dru, dan];
-        gemm_acc(&cache.x.t(), &da.view(), &mut grads[0]);
-        grads[3] += &da.sum_axis(Axis(0)).insert_axis(Axis(0));
+        gemm_acc(&cache.x.t(), &da.view(), &mut grads.mat_mut("w_x"));
+        let mut db = grads.mat_mut("b");
+        db += &da.sum_axis(Axis(0)).insert_axis(Axis(0));
         (gemm(&da.view(), &self.w_x.t()), dh_prev)
     }
 }

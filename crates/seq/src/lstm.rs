@@ -23,11 +23,10 @@
 //! f ≈ 1 the gradient passes many steps almost unchanged. That is why the forget-gate bias starts
 //! at 1 (Jozefowicz et al., 2015): remember by default.
 
-use crate::bptt::{backprop_steps, Backprop, OutGrad, SeqCache, SeqInput};
-use crate::cell::{check_step, gemm, gemm_acc, sigmoid, Cell, StepCache};
+use crate::cell::{check_step, gemm, gemm_acc, Cell, FusedSeq, StepCache};
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis, NdFloat, Zip};
-use tfs_math::Rng;
-use tfs_nn::Init;
+use tfs_math::{sigmoid, Rng};
+use tfs_nn::{Grads, Init};
 
 /// Parameters: `w_x: (I, 4H)`, `w_h: (H, 4H)`, `b: (1, 4H)`; gate blocks in the order i, f, g, o.
 #[derive(Clone, Debug)]
@@ -50,6 +49,8 @@ impl<F: NdFloat> Lstm<F> {
     }
 }
 
+tfs_nn::impl_params!(Lstm { w_x, w_h, b });
+
 impl<F: NdFloat> Cell<F> for Lstm<F> {
     fn name(&self) -> &'static str {
         "LSTM"
@@ -63,11 +64,8 @@ impl<F: NdFloat> Cell<F> for Lstm<F> {
     fn state_size(&self) -> usize {
         2 * self.hidden_size()
     }
-    fn params(&self) -> Vec<&Array2<F>> {
-        vec![&self.w_x, &self.w_h, &self.b]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        vec![&mut self.w_x, &mut self.w_h, &mut self.b]
+    fn fused(&self) -> Option<&dyn FusedSeq<F>> {
+        Some(self)
     }
 
     fn forward(&self, x: ArrayView2<F>, s: ArrayView2<F>) -> (Array2<F>, StepCache<F>) {
@@ -106,28 +104,11 @@ impl<F: NdFloat> Cell<F> for Lstm<F> {
         (state, cache)
     }
 
-    fn forward_seq(&self, input: &SeqInput<F>, s0: ArrayView2<F>) -> SeqCache<F> {
-        SeqCache::Lstm(Box::new(crate::lstm_fused::forward(self, input, s0)))
-    }
-
-    fn backward_seq(
-        &self,
-        cache: &SeqCache<F>,
-        out: OutGrad<F>,
-        ds_last: Option<ArrayView2<F>>,
-        grads: &mut [Array2<F>],
-    ) -> Backprop<F> {
-        match cache {
-            SeqCache::Lstm(seq) => crate::lstm_fused::backward(self, seq, out, ds_last, grads),
-            SeqCache::Steps(un) => backprop_steps(self, un, out, ds_last, grads),
-        }
-    }
-
     fn backward(
         &self,
         ds: ArrayView2<F>,
         cache: &StepCache<F>,
-        grads: &mut [Array2<F>],
+        grads: &mut Grads<F>,
     ) -> (Array2<F>, Array2<F>) {
         let h = self.hidden_size();
         let one = F::one();
@@ -169,9 +150,10 @@ impl<F: NdFloat> Cell<F> for Lstm<F> {
             .and(&o)
             .for_each(|d, &dh, &t, &o| *d = dh * t * o * (one - o));
         let h_prev = cache.s_prev.slice(s![.., ..h]);
-        gemm_acc(&cache.x.t(), &dz.view(), &mut grads[0]);
-        gemm_acc(&h_prev.t(), &dz.view(), &mut grads[1]);
-        grads[2] += &dz.sum_axis(Axis(0)).insert_axis(Axis(0));
+        gemm_acc(&cache.x.t(), &dz.view(), &mut grads.mat_mut("w_x"));
+        gemm_acc(&h_prev.t(), &dz.view(), &mut grads.mat_mut("w_h"));
+        let mut db = grads.mat_mut("b");
+        db += &dz.sum_axis(Axis(0)).insert_axis(Axis(0));
         let dx = gemm(&dz.view(), &self.w_x.t());
         let dh_prev = gemm(&dz.view(), &self.w_h.t());
         let dc_prev = &dc * &f;

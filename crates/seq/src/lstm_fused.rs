@@ -24,10 +24,13 @@
 //!   machine's AVX-512 peak; matrixmultiply's AVX2 kernel cannot get there. Closing the gap needs
 //!   our own AVX-512 GEMM for the small `(B, H)·(H, 4H)` products: planned with Phase 6's kernels.
 
-use crate::bptt::{Backprop, OutGrad, SeqInput};
+use crate::cell::{Backprop, FusedSeq, OutGrad, SeqCache, SeqInput};
 use crate::lstm::Lstm;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis, NdFloat};
+use std::any::Any;
+use tfs_math::sigmoid;
+use tfs_nn::Grads;
 
 /// The stacked buffers of a fused forward pass (all step-major, T·B rows).
 pub struct LstmSeq<F> {
@@ -64,8 +67,37 @@ impl<F: NdFloat> LstmSeq<F> {
     }
 }
 
-fn sigmoid<F: NdFloat>(x: F) -> F {
-    tfs_nn::Activation::Sigmoid.f(x)
+impl<F: NdFloat> SeqCache<F> for LstmSeq<F> {
+    fn hidden_all(&self, _hidden: usize) -> Array2<F> {
+        self.h_all.clone()
+    }
+    fn final_state(&self) -> Array2<F> {
+        LstmSeq::final_state(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The LSTM's fast path: [`forward`] and [`backward`] below.
+impl<F: NdFloat> FusedSeq<F> for Lstm<F> {
+    fn forward_seq(&self, input: &SeqInput<F>, s0: ArrayView2<F>) -> Box<dyn SeqCache<F>> {
+        Box::new(forward(self, input, s0))
+    }
+
+    fn backward_seq(
+        &self,
+        cache: &dyn SeqCache<F>,
+        out: OutGrad<F>,
+        ds_last: Option<ArrayView2<F>>,
+        grads: &mut Grads<F>,
+    ) -> Backprop<F> {
+        let seq = cache
+            .as_any()
+            .downcast_ref::<LstmSeq<F>>()
+            .expect("LSTM: backward_seq needs the cache of its own forward_seq");
+        backward(self, seq, out, ds_last, grads)
+    }
 }
 
 /// Fused forward of `lstm` over `input` from `s0: (B, 2H)`.
@@ -149,13 +181,13 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
     }
 }
 
-/// Fused backward; adds into `grads` (`[∂W_x, ∂W_h, ∂b]`). For id inputs `dxs` is empty.
+/// Fused backward; adds into `grads` (`w_x`, `w_h`, `b`). For id inputs `dxs` is empty.
 pub fn backward<F: NdFloat>(
     lstm: &Lstm<F>,
     seq: &LstmSeq<F>,
     out: OutGrad<F>,
     ds_last: Option<ArrayView2<F>>,
-    grads: &mut [Array2<F>],
+    grads: &mut Grads<F>,
 ) -> Backprop<F> {
     let h = lstm.w_h.nrows();
     let b = seq.batch;
@@ -220,18 +252,20 @@ pub fn backward<F: NdFloat>(
             .slice_mut(s![b.., ..])
             .assign(&seq.h_all.slice(s![..n - b, ..]));
     }
-    general_mat_mul(one, &h_prev_all.t(), &dz, one, &mut grads[1]);
-    grads[2] += &dz.sum_axis(Axis(0)).insert_axis(Axis(0));
+    general_mat_mul(one, &h_prev_all.t(), &dz, one, &mut grads.mat_mut("w_h"));
+    let mut db = grads.mat_mut("b");
+    db += &dz.sum_axis(Axis(0)).insert_axis(Axis(0));
     let dxs = match &seq.x {
         FusedInput::Ids(ids) => {
+            let mut dw_x = grads.mat_mut("w_x");
             for (r, &id) in ids.iter().enumerate() {
-                let mut row = grads[0].row_mut(id);
+                let mut row = dw_x.row_mut(id);
                 row += &dz.row(r);
             }
             Vec::new()
         }
         FusedInput::Dense(x_all) => {
-            general_mat_mul(one, &x_all.t(), &dz, one, &mut grads[0]);
+            general_mat_mul(one, &x_all.t(), &dz, one, &mut grads.mat_mut("w_x"));
             let dx_all = dz.dot(&lstm.w_x.t());
             (0..t_len)
                 .map(|t| dx_all.slice(s![t * b..(t + 1) * b, ..]).to_owned())

@@ -41,6 +41,8 @@ impl<F: NdFloat> Rnn<F> {
     }
 }
 
+tfs_nn::impl_params!(Rnn { w_xh, w_hh, b });
+
 impl<F: NdFloat> Cell<F> for Rnn<F> {
     fn name(&self) -> &'static str {
         "RNN"
@@ -50,12 +52,6 @@ impl<F: NdFloat> Cell<F> for Rnn<F> {
     }
     fn hidden_size(&self) -> usize {
         self.w_hh.nrows()
-    }
-    fn params(&self) -> Vec<&Array2<F>> {
-        vec![&self.w_xh, &self.w_hh, &self.b]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        vec![&mut self.w_xh, &mut self.w_hh, &mut self.b]
     }
 
     fn forward(&self, x: ArrayView2<F>, s: ArrayView2<F>) -> (Array2<F>, StepCache<F>) {
@@ -76,16 +72,17 @@ impl<F: NdFloat> Cell<F> for Rnn<F> {
         &self,
         ds: ArrayView2<F>,
         cache: &StepCache<F>,
-        grads: &mut [Array2<F>],
+        grads: &mut tfs_nn::Grads<F>,
     ) -> (Array2<F>, Array2<F>) {
         let h = &cache.extra[0];
         let mut da = ds.to_owned();
         Zip::from(&mut da)
             .and(h)
             .for_each(|d, &h| *d *= F::one() - h * h);
-        gemm_acc(&cache.x.t(), &da.view(), &mut grads[0]);
-        gemm_acc(&cache.s_prev.t(), &da.view(), &mut grads[1]);
-        grads[2] += &da.sum_axis(Axis(0)).insert_axis(Axis(0));
+        gemm_acc(&cache.x.t(), &da.view(), &mut grads.mat_mut("w_xh"));
+        gemm_acc(&cache.s_prev.t(), &da.view(), &mut grads.mat_mut("w_hh"));
+        let mut db = grads.mat_mut("b");
+        db += &da.sum_axis(Axis(0)).insert_axis(Axis(0));
         (
             gemm(&da.view(), &self.w_xh.t()),
             gemm(&da.view(), &self.w_hh.t()),

@@ -20,16 +20,18 @@
 //!
 //! Left out: bidirectional encoders, scheduled sampling, length normalisation in beam search.
 
-use crate::bptt::{OutGrad, SeqInput};
-use crate::cell::{gemm, Cell};
-use crate::charlm::one_hot;
+use crate::bptt::{backward_seq, forward_seq};
+use crate::cell::{gemm, Cell, OutGrad, SeqInput};
 use crate::tasks::{Pair, BOS, EOS};
-use crate::{CellKind, Model};
-use ndarray::{s, Array2, Axis, NdFloat};
+use crate::CellKind;
+use ndarray::{s, Array2, ArrayViewD, ArrayViewMutD, Axis, NdFloat};
 use tfs_math::loss::cross_entropy_batch_into;
+use tfs_math::one_hot;
 use tfs_math::softmax::log_softmax;
 use tfs_math::Rng;
+use tfs_nn::params::{visit_in, visit_in_mut};
 use tfs_nn::Init;
+use tfs_nn::{Grads, Params};
 
 /// Encoder and decoder cells of one kind and size, and the output head `w_y: (H, V)`, `b_y: (1, V)`.
 pub struct Seq2Seq<F> {
@@ -77,20 +79,20 @@ impl<F: NdFloat> Seq2Seq<F> {
         if steps.is_empty() {
             return s0;
         }
-        self.encoder
-            .forward_seq(
-                &SeqInput::Ids {
-                    ids: &steps,
-                    vocab: self.vocab(),
-                },
-                s0.view(),
-            )
-            .final_state()
+        forward_seq(
+            &*self.encoder,
+            &SeqInput::Ids {
+                ids: &steps,
+                vocab: self.vocab(),
+            },
+            s0.view(),
+        )
+        .final_state()
     }
 
-    /// Mean cross-entropy per target token with teacher forcing, and gradients in the order of
-    /// [`Model::params_mut`]. All pairs must share source and target lengths.
-    pub fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Vec<Array2<F>>) {
+    /// Mean cross-entropy per target token with teacher forcing, and gradients named like the
+    /// parameters. All pairs must share source and target lengths.
+    pub fn loss_and_grads(&self, batch: &[Pair]) -> (f64, Grads<F>) {
         let v = self.vocab();
         let b = batch.len();
         let srcs: Vec<&[usize]> = batch.iter().map(|p| p.src.as_slice()).collect();
@@ -98,7 +100,8 @@ impl<F: NdFloat> Seq2Seq<F> {
         let src_steps = by_step(&srcs);
         let tgt_steps = by_step(&tgts);
         let s0 = Array2::zeros((b, self.encoder.state_size()));
-        let enc = self.encoder.forward_seq(
+        let enc = forward_seq(
+            &*self.encoder,
             &SeqInput::Ids {
                 ids: &src_steps,
                 vocab: v,
@@ -109,7 +112,8 @@ impl<F: NdFloat> Seq2Seq<F> {
         // Decoder inputs: BOS, then the target shifted right.
         let mut dec_ids = vec![vec![BOS; b]];
         dec_ids.extend(tgt_steps[..tgt_steps.len() - 1].iter().cloned());
-        let dec = self.decoder.forward_seq(
+        let dec = forward_seq(
+            &*self.decoder,
             &SeqInput::Ids {
                 ids: &dec_ids,
                 vocab: v,
@@ -122,16 +126,25 @@ impl<F: NdFloat> Seq2Seq<F> {
         let mut dlogits = Array2::zeros(logits.dim());
         let loss = cross_entropy_batch_into(logits.view(), &flat, dlogits.view_mut());
         let dhs = gemm(&dlogits.view(), &self.w_y.t());
-        let mut dec_grads = self.decoder.zero_grads();
-        let dec_bp =
-            self.decoder
-                .backward_seq(&dec, OutGrad::All(dhs.view()), None, &mut dec_grads);
-        let mut grads = self.encoder.zero_grads();
-        self.encoder
-            .backward_seq(&enc, OutGrad::Nothing, Some(dec_bp.ds0.view()), &mut grads);
-        grads.extend(dec_grads);
-        grads.push(gemm(&hs.t(), &dlogits.view()));
-        grads.push(dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));
+        let mut grads = Grads::zeros_like(self);
+        let dec_bp = backward_seq(
+            &*self.decoder,
+            &*dec,
+            OutGrad::All(dhs.view()),
+            None,
+            grads.group_mut("decoder"),
+        );
+        backward_seq(
+            &*self.encoder,
+            &*enc,
+            OutGrad::Nothing,
+            Some(dec_bp.ds0.view()),
+            grads.group_mut("encoder"),
+        );
+        grads.mat_mut("w_y").assign(&gemm(&hs.t(), &dlogits.view()));
+        grads
+            .mat_mut("b_y")
+            .assign(&dlogits.sum_axis(Axis(0)).insert_axis(Axis(0)));
         (loss.to_f64().unwrap_or(f64::NAN), grads)
     }
 
@@ -228,19 +241,18 @@ impl<F: NdFloat> Seq2Seq<F> {
     }
 }
 
-impl<F: NdFloat> Model<F> for Seq2Seq<F> {
-    fn params_mut(&mut self) -> Vec<&mut Array2<F>> {
-        let mut v = self.encoder.params_mut();
-        v.extend(self.decoder.params_mut());
-        v.push(&mut self.w_y);
-        v.push(&mut self.b_y);
-        v
+/// `encoder.*`, `decoder.*`, then the head `w_y`, `b_y`.
+impl<F: NdFloat> Params<F> for Seq2Seq<F> {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
+        visit_in("encoder", &*self.encoder, f);
+        visit_in("decoder", &*self.decoder, f);
+        f("w_y", self.w_y.view().into_dyn());
+        f("b_y", self.b_y.view().into_dyn());
     }
-    fn params(&self) -> Vec<&Array2<F>> {
-        let mut v = self.encoder.params();
-        v.extend(self.decoder.params());
-        v.push(&self.w_y);
-        v.push(&self.b_y);
-        v
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
+        visit_in_mut("encoder", &mut *self.encoder, f);
+        visit_in_mut("decoder", &mut *self.decoder, f);
+        f("w_y", self.w_y.view_mut().into_dyn());
+        f("b_y", self.b_y.view_mut().into_dyn());
     }
 }

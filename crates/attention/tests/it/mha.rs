@@ -1,7 +1,10 @@
 use crate::{arr3, check};
+use ndarray::Ix3;
 use tfs_attention::mha::MultiHead;
 use tfs_attention::sdpa::Mask;
 use tfs_math::Rng;
+use tfs_nn::params::{gradcheck, WithInputs};
+use tfs_nn::{Grads, Params};
 
 #[test]
 fn batched_heads_equal_the_loop_reference() {
@@ -26,30 +29,24 @@ fn backward_matches_finite_differences() {
     let (b, t, d, h) = (2, 4, 6, 3);
     let mut m: MultiHead<f64> = MultiHead::new(d, h, &mut rng);
     let r = arr3(&mut rng, (b, t, d));
-    let mut init: Vec<Vec<f64>> = m
-        .params()
-        .iter()
-        .map(|p| p.iter().copied().collect())
-        .collect();
-    init.push(rng.normal_vec(b * t * d, 1.0));
-    check()
-        .run(&init, |p| {
-            for (dst, src) in m.params_mut().into_iter().zip(p) {
-                dst.as_slice_mut().unwrap().copy_from_slice(src);
-            }
-            let x = ndarray::Array3::from_shape_vec((b, t, d), p[4].clone()).unwrap();
-            let (y, c) = m.forward(x.view(), &Mask::Causal);
-            let mut grads: Vec<_> = m
-                .params()
-                .iter()
-                .map(|p| ndarray::Array2::zeros(p.dim()))
-                .collect();
-            let dx = m.backward(r.view(), &c, &mut grads);
-            let mut g: Vec<Vec<f64>> = grads.iter().map(|g| g.iter().copied().collect()).collect();
-            g.push(dx.iter().copied().collect());
-            ((&y * &r).sum(), g)
-        })
-        .assert_below(1e-6);
+    let x = arr3(&mut rng, (b, t, d));
+    let mut w = WithInputs::new(&mut m, vec![("x", x)]);
+    gradcheck(&check(), &mut w, |w| {
+        let x = w.input::<Ix3>("x");
+        let (y, c) = w.model.forward(x.view(), &Mask::Causal);
+        let mut grads = Grads::zeros_like(&*w.model);
+        let dx = w.model.backward(r.view(), &c, &mut grads);
+        let mut g = grads.nest("model");
+        g.insert("x", dx.into_dyn());
+        ((&y * &r).sum(), g)
+    })
+    .assert_below(1e-6);
+}
+
+#[test]
+fn projections_are_named() {
+    let m: MultiHead<f32> = MultiHead::new(4, 2, &mut Rng::new(3));
+    assert_eq!(m.param_names(), ["w_q", "w_k", "w_v", "w_o"]);
 }
 
 #[test]

@@ -1,10 +1,13 @@
 use crate::{arr2, check};
 use ndarray::Array3;
+use ndarray::{Ix2, Ix3};
 use tfs_attention::scorer::{Score, ScoreKind};
 use tfs_attention::seq2seq_attn::{AttnSeq2Seq, Style};
 use tfs_math::Rng;
+use tfs_nn::params::{gradcheck, WithInputs};
+use tfs_nn::{Grads, Params};
 use tfs_seq::tasks::{reverse_pair, REVERSE_VOCAB};
-use tfs_seq::{CellKind, Model};
+use tfs_seq::CellKind;
 
 /// One attention step, L = Σ R ⊙ context, checked for the parameters, the query and the keys.
 #[test]
@@ -14,38 +17,26 @@ fn every_score_backward_matches_finite_differences() {
         let (b, l, h) = (2, 5, 3);
         let mut score: Score<f64> = Score::new(kind, h, 4, &mut rng);
         let r = arr2(&rng.normal_vec(b * h, 1.0), b, h);
-        let mut init: Vec<Vec<f64>> = score
-            .params()
-            .iter()
-            .map(|p| p.iter().copied().collect())
-            .collect();
-        let np = init.len();
-        init.push(rng.normal_vec(b * h, 1.0));
-        init.push(rng.normal_vec(b * l * h, 1.0));
-        check()
-            .run(&init, |p| {
-                for (dst, src) in score.params_mut().into_iter().zip(p) {
-                    dst.as_slice_mut().unwrap().copy_from_slice(src);
-                }
-                let q = arr2(&p[np], b, h);
-                let mut keys =
-                    score.keys(Array3::from_shape_vec((b, l, h), p[np + 1].clone()).unwrap());
-                let (c, cache) = score.forward(q.view(), &keys);
-                let loss = (&c * &r).sum();
-                let mut grads: Vec<_> = score
-                    .params()
-                    .iter()
-                    .map(|p| ndarray::Array2::zeros(p.dim()))
-                    .collect();
-                let dq = score.backward(r.view(), &cache, &mut keys, &mut grads);
-                score.finish_keys(&mut keys, &mut grads);
-                let mut g: Vec<Vec<f64>> =
-                    grads.iter().map(|g| g.iter().copied().collect()).collect();
-                g.push(dq.iter().copied().collect());
-                g.push(keys.dh.iter().copied().collect());
-                (loss, g)
-            })
-            .assert_below(1e-6);
+        let q = arr2(&rng.normal_vec(b * h, 1.0), b, h);
+        let keys_h = Array3::from_shape_vec((b, l, h), rng.normal_vec(b * l * h, 1.0)).unwrap();
+        let mut w = WithInputs::new(
+            &mut score,
+            vec![("q", q.into_dyn()), ("keys", keys_h.into_dyn())],
+        );
+        gradcheck(&check(), &mut w, |w| {
+            let q = w.input::<Ix2>("q");
+            let mut keys = w.model.keys(w.input::<Ix3>("keys"));
+            let (c, cache) = w.model.forward(q.view(), &keys);
+            let loss = (&c * &r).sum();
+            let mut grads = Grads::zeros_like(&*w.model);
+            let dq = w.model.backward(r.view(), &cache, &mut keys, &mut grads);
+            w.model.finish_keys(&mut keys, &mut grads);
+            let mut g = grads.nest("model");
+            g.insert("q", dq.into_dyn());
+            g.insert("keys", keys.dh.into_dyn());
+            (loss, g)
+        })
+        .assert_below(1e-6);
     }
 }
 
@@ -75,18 +66,7 @@ fn attention_seq2seq_backward_matches_finite_differences() {
         let mut m: AttnSeq2Seq<f64> =
             AttnSeq2Seq::new(cell, style, score, REVERSE_VOCAB, 3, &mut rng);
         let batch = vec![reverse_pair(3, &mut rng), reverse_pair(3, &mut rng)];
-        let init: Vec<Vec<f64>> = m
-            .params()
-            .iter()
-            .map(|p| p.iter().copied().collect())
-            .collect();
-        let report = check().run(&init, |p| {
-            for (dst, src) in m.params_mut().into_iter().zip(p) {
-                dst.as_slice_mut().unwrap().copy_from_slice(src);
-            }
-            let (l, g) = m.loss_and_grads(&batch);
-            (l, g.iter().map(|g| g.iter().copied().collect()).collect())
-        });
+        let report = gradcheck(&check(), &mut m, |m| m.loss_and_grads(&batch));
         assert_eq!(report.checked, m.num_params(), "{style:?} {score:?}");
         report.assert_below(1e-6);
     }

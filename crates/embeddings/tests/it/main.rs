@@ -20,18 +20,16 @@ fn embedding_backward_is_a_checked_scatter_add() {
     let e: Embedding<f64> = Embedding::new(5, 3, &mut rng);
     let ids = [1, 4, 1, 0]; // id 1 twice: its gradient must collect both rows
     let r = Array2::from_shape_vec((4, 3), rng.normal_vec(12, 1.0)).unwrap();
-    let w0: Vec<f64> = e.weight.iter().copied().collect();
-    gradcheck(&[w0], |p| {
-        let e = Embedding {
-            weight: Array2::from_shape_vec((5, 3), p[0].clone()).unwrap(),
-        };
+    let mut e = e;
+    let report = tfs_nn::params::gradcheck(&tfs_math::GradCheck::default(), &mut e, |e| {
         let out = e.forward(&ids);
         let loss = (&out * &r).sum();
-        let mut dw = Array2::zeros((5, 3));
-        e.backward(&ids, r.view(), &mut dw);
-        (loss, vec![dw.iter().copied().collect()])
-    })
-    .assert_below(1e-8);
+        let mut grads = tfs_nn::Grads::zeros_like(e);
+        e.backward(&ids, r.view(), &mut grads);
+        (loss, grads)
+    });
+    assert_eq!(report.checked, 15);
+    report.assert_below(1e-8);
 }
 
 #[test]

@@ -11,6 +11,7 @@ use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
 use tfs_nn::train::predict_all;
+use tfs_nn::Params;
 
 pub const EXPERIMENT: Experiment = Experiment {
     id: "p1-mnist-mlp",

@@ -43,7 +43,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         let mut losses = Vec::new();
         for epoch in 1..=EPOCHS {
             let loss = mlp.loss_and_grads(x.view(), &y, &mut ws, &mut grads);
-            opt.step(&mut mlp.params_mut(), &grads.slices());
+            opt.step(&mut mlp, &grads);
             losses.push((epoch as f64, loss));
             if ctx.verbose {
                 eprintln!("init {attempt} epoch {epoch:>4} loss {loss:.5} W1 {:?} b1 {:?} W2 {:?} b2 {:?}",

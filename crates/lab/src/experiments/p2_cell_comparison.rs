@@ -5,7 +5,8 @@ use crate::charlm::{load_text, train_char_lm, Corpus, LmRecipe};
 use crate::plot::{LineChart, Series};
 use crate::{sig, Ctx, Experiment, LabError};
 use serde_json::json;
-use tfs_seq::{CellKind, Model};
+use tfs_nn::Params;
+use tfs_seq::CellKind;
 
 pub const EXPERIMENT: Experiment = Experiment {
     id: "p2-cell-comparison",

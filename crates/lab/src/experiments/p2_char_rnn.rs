@@ -87,7 +87,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         let final_val = run.val_curve.last().map_or(f64::NAN, |p| p.1);
         rows.push(vec![
             kind.name().to_string(),
-            format!("{}", tfs_seq::Model::num_params(&run.model)),
+            format!("{}", tfs_nn::Params::num_params(&run.model)),
             format!("{:.3}", tail_mean(&run.train_curve, 20)),
             format!("{final_val:.3}"),
             format!("{best_val:.3}"),
@@ -98,7 +98,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             samples_txt.push_str(&format!("--- step {step} ---\n{s}\n"));
         }
         records.push(
-            json!({"cell": kind.name(), "params": tfs_seq::Model::num_params(&run.model),
+            json!({"cell": kind.name(), "params": tfs_nn::Params::num_params(&run.model),
             "train_loss": run.train_curve.iter().map(|p| p.1).collect::<Vec<_>>(),
             "val_loss": run.val_curve, "samples": run.samples, "train_seconds": run.train_seconds,
             "tokens_per_second": run.tokens_trained as f64 / run.train_seconds}),

@@ -6,10 +6,11 @@ use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
 use tfs_math::Rng;
+use tfs_nn::optim::clip_and_step;
 use tfs_nn::Adam;
 use tfs_seq::classifier::SeqClassifier;
 use tfs_seq::tasks::{recall_example, RECALL_KEYS, RECALL_VOCAB};
-use tfs_seq::{CellKind, Model};
+use tfs_seq::CellKind;
 
 pub const EXPERIMENT: Experiment = Experiment {
     id: "p2-long-range",
@@ -60,7 +61,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
                 for _ in 0..steps {
                     let (x, y) = batch(k, bs, &mut rng);
                     let mut st = m.loss_and_grads(&x, &y);
-                    m.apply(&mut opt, &mut st.grads, Some(1.0));
+                    clip_and_step(&mut opt, &mut m, &mut st.grads, Some(1.0));
                 }
                 let mut test_rng = Rng::new(ctx.seed ^ 0xface ^ k as u64);
                 let (x, y) = batch(k, 512, &mut test_rng);

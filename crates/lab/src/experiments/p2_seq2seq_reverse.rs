@@ -8,9 +8,10 @@ use crate::reverse::{score, train, Recipe, TEST_LENGTHS, TEST_SEED};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
 use tfs_math::Rng;
+use tfs_nn::Params;
 use tfs_seq::seq2seq::Seq2Seq;
 use tfs_seq::tasks::{reverse_test_set, REVERSE_VOCAB};
-use tfs_seq::{CellKind, Model};
+use tfs_seq::CellKind;
 
 pub const EXPERIMENT: Experiment = Experiment {
     id: "p2-seq2seq-reverse",

@@ -12,11 +12,12 @@ use crate::{sig, Ctx, Experiment, LabError};
 use ndarray::Array2;
 use serde_json::json;
 use tfs_math::Rng;
+use tfs_nn::optim::clip_and_step;
 use tfs_nn::Adam;
 use tfs_seq::classifier::SeqClassifier;
 use tfs_seq::rnn::Rnn;
 use tfs_seq::tasks::{recall_example, RECALL_KEYS, RECALL_VOCAB};
-use tfs_seq::{CellKind, Model};
+use tfs_seq::CellKind;
 
 pub const EXPERIMENT: Experiment = Experiment {
     id: "p2-vanishing-gradients",
@@ -93,7 +94,7 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         for _ in 0..train_steps {
             let (x, y) = recall_batch(t_len - 2, batch, &mut r);
             let mut st = m.loss_and_grads(&x, &y);
-            m.apply(&mut opt, &mut st.grads, Some(1.0));
+            clip_and_step(&mut opt, &mut m, &mut st.grads, Some(1.0));
         }
         let after = profile(&m, &inputs, &labels);
         let st = m.loss_and_grads(&inputs, &labels);

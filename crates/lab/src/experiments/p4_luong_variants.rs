@@ -7,8 +7,9 @@ use serde_json::json;
 use tfs_attention::scorer::ScoreKind;
 use tfs_attention::seq2seq_attn::{AttnSeq2Seq, Style};
 use tfs_math::Rng;
+use tfs_nn::Params;
 use tfs_seq::tasks::REVERSE_VOCAB;
-use tfs_seq::{CellKind, Model};
+use tfs_seq::CellKind;
 
 pub const EXPERIMENT: Experiment = Experiment {
     id: "p4-luong-variants",

@@ -10,7 +10,7 @@
 use crate::figures::Heatmap;
 use crate::plot::{LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
-use ndarray::{s, Array2, Array3, Axis};
+use ndarray::{s, Array2, Array3, ArrayViewD, ArrayViewMutD, Axis};
 use serde_json::json;
 use tfs_attention::mha::MultiHead;
 use tfs_attention::sdpa::Mask;
@@ -19,7 +19,8 @@ use tfs_embeddings::Embedding;
 use tfs_math::loss::cross_entropy_batch;
 use tfs_nn::init::Init;
 use tfs_nn::optim::Optimizer;
-use tfs_nn::Adam;
+use tfs_nn::params::{visit_in, visit_in_mut};
+use tfs_nn::{Adam, Grads, Params};
 
 pub const EXPERIMENT: Experiment = Experiment {
     id: "p4-self-attention",
@@ -31,6 +32,31 @@ pub const EXPERIMENT: Experiment = Experiment {
 
 const V: usize = 10;
 
+/// The model: embeddings, one multi-head self-attention layer, two output layers; its parameters
+/// are `emb.weight`, `mha.w_q` … `mha.w_o`, `out.0`, `out.1`.
+struct Probe {
+    emb: Embedding<f32>,
+    mha: MultiHead<f32>,
+    outs: Vec<Array2<f32>>,
+}
+
+impl Params<f32> for Probe {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<f32>)) {
+        visit_in("emb", &self.emb, f);
+        visit_in("mha", &self.mha, f);
+        for (k, w) in self.outs.iter().enumerate() {
+            f(&format!("out.{k}"), w.view().into_dyn());
+        }
+    }
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<f32>)) {
+        visit_in_mut("emb", &mut self.emb, f);
+        visit_in_mut("mha", &mut self.mha, f);
+        for (k, w) in self.outs.iter_mut().enumerate() {
+            f(&format!("out.{k}"), w.view_mut().into_dyn());
+        }
+    }
+}
+
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (t, d, heads, b, steps) = ctx.size(
         (12usize, 32usize, 2usize, 32usize, 1500usize),
@@ -40,10 +66,11 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let mut emb: Embedding<f32> = Embedding::new(V, d, &mut rng);
     emb.weight.mapv_inplace(|x| x * 0.5);
     let pe = sinusoidal(t, d).mapv(|x| x as f32);
-    let mut mha: MultiHead<f32> = MultiHead::new(d, heads, &mut rng);
-    let mut outs: Vec<Array2<f32>> = (0..2)
+    let mha: MultiHead<f32> = MultiHead::new(d, heads, &mut rng);
+    let outs: Vec<Array2<f32>> = (0..2)
         .map(|_| Init::XavierUniform.matrix(d, V, &mut rng))
         .collect();
+    let mut model = Probe { emb, mha, outs };
     let mut opt = Adam::new(3e-3);
     let mut losses = Vec::new();
     let pb = ctx.progress(steps as u64, "self-attention steps");
@@ -79,15 +106,17 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     };
     for _ in 0..steps {
         let ids = batch(&mut rng, b);
-        let (y, cache) = forward(&emb, &mha, &ids, b);
+        let (y, cache) = forward(&model.emb, &model.mha, &ids, b);
         let (rows, targets) = gather(&y, &ids, b);
         let mut dy = Array3::<f32>::zeros(y.dim());
-        let mut grads_out = Vec::new();
+        let mut grads = Grads::zeros_like(&model);
         let mut loss = 0.0;
-        for (k, w) in outs.iter().enumerate() {
+        for (k, w) in model.outs.iter().enumerate() {
             let (l, dlog) = cross_entropy_batch(rows.dot(w).view(), &targets[k]);
             loss += l as f64;
-            grads_out.push(rows.t().dot(&dlog));
+            grads
+                .mat_mut(&format!("out.{k}"))
+                .assign(&rows.t().dot(&dlog));
             let drows = dlog
                 .dot(&w.t())
                 .into_shape_with_order((b, valid, d))
@@ -95,32 +124,15 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             let mut dys = dy.slice_mut(s![.., 2.., ..]);
             dys += &drows;
         }
-        let mut g_mha: Vec<Array2<f32>> = mha
-            .params()
-            .iter()
-            .map(|p| Array2::zeros(p.dim()))
-            .collect();
-        let dx = mha.backward(dy.view(), &cache, &mut g_mha);
-        let mut g_emb = Array2::zeros(emb.weight.dim());
-        emb.backward(
+        let dx = model
+            .mha
+            .backward(dy.view(), &cache, grads.group_mut("mha"));
+        model.emb.backward(
             &ids,
             dx.into_shape_with_order((b * t, d)).expect("shape").view(),
-            &mut g_emb,
+            grads.group_mut("emb"),
         );
-        let mut params: Vec<&mut [f32]> = vec![emb.weight.as_slice_mut().expect("contiguous")];
-        params.extend(
-            mha.params_mut()
-                .into_iter()
-                .map(|p| p.as_slice_mut().expect("contiguous")),
-        );
-        params.extend(
-            outs.iter_mut()
-                .map(|p| p.as_slice_mut().expect("contiguous")),
-        );
-        let mut grads: Vec<&[f32]> = vec![g_emb.as_slice().expect("contiguous")];
-        grads.extend(g_mha.iter().map(|g| g.as_slice().expect("contiguous")));
-        grads.extend(grads_out.iter().map(|g| g.as_slice().expect("contiguous")));
-        opt.step(&mut params, &grads);
+        opt.step(&mut model, &grads);
         losses.push(loss);
         pb.inc(1);
     }
@@ -128,9 +140,10 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     // Evaluate and draw.
     let mut eval_rng = tfs_math::Rng::new(ctx.seed ^ 0xe7a1);
     let ids = batch(&mut eval_rng, 256);
-    let (y, cache) = forward(&emb, &mha, &ids, 256);
+    let (y, cache) = forward(&model.emb, &model.mha, &ids, 256);
     let (rows, targets) = gather(&y, &ids, 256);
-    let acc: Vec<f64> = outs
+    let acc: Vec<f64> = model
+        .outs
         .iter()
         .zip(&targets)
         .map(|(w, tg)| {

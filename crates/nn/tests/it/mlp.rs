@@ -1,24 +1,20 @@
 use ndarray::Array2;
 use tfs_math::{GradCheck, Rng};
+use tfs_nn::params::{gradcheck, Params};
 use tfs_nn::{Activation, Adam, Init, Mlp, Optimizer, Workspace};
 
 /// Checks every weight and bias gradient of a small MLP against finite differences.
 fn check_mlp(act: Activation, sizes: &[usize], seed: u64) {
     let mut rng = Rng::new(seed);
-    let mlp: Mlp<f64> = Mlp::new(sizes, act, Init::XavierNormal, &mut rng);
+    let mut mlp: Mlp<f64> = Mlp::new(sizes, act, Init::XavierNormal, &mut rng);
     let b = 5;
     let x = Array2::from_shape_vec((b, sizes[0]), rng.normal_vec(b * sizes[0], 1.0)).unwrap();
     let targets: Vec<usize> = (0..b).map(|_| rng.below(*sizes.last().unwrap())).collect();
-    let flat: Vec<Vec<f64>> = mlp.params().iter().map(|p| p.to_vec()).collect();
-    let report = GradCheck::default().run(&flat, |p| {
-        let mut m = mlp.clone();
-        for (dst, src) in m.params_mut().into_iter().zip(p) {
-            dst.copy_from_slice(src);
-        }
+    let report = gradcheck(&GradCheck::default(), &mut mlp, |m| {
         let mut ws = Workspace::default();
         let mut grads = m.zero_grads();
         let loss = m.loss_and_grads(x.view(), &targets, &mut ws, &mut grads);
-        (loss, grads.slices().iter().map(|g| g.to_vec()).collect())
+        (loss, grads)
     });
     assert_eq!(report.checked, mlp.num_params());
     report.assert_below(1e-6);
@@ -74,10 +70,28 @@ fn learns_xor_with_one_hidden_layer() {
     let mut loss = f64::INFINITY;
     for _ in 0..500 {
         loss = mlp.loss_and_grads(x.view(), &y, &mut ws, &mut grads);
-        opt.step(&mut mlp.params_mut(), &grads.slices());
+        opt.step(&mut mlp, &grads);
     }
     assert!(loss < 0.05, "loss {loss}");
     assert_eq!(mlp.predict(x.view()), vec![0, 1, 1, 0]);
+}
+
+#[test]
+fn parameters_are_named_like_layers() {
+    let mut rng = Rng::new(7);
+    let mlp: Mlp<f32> = Mlp::new(&[3, 4, 2], Activation::Relu, Init::HeNormal, &mut rng);
+    assert_eq!(
+        mlp.param_names(),
+        [
+            "layers.0.weight",
+            "layers.0.bias",
+            "layers.1.weight",
+            "layers.1.bias"
+        ]
+    );
+    assert_eq!(mlp.num_params(), 3 * 4 + 4 + 4 * 2 + 2);
+    let g = mlp.zero_grads();
+    assert_eq!(g.get("layers.1.weight").shape(), &[4, 2]);
 }
 
 #[test]
@@ -107,4 +121,21 @@ fn initialisers_have_the_stated_scale() {
             init.name()
         );
     }
+}
+
+#[test]
+fn a_wrong_gradient_is_reported_by_its_name() {
+    let mut rng = Rng::new(8);
+    let mut mlp: Mlp<f64> = Mlp::new(&[3, 4, 2], Activation::Tanh, Init::XavierNormal, &mut rng);
+    let x = Array2::from_shape_vec((2, 3), rng.normal_vec(6, 1.0)).unwrap();
+    let report = gradcheck(&GradCheck::default(), &mut mlp, |m| {
+        let mut ws = Workspace::default();
+        let mut grads = m.zero_grads();
+        let loss = m.loss_and_grads(x.view(), &[0, 1], &mut ws, &mut grads);
+        grads.get_mut("layers.1.bias")[[0]] *= 1.05; // a planted 5% error
+        (loss, grads)
+    });
+    let err = std::panic::catch_unwind(|| report.assert_below(1e-6)).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("tensor 'layers.1.bias'"), "{msg}");
 }

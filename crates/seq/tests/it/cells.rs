@@ -1,5 +1,7 @@
-use ndarray::Array2;
-use tfs_math::{gradcheck, Rng};
+use ndarray::{Array2, Ix2};
+use tfs_math::{GradCheck, Rng};
+use tfs_nn::params::{gradcheck, WithInputs};
+use tfs_nn::Params;
 use tfs_seq::{Cell, CellKind};
 
 fn arr(v: &[f64], r: usize, c: usize) -> Array2<f64> {
@@ -15,35 +17,24 @@ fn one_step_backward_matches_finite_differences() {
         let (b, i, h) = (3, 4, 5);
         let mut cell: Box<dyn Cell<f64>> = kind.build(i, h, &mut rng);
         // Non-zero biases so every term is exercised.
-        for p in cell.params_mut() {
-            p.mapv_inplace(|v| v + 0.1);
-        }
+        cell.visit_mut(&mut |_, mut p| p.mapv_inplace(|v| v + 0.1));
         let s = cell.state_size();
-        let x = rng.normal_vec(b * i, 1.0);
-        let s_prev = rng.normal_vec(b * s, 0.5);
+        let x = arr(&rng.normal_vec(b * i, 1.0), b, i);
+        let s_prev = arr(&rng.normal_vec(b * s, 0.5), b, s);
         let r = arr(&rng.normal_vec(b * s, 1.0), b, s);
-        let n_params = cell.params().len();
-        let mut init: Vec<Vec<f64>> = cell
-            .params()
-            .iter()
-            .map(|p| p.iter().copied().collect())
-            .collect();
-        init.push(x);
-        init.push(s_prev);
-        let report = gradcheck(&init, |p| {
-            for (dst, src) in cell.params_mut().into_iter().zip(p) {
-                dst.as_slice_mut().unwrap().copy_from_slice(src);
-            }
-            let (x, sp) = (arr(&p[n_params], b, i), arr(&p[n_params + 1], b, s));
-            let (st, cache) = cell.forward(x.view(), sp.view());
+        let mut w = WithInputs::new(&mut *cell, vec![("x", x), ("s_prev", s_prev)]);
+        let report = gradcheck(&GradCheck::default(), &mut w, |w| {
+            let (x, s_prev) = (w.input::<Ix2>("x"), w.input::<Ix2>("s_prev"));
+            let (st, cache) = w.model.forward(x.view(), s_prev.view());
             let loss = (&st * &r).sum();
-            let mut grads = cell.zero_grads();
-            let (dx, ds) = cell.backward(r.view(), &cache, &mut grads);
-            let mut g: Vec<Vec<f64>> = grads.iter().map(|g| g.iter().copied().collect()).collect();
-            g.push(dx.iter().copied().collect());
-            g.push(ds.iter().copied().collect());
+            let mut grads = w.model.zero_grads();
+            let (dx, ds) = w.model.backward(r.view(), &cache, &mut grads);
+            let mut g = grads.nest("model");
+            g.insert("x", dx.into_dyn());
+            g.insert("s_prev", ds.into_dyn());
             (loss, g)
         });
+        assert_eq!(report.checked, cell.num_params() + b * i + b * s);
         report.assert_below(1e-6);
     }
 }
@@ -70,7 +61,9 @@ fn wrong_state_shape_names_the_shapes() {
 /// kind of output gradient, on shapes with T = 1, B = 1 and odd sizes.
 #[test]
 fn fused_lstm_equals_the_reference() {
-    use tfs_seq::bptt::{backprop_steps, unroll, OutGrad, SeqInput};
+    use tfs_nn::Grads;
+    use tfs_seq::bptt::{backprop_steps, backward_seq, forward_seq, unroll};
+    use tfs_seq::cell::{OutGrad, SeqCache, SeqInput};
     use tfs_seq::lstm::Lstm;
     let close = |a: &Array2<f64>, b: &Array2<f64>, what: &str| {
         assert_eq!(a.dim(), b.dim(), "{what}");
@@ -98,25 +91,35 @@ fn fused_lstm_equals_the_reference() {
             },
             SeqInput::Dense(&dense),
         ] {
-            let fused = cell.forward_seq(&input, s0.view());
+            let fused = forward_seq(&cell, &input, s0.view());
             let reference = unroll(&cell, &input.dense(), s0.view());
-            let hs_ref = tfs_seq::bptt::SeqCache::Steps(reference);
-            close(&fused.hidden_all(h), &hs_ref.hidden_all(h), "hidden states");
-            close(&fused.final_state(), &hs_ref.final_state(), "final state");
-            let tfs_seq::bptt::SeqCache::Steps(reference) = hs_ref else {
-                unreachable!()
-            };
+            close(
+                &fused.hidden_all(h),
+                &reference.hidden_all(h),
+                "hidden states",
+            );
+            close(
+                &fused.final_state(),
+                &SeqCache::final_state(&reference),
+                "final state",
+            );
             for (name, mk) in [("all", 0), ("last", 1), ("nothing", 2)] {
                 let out = |k| match k {
                     0 => OutGrad::All(dh_all.view()),
                     1 => OutGrad::Last(dh_last.view()),
                     _ => OutGrad::Nothing,
                 };
-                let (mut g1, mut g2) = (cell.zero_grads(), cell.zero_grads());
-                let a = cell.backward_seq(&fused, out(mk), Some(ds_last.view()), &mut g1);
+                let (mut g1, mut g2): (Grads<f64>, Grads<f64>) =
+                    (cell.zero_grads(), cell.zero_grads());
+                let a = backward_seq(&cell, &*fused, out(mk), Some(ds_last.view()), &mut g1);
                 let r = backprop_steps(&cell, &reference, out(mk), Some(ds_last.view()), &mut g2);
-                for (x, y) in g1.iter().zip(&g2) {
-                    close(x, y, &format!("weight gradient ({name})"));
+                for n in cell.param_names() {
+                    let (x, y) = (g1.get(&n), g2.get(&n));
+                    let d = (x - y).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                    assert!(
+                        d < 1e-12,
+                        "weight gradient {n} ({name}): max difference {d}"
+                    );
                 }
                 close(&a.ds0, &r.ds0, &format!("initial-state gradient ({name})"));
                 for (x, y) in a.dh_norms.iter().zip(&r.dh_norms) {

@@ -1,34 +1,24 @@
-use ndarray::Array2;
+use ndarray::{Array2, Ix2};
 use tfs_math::{GradCheck, Rng};
+use tfs_nn::optim::clip_and_step;
+use tfs_nn::params::{Params, WithInputs};
+use tfs_nn::{Adam, Grads};
+use tfs_seq::seq2seq::Seq2Seq;
+use tfs_seq::tasks::{reverse_pair, reverse_test_set, REVERSE_VOCAB};
+use tfs_seq::{CellKind, CharLm};
 
 /// The loss is ~2 nats, so central differences carry ~u·L/ε ≈ 3e-11 of rounding noise; the
 /// floor makes gradients smaller than 1e-4 count by absolute error (≤ 1e-10 at tolerance 1e-6).
-fn gradcheck<F>(p: &[Vec<f64>], f: F) -> tfs_math::GradCheckReport
+fn gradcheck<P, L>(model: &mut P, f: L) -> tfs_math::GradCheckReport
 where
-    F: FnMut(&[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+    P: Params<f64> + ?Sized,
+    L: FnMut(&P) -> (f64, Grads<f64>),
 {
-    GradCheck {
+    let opts = GradCheck {
         floor: 1e-4,
         ..GradCheck::default()
-    }
-    .run(p, f)
-}
-use tfs_nn::Adam;
-use tfs_seq::seq2seq::Seq2Seq;
-use tfs_seq::tasks::{reverse_pair, reverse_test_set, REVERSE_VOCAB};
-use tfs_seq::{CellKind, CharLm, Model};
-
-fn set_params<M: Model<f64>>(m: &mut M, p: &[Vec<f64>]) {
-    for (dst, src) in m.params_mut().into_iter().zip(p) {
-        dst.as_slice_mut().unwrap().copy_from_slice(src);
-    }
-}
-
-fn flat<M: Model<f64>>(m: &M) -> Vec<Vec<f64>> {
-    m.params()
-        .iter()
-        .map(|p| p.iter().copied().collect())
-        .collect()
+    };
+    tfs_nn::params::gradcheck(&opts, model, f)
 }
 
 /// Full BPTT through a char-LM over 5 steps: every weight, bias and the initial state.
@@ -38,6 +28,7 @@ fn bptt_matches_finite_differences_for_every_cell() {
         let mut rng = Rng::new(10 + k as u64);
         let (v, h, b, t) = (5, 4, 2, 5);
         let mut lm: CharLm<f64> = CharLm::new(kind, v, h, &mut rng);
+        let np = lm.num_params();
         let inputs: Vec<Vec<usize>> = (0..t)
             .map(|_| (0..b).map(|_| rng.below(v)).collect())
             .collect();
@@ -45,22 +36,16 @@ fn bptt_matches_finite_differences_for_every_cell() {
             .map(|_| (0..b).map(|_| rng.below(v)).collect())
             .collect();
         let s = lm.cell.state_size();
-        let mut init = flat(&lm);
-        let np = init.len();
-        init.push(rng.normal_vec(b * s, 0.5));
-        let report = gradcheck(&init, |p| {
-            set_params(&mut lm, &p[..np]);
-            let s0 = Array2::from_shape_vec((b, s), p[np].clone()).unwrap();
-            let step = lm.loss_and_grads(&inputs, &targets, s0.view());
-            let mut g: Vec<Vec<f64>> = step
-                .grads
-                .iter()
-                .map(|g| g.iter().copied().collect())
-                .collect();
-            g.push(step.ds0.iter().copied().collect());
+        let s0 = Array2::from_shape_vec((b, s), rng.normal_vec(b * s, 0.5)).unwrap();
+        let mut w = WithInputs::new(&mut lm, vec![("s0", s0)]);
+        let report = gradcheck(&mut w, |w| {
+            let s0 = w.input::<Ix2>("s0");
+            let step = w.model.loss_and_grads(&inputs, &targets, s0.view());
+            let mut g = step.grads.nest("model");
+            g.insert("s0", step.ds0.into_dyn());
             (step.loss, g)
         });
-        assert_eq!(report.checked, lm.num_params() + b * s);
+        assert_eq!(report.checked, np + b * s);
         report.assert_below(1e-6);
     }
 }
@@ -71,13 +56,7 @@ fn seq2seq_backward_matches_finite_differences() {
         let mut rng = Rng::new(20);
         let mut m: Seq2Seq<f64> = Seq2Seq::new(kind, REVERSE_VOCAB, 4, &mut rng);
         let batch = vec![reverse_pair(3, &mut rng), reverse_pair(3, &mut rng)];
-        let init = flat(&m);
-        gradcheck(&init, |p| {
-            set_params(&mut m, p);
-            let (l, g) = m.loss_and_grads(&batch);
-            (l, g.iter().map(|g| g.iter().copied().collect()).collect())
-        })
-        .assert_below(1e-6);
+        gradcheck(&mut m, |m| m.loss_and_grads(&batch)).assert_below(1e-6);
     }
 }
 
@@ -116,7 +95,7 @@ fn learns_to_reverse_short_sequences_and_beam_agrees_with_greedy_at_width_one() 
     for _ in 0..400 {
         let batch: Vec<_> = (0..32).map(|_| reverse_pair(3, &mut rng)).collect();
         let (_, mut g) = m.loss_and_grads(&batch);
-        m.apply(&mut opt, &mut g, Some(5.0));
+        clip_and_step(&mut opt, &mut m, &mut g, Some(5.0));
     }
     let test = &reverse_test_set(&[3], 50, 0)[0].1;
     let srcs: Vec<&[usize]> = test.iter().map(|p| p.src.as_slice()).collect();
@@ -152,18 +131,25 @@ fn classifier_backward_matches_finite_differences() {
         let mut m: SeqClassifier<f64> = SeqClassifier::new(kind, 5, 4, 3, &mut rng);
         let inputs: Vec<Vec<usize>> = (0..6).map(|_| vec![rng.below(5), rng.below(5)]).collect();
         let labels = [2, 0];
-        let init = flat(&m);
-        gradcheck(&init, |p| {
-            set_params(&mut m, p);
+        gradcheck(&mut m, |m| {
             let st = m.loss_and_grads(&inputs, &labels);
-            (
-                st.loss,
-                st.grads
-                    .iter()
-                    .map(|g| g.iter().copied().collect())
-                    .collect(),
-            )
+            (st.loss, st.grads)
         })
         .assert_below(1e-6);
     }
+}
+
+#[test]
+fn models_name_their_parameters_by_module() {
+    let mut rng = Rng::new(6);
+    let lm: CharLm<f32> = CharLm::new(CellKind::Lstm, 5, 3, &mut rng);
+    assert_eq!(
+        lm.param_names(),
+        ["cell.w_x", "cell.w_h", "cell.b", "w_y", "b_y"]
+    );
+    let m: Seq2Seq<f32> = Seq2Seq::new(CellKind::Gru, 5, 3, &mut rng);
+    let names = m.param_names();
+    assert_eq!(names[0], "encoder.w_x");
+    assert_eq!(names[4], "decoder.w_x");
+    assert_eq!(names.len(), 10);
 }
