@@ -3,17 +3,21 @@
 //! Each file is verified by the SHA-256 of its *decompressed* contents, so a mirror that
 //! recompresses the same data still verifies, and a truncated or altered download does not. A
 //! file already in the cache that verifies is not downloaded again; one that does not is replaced.
-//! Downloads go to `NAME.partial` and are renamed into place only after they verify.
+//! Downloads go to `NAME.partial` and are renamed into place only after they verify; a failed
+//! download leaves neither file behind. Mirrors are tried in order.
 //!
-//! The transfer itself is delegated to `curl` (present on every machine this project targets), so
-//! the library carries no HTTP or TLS stack; tests pass their own downloader.
+//! The transfer is [`http_download`] (a Rust HTTP client, see [`crate::http`]); [`fetch`]
+//! takes any downloader, so tests serve files from 127.0.0.1.
 //!
-//! Left out: resuming partial downloads, mirrors failover beyond trying them in order.
+//! Left out: resuming partial downloads, locking against two processes fetching the same dataset
+//! at once.
 
 use crate::idx::read_maybe_gz;
 use crate::DataError;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+pub use crate::http::http_download;
 
 /// A file of a dataset: its name on the mirror, and the SHA-256 and length of its contents.
 #[derive(Clone, Copy, Debug)]
@@ -108,26 +112,6 @@ pub enum Fetched {
     Downloaded(PathBuf),
 }
 
-/// Downloads `url` to `dest` with curl.
-pub fn curl(url: &str, dest: &Path) -> Result<(), DataError> {
-    let out = std::process::Command::new("curl")
-        .args(["-fsSL", "--retry", "2", "-o"])
-        .arg(dest)
-        .arg(url)
-        .output()
-        .map_err(|e| DataError::Download {
-            url: url.to_string(),
-            message: format!("could not run curl: {e}"),
-        })?;
-    if !out.status.success() {
-        return Err(DataError::Download {
-            url: url.to_string(),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
-}
-
 /// Makes every file of `spec` present and verified in `DATA_DIR/NAME/`, using `download`.
 pub fn fetch(
     spec: &DatasetSpec,
@@ -141,11 +125,13 @@ pub fn fetch(
     })?;
     let mut done = Vec::new();
     for file in spec.files {
-        let path = dir.join(file.name);
-        if path.exists() && verify(&path, file).is_ok() {
-            done.push(Fetched::Cached(path));
-            continue;
+        if let Some(path) = present(&dir, file) {
+            if verify(&path, file).is_ok() {
+                done.push(Fetched::Cached(path));
+                continue;
+            }
         }
+        let path = dir.join(file.name);
         let partial = dir.join(format!("{}.partial", file.name));
         let mut last_err = None;
         for base in spec.mirrors {
@@ -170,4 +156,15 @@ pub fn fetch(
         done.push(Fetched::Downloaded(path));
     }
     Ok(done)
+}
+
+/// Where a copy of `file` already is in `dir`: `dir/NAME`, else `dir/NAME` without its `.gz`
+/// (a decompressed copy, which the loaders accept too).
+pub fn present(dir: &Path, file: &FileSpec) -> Option<PathBuf> {
+    let path = dir.join(file.name);
+    if path.is_file() {
+        return Some(path);
+    }
+    let raw = dir.join(file.name.strip_suffix(".gz")?);
+    raw.is_file().then_some(raw)
 }
