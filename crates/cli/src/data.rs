@@ -3,7 +3,7 @@
 use anyhow::{anyhow, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
-use tfs_data::fetch::{curl, fetch, Fetched, DATASETS};
+use tfs_data::fetch::{fetch, http_download, Fetched, DATASETS};
 
 #[derive(Subcommand)]
 pub enum DataCommand {
@@ -24,7 +24,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
                 anyhow!("unknown dataset '{name}' (known: {})", known.join(", "))
             })?;
             let dir = tfs_data::data_dir(data_dir.as_deref());
-            for f in fetch(spec, &dir, &curl)? {
+            for f in fetch(spec, &dir, &http_download)? {
                 match f {
                     Fetched::Cached(p) => println!("cached     {}", p.display()),
                     Fetched::Downloaded(p) => println!("downloaded {}", p.display()),

@@ -1,19 +1,37 @@
-//! Downloading a dataset with checksums, into a cache that is never left half-written.
+//! Datasets fetched on first use, with checksums, into a cache that is never left half-written.
 //!
 //! Each file is verified by the SHA-256 of its *decompressed* contents, so a mirror that
 //! recompresses the same data still verifies, and a truncated or altered download does not. A
 //! file already in the cache that verifies is not downloaded again; one that does not is replaced.
-//! Downloads go to `NAME.partial` and are renamed into place only after they verify.
+//! Downloads go to `NAME.partial` and are renamed into place only after they verify; a failed
+//! download leaves neither file behind. Mirrors are tried in order.
 //!
-//! The transfer itself is delegated to `curl` (present on every machine this project targets), so
-//! the library carries no HTTP or TLS stack; tests pass their own downloader.
+//! Two entry points:
+//! - [`fetch`] makes every file present and verified (`tfs data fetch NAME`).
+//! - [`ensure`] is the first-use path of the loaders (`mnist::load_mnist_fetching`,
+//!   `text::load_tiny_shakespeare_fetching`): a dataset whose files are all there is used as it
+//!   is (no re-hashing on every run); a missing one is fetched when the mode is [`Fetch::Online`],
+//!   and otherwise is a one-line [`DataError::Missing`] naming the file expected and the command
+//!   `tfs data fetch NAME`. A failed download (no network, a bad mirror) gives the same error,
+//!   with the reason.
 //!
-//! Left out: resuming partial downloads, mirrors failover beyond trying them in order.
+//! **`TFS_OFFLINE`**: set to anything but empty or `0`, it forces [`Fetch::Offline`] in
+//! [`ensure`] and [`Fetch::from_env`], whatever the caller asked, so that a test suite or a
+//! sandboxed run never touches the network.
+//!
+//! The transfer is [`http_download`] (a Rust HTTP client, see [`crate::http`]); [`fetch`] and
+//! [`ensure_with`] take any downloader, so tests serve files from 127.0.0.1.
+//!
+//! Left out: resuming partial downloads, locking against two processes fetching the same dataset
+//! at once, verifying files that are present on the first-use path (`tfs data fetch` does).
 
 use crate::idx::read_maybe_gz;
 use crate::DataError;
 use sha2::{Digest, Sha256};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+
+pub use crate::http::http_download;
 
 /// A file of a dataset: its name on the mirror, and the SHA-256 and length of its contents.
 #[derive(Clone, Copy, Debug)]
@@ -108,26 +126,6 @@ pub enum Fetched {
     Downloaded(PathBuf),
 }
 
-/// Downloads `url` to `dest` with curl.
-pub fn curl(url: &str, dest: &Path) -> Result<(), DataError> {
-    let out = std::process::Command::new("curl")
-        .args(["-fsSL", "--retry", "2", "-o"])
-        .arg(dest)
-        .arg(url)
-        .output()
-        .map_err(|e| DataError::Download {
-            url: url.to_string(),
-            message: format!("could not run curl: {e}"),
-        })?;
-    if !out.status.success() {
-        return Err(DataError::Download {
-            url: url.to_string(),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
-}
-
 /// Makes every file of `spec` present and verified in `DATA_DIR/NAME/`, using `download`.
 pub fn fetch(
     spec: &DatasetSpec,
@@ -141,11 +139,13 @@ pub fn fetch(
     })?;
     let mut done = Vec::new();
     for file in spec.files {
-        let path = dir.join(file.name);
-        if path.exists() && verify(&path, file).is_ok() {
-            done.push(Fetched::Cached(path));
-            continue;
+        if let Some(path) = present(&dir, file) {
+            if verify(&path, file).is_ok() {
+                done.push(Fetched::Cached(path));
+                continue;
+            }
         }
+        let path = dir.join(file.name);
         let partial = dir.join(format!("{}.partial", file.name));
         let mut last_err = None;
         for base in spec.mirrors {
@@ -170,4 +170,99 @@ pub fn fetch(
         done.push(Fetched::Downloaded(path));
     }
     Ok(done)
+}
+
+/// Where a copy of `file` already is in `dir`: `dir/NAME`, else `dir/NAME` without its `.gz`
+/// (a decompressed copy, which the loaders accept too).
+pub fn present(dir: &Path, file: &FileSpec) -> Option<PathBuf> {
+    let path = dir.join(file.name);
+    if path.is_file() {
+        return Some(path);
+    }
+    let raw = dir.join(file.name.strip_suffix(".gz")?);
+    raw.is_file().then_some(raw)
+}
+
+/// The first file of `spec` with no copy in `DATA_DIR/NAME/`, as the path it is expected at.
+pub fn missing_file(spec: &DatasetSpec, data_dir: &Path) -> Option<PathBuf> {
+    let dir = data_dir.join(spec.name);
+    spec.files
+        .iter()
+        .find(|f| present(&dir, f).is_none())
+        .map(|f| dir.join(f.name))
+}
+
+/// Whether a dataset that is not on disk may be downloaded on first use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fetch {
+    /// Download what is missing (the default, as torchvision and nanoGPT do).
+    Online,
+    /// Never touch the network: a missing dataset is an error naming the command that gets it.
+    Offline,
+}
+
+impl Fetch {
+    /// `Offline` when `offline` (a `--offline` flag) is set or `$TFS_OFFLINE` is set to anything
+    /// but empty or `0`; else `Online`.
+    pub fn from_env(offline: bool) -> Fetch {
+        Fetch::resolve(offline, std::env::var_os("TFS_OFFLINE").as_deref())
+    }
+
+    /// [`Fetch::from_env`] with the variable's value given: the testable rule.
+    pub fn resolve(offline: bool, tfs_offline: Option<&OsStr>) -> Fetch {
+        let var_says_offline = matches!(tfs_offline, Some(v) if !v.is_empty() && v != "0");
+        if offline || var_says_offline {
+            Fetch::Offline
+        } else {
+            Fetch::Online
+        }
+    }
+}
+
+/// Makes `spec` usable from `data_dir` on first use: nothing to do when all its files are there;
+/// otherwise downloads them over HTTP(S) with [`http_download`] when `mode` is `Online` and
+/// `$TFS_OFFLINE` does not say otherwise. See [`ensure_with`] for the errors.
+pub fn ensure(spec: &DatasetSpec, data_dir: &Path, mode: Fetch) -> Result<(), DataError> {
+    let mode = Fetch::from_env(mode == Fetch::Offline);
+    ensure_with(spec, data_dir, mode, &http_download)
+}
+
+/// [`ensure`] with the downloader given and `$TFS_OFFLINE` not consulted.
+///
+/// Errors: offline with a file missing, or a download that failed (network, HTTP status, wrong
+/// checksum on every mirror), is [`DataError::Missing`] naming the first missing file, why it was
+/// not fetched, and `tfs data fetch NAME`, on one line. A local problem (the folder cannot be
+/// created or written) stays a [`DataError::Io`].
+pub fn ensure_with(
+    spec: &DatasetSpec,
+    data_dir: &Path,
+    mode: Fetch,
+    download: &dyn Fn(&str, &Path) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    let Some(missing) = missing_file(spec, data_dir) else {
+        return Ok(());
+    };
+    let get_it = format!(
+        "run `tfs data fetch {0}` (or set --data-dir / TFS_DATA_DIR to a folder holding {0}/)",
+        spec.name
+    );
+    if mode == Fetch::Offline {
+        return Err(DataError::Missing {
+            path: missing,
+            hint: format!("offline, so not downloaded: {get_it}"),
+        });
+    }
+    let dir = data_dir.join(spec.name);
+    eprintln!("fetching {} into {} ...", spec.name, dir.display());
+    match fetch(spec, data_dir, download) {
+        Ok(_) => Ok(()),
+        Err(e @ (DataError::Download { .. } | DataError::Checksum { .. })) => {
+            let why = e.to_string().replace(['\n', '\r'], " ");
+            Err(DataError::Missing {
+                path: missing,
+                hint: format!("fetching it failed ({why}); {get_it}"),
+            })
+        }
+        Err(e) => Err(e),
+    }
 }

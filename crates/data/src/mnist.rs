@@ -4,9 +4,11 @@
 //! `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each raw or with `.gz`. MNIST is looked up
 //! in `DATA_DIR/mnist`; Fashion-MNIST in `DATA_DIR/fashion-mnist`, then in
 //! `/usr/share/datasets/fashion-mnist` (Debian's `dataset-fashion-mnist` package).
+//! [`load_mnist_fetching`] downloads MNIST first when it is missing (see [`crate::fetch`]).
 //!
 //! Left out: EMNIST/KMNIST variants, augmentation.
 
+use crate::fetch::{ensure, Fetch, MNIST};
 use crate::idx::{read_idx, IdxArray};
 use crate::DataError;
 use std::path::{Path, PathBuf};
@@ -160,6 +162,13 @@ pub fn load_mnist(data_dir: &Path) -> Result<Mnist, DataError> {
         &data_dir.join("mnist"),
         "run `tfs data fetch mnist` (or set --data-dir / TFS_DATA_DIR to a folder holding mnist/)",
     )
+}
+
+/// MNIST from `DATA_DIR/mnist`, fetched there first if it is missing and `mode` allows
+/// (`$TFS_OFFLINE` forces offline); offline or without network, a one-line `Missing` error.
+pub fn load_mnist_fetching(data_dir: &Path, mode: Fetch) -> Result<Mnist, DataError> {
+    ensure(&MNIST, data_dir, mode)?;
+    load_mnist(data_dir)
 }
 
 /// Debian's package location of Fashion-MNIST.

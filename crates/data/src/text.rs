@@ -1,6 +1,10 @@
 //! Text corpora: Tiny Shakespeare (about 1.1 MB of plays, the character-level benchmark of
-//! Karpathy's char-rnn), read as UTF-8 from `DATA_DIR/tinyshakespeare/input.txt`.
+//! Karpathy's char-rnn), read as UTF-8 from `DATA_DIR/tinyshakespeare/input.txt`;
+//! [`load_tiny_shakespeare_fetching`] downloads it first when it is missing (see [`crate::fetch`]).
+//!
+//! Left out: other corpora (they arrive with the phases that need them), encodings besides UTF-8.
 
+use crate::fetch::{ensure, Fetch, TINY_SHAKESPEARE};
 use crate::DataError;
 use std::path::Path;
 
@@ -32,4 +36,11 @@ pub fn load_tiny_shakespeare(data_dir: &Path) -> Result<String, DataError> {
         &data_dir.join("tinyshakespeare").join("input.txt"),
         "run `tfs data fetch tinyshakespeare` (or set --data-dir / TFS_DATA_DIR to a folder holding tinyshakespeare/)",
     )
+}
+
+/// Tiny Shakespeare, fetched into `DATA_DIR/tinyshakespeare/` first if it is missing and `mode`
+/// allows (`$TFS_OFFLINE` forces offline); offline or without network, a one-line `Missing` error.
+pub fn load_tiny_shakespeare_fetching(data_dir: &Path, mode: Fetch) -> Result<String, DataError> {
+    ensure(&TINY_SHAKESPEARE, data_dir, mode)?;
+    load_tiny_shakespeare(data_dir)
 }

@@ -3,6 +3,7 @@
 mod fetch;
 mod idx;
 mod mnist;
+mod server;
 
 use std::path::PathBuf;
 

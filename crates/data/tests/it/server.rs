@@ -1,0 +1,128 @@
+//! A tiny HTTP/1.1 server on 127.0.0.1 for the fetch tests: it serves made-up files from a
+//! route table, one request per connection (`Connection: close`), and can misbehave on purpose.
+//!
+//! It listens on port 0 (the system picks a free port), answers at most `max_requests`
+//! requests in a thread, and stops by itself after that many or after a deadline, so a failing
+//! test never leaves it running. It records the paths asked for.
+//!
+//! Left out: keep-alive, chunked encoding, anything but GET; it is a test double, not a server.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What the server answers on a path.
+#[derive(Clone)]
+pub enum Reply {
+    /// 200 with these bytes.
+    Body(Vec<u8>),
+    /// 200 announcing the full length of these bytes, then only the first `sent` of them before
+    /// the connection is closed.
+    Truncated { body: Vec<u8>, sent: usize },
+}
+
+/// A running test server; unknown paths get 404.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How long the server waits for requests before stopping by itself.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+impl Server {
+    /// Starts serving `routes` (path → reply) for at most `max_requests` requests.
+    pub fn start(routes: Vec<(&str, Reply)>, max_requests: usize) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        listener.set_nonblocking(true).unwrap();
+        let routes: Vec<(String, Reply)> = routes
+            .into_iter()
+            .map(|(p, r)| (p.to_string(), r))
+            .collect();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        let thread = std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut served = 0;
+            while served < max_requests && start.elapsed() < DEADLINE {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        served += 1;
+                        if let Some(path) = answer(stream, &routes) {
+                            seen.lock().unwrap().push(path);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        Server {
+            base,
+            requests,
+            thread: Some(thread),
+        }
+    }
+
+    /// The paths requested so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The thread ends by itself (request budget or deadline); do not wait for it here.
+        self.thread.take();
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port_base() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// Reads one request head, writes the reply; returns the path asked for.
+fn answer(mut stream: TcpStream, routes: &[(String, Reply)]) -> Option<String> {
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1)?.to_string();
+    let reply = routes.iter().find(|(p, _)| *p == path).map(|(_, r)| r);
+    let status_and_body = |status: &str, len: usize| {
+        format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+    };
+    let result = match reply {
+        None => stream
+            .write_all(status_and_body("404 Not Found", 9).as_bytes())
+            .and_then(|()| stream.write_all(b"not found")),
+        Some(Reply::Body(body)) => stream
+            .write_all(status_and_body("200 OK", body.len()).as_bytes())
+            .and_then(|()| stream.write_all(body)),
+        Some(Reply::Truncated { body, sent }) => stream
+            .write_all(status_and_body("200 OK", body.len()).as_bytes())
+            .and_then(|()| stream.write_all(&body[..*sent])),
+    };
+    result.ok()?;
+    stream.flush().ok()?;
+    stream.shutdown(std::net::Shutdown::Both).ok();
+    Some(path)
+}
