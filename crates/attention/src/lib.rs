@@ -4,8 +4,13 @@
 //! [`seq2seq_attn`]: the Phase 2 encoder-decoder with attention; [`sdpa`]: scaled dot-product
 //! attention with padding and causal masks; [`mha`]: multi-head self-attention. Every backward is
 //! written by hand and gradient-checked; the batched kernels are tested against loop references.
+//!
+//! The attention core does not depend on the recurrent cells of Phase 2: only `seq2seq_attn`
+//! does, behind the default feature `seq2seq` (`cargo check -p tfs-attention
+//! --no-default-features` builds the core alone).
 
 pub mod mha;
 pub mod scorer;
 pub mod sdpa;
+#[cfg(feature = "seq2seq")]
 pub mod seq2seq_attn;

@@ -352,16 +352,32 @@ where
     report
 }
 
-/// Implements [`Params`] for a struct whose fields are ndarray arrays, each named after its field,
-/// in the order listed: `impl_params!(Lstm { w_x, w_h, b });`.
+/// A boxed module (`Box<dyn Cell<F>>`) names its parameters as the module does.
+impl<F: NdFloat, P: Params<F> + ?Sized> Params<F> for Box<P> {
+    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
+        (**self).visit(f)
+    }
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
+        (**self).visit_mut(f)
+    }
+}
+
+/// Implements [`Params`] for a struct generic over its float type: first its sub-modules, each
+/// as `FIELD.*`, then its array fields, each named after its field, in the order listed:
+/// `impl_params!(Lstm { w_x, w_h, b });`, `impl_params!(CharLm { modules: [cell], w_y, b_y });`.
 #[macro_export]
 macro_rules! impl_params {
     ($ty:ident { $($field:ident),+ $(,)? }) => {
+        $crate::impl_params!($ty { modules: [], $($field),+ });
+    };
+    ($ty:ident { modules: [$($module:ident),*], $($field:ident),+ $(,)? }) => {
         impl<F: ndarray::NdFloat> $crate::params::Params<F> for $ty<F> {
             fn visit(&self, f: &mut dyn FnMut(&str, ndarray::ArrayViewD<F>)) {
+                $( $crate::params::visit_in(stringify!($module), &self.$module, f); )*
                 $( f(stringify!($field), self.$field.view().into_dyn()); )+
             }
             fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ndarray::ArrayViewMutD<F>)) {
+                $( $crate::params::visit_in_mut(stringify!($module), &mut self.$module, f); )*
                 $( f(stringify!($field), self.$field.view_mut().into_dyn()); )+
             }
         }

@@ -17,10 +17,9 @@
 use crate::bptt::{backward_seq, forward_seq};
 use crate::cell::{gemm, Cell, OutGrad, SeqInput};
 use crate::CellKind;
-use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, NdFloat};
+use ndarray::{s, Array2, ArrayView2, Axis, NdFloat};
 use tfs_math::one_hot;
-use tfs_nn::params::{visit_in, visit_in_mut};
-use tfs_nn::{Grads, Params};
+use tfs_nn::Grads;
 
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::Rng;
@@ -178,16 +177,9 @@ pub fn sample_from(p: &[f64], rng: &mut Rng) -> usize {
     p.len() - 1
 }
 
-/// `cell.*` (the cell's own names), then the head `w_y`, `b_y`.
-impl<F: NdFloat> Params<F> for CharLm<F> {
-    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
-        visit_in("cell", &*self.cell, f);
-        f("w_y", self.w_y.view().into_dyn());
-        f("b_y", self.b_y.view().into_dyn());
-    }
-    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
-        visit_in_mut("cell", &mut *self.cell, f);
-        f("w_y", self.w_y.view_mut().into_dyn());
-        f("b_y", self.b_y.view_mut().into_dyn());
-    }
-}
+// Parameters: `cell.*` (the cell's own names), then the head `w_y`, `b_y`.
+tfs_nn::impl_params!(CharLm {
+    modules: [cell],
+    w_y,
+    b_y
+});

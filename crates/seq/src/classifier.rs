@@ -10,12 +10,11 @@
 use crate::bptt::{backward_seq, forward_seq};
 use crate::cell::{gemm, Cell, OutGrad, SeqInput};
 use crate::CellKind;
-use ndarray::{Array2, ArrayViewD, ArrayViewMutD, Axis, NdFloat};
+use ndarray::{Array2, Axis, NdFloat};
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::Rng;
-use tfs_nn::params::{visit_in, visit_in_mut};
+use tfs_nn::Grads;
 use tfs_nn::Init;
-use tfs_nn::{Grads, Params};
 
 /// A cell and a head `w_y: (H, C)`, `b_y: (1, C)` over C classes; inputs are one-hot over `vocab`.
 pub struct SeqClassifier<F> {
@@ -89,16 +88,9 @@ impl<F: NdFloat> SeqClassifier<F> {
     }
 }
 
-/// `cell.*`, then the head `w_y`, `b_y`.
-impl<F: NdFloat> Params<F> for SeqClassifier<F> {
-    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
-        visit_in("cell", &*self.cell, f);
-        f("w_y", self.w_y.view().into_dyn());
-        f("b_y", self.b_y.view().into_dyn());
-    }
-    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
-        visit_in_mut("cell", &mut *self.cell, f);
-        f("w_y", self.w_y.view_mut().into_dyn());
-        f("b_y", self.b_y.view_mut().into_dyn());
-    }
-}
+// Parameters: `cell.*`, then the head `w_y`, `b_y`.
+tfs_nn::impl_params!(SeqClassifier {
+    modules: [cell],
+    w_y,
+    b_y
+});

@@ -24,14 +24,13 @@ use crate::bptt::{backward_seq, forward_seq};
 use crate::cell::{gemm, Cell, OutGrad, SeqInput};
 use crate::tasks::{Pair, BOS, EOS};
 use crate::CellKind;
-use ndarray::{s, Array2, ArrayViewD, ArrayViewMutD, Axis, NdFloat};
+use ndarray::{s, Array2, Axis, NdFloat};
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::one_hot;
 use tfs_math::softmax::log_softmax;
 use tfs_math::Rng;
-use tfs_nn::params::{visit_in, visit_in_mut};
+use tfs_nn::Grads;
 use tfs_nn::Init;
-use tfs_nn::{Grads, Params};
 
 /// Encoder and decoder cells of one kind and size, and the output head `w_y: (H, V)`, `b_y: (1, V)`.
 pub struct Seq2Seq<F> {
@@ -241,18 +240,9 @@ impl<F: NdFloat> Seq2Seq<F> {
     }
 }
 
-/// `encoder.*`, `decoder.*`, then the head `w_y`, `b_y`.
-impl<F: NdFloat> Params<F> for Seq2Seq<F> {
-    fn visit(&self, f: &mut dyn FnMut(&str, ArrayViewD<F>)) {
-        visit_in("encoder", &*self.encoder, f);
-        visit_in("decoder", &*self.decoder, f);
-        f("w_y", self.w_y.view().into_dyn());
-        f("b_y", self.b_y.view().into_dyn());
-    }
-    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, ArrayViewMutD<F>)) {
-        visit_in_mut("encoder", &mut *self.encoder, f);
-        visit_in_mut("decoder", &mut *self.decoder, f);
-        f("w_y", self.w_y.view_mut().into_dyn());
-        f("b_y", self.b_y.view_mut().into_dyn());
-    }
-}
+// Parameters: `encoder.*`, `decoder.*`, then the head `w_y`, `b_y`.
+tfs_nn::impl_params!(Seq2Seq {
+    modules: [encoder, decoder],
+    w_y,
+    b_y
+});
