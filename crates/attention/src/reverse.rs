@@ -1,10 +1,11 @@
 //! The digit-reversal task shared by Phase 2 (`p2-seq2seq-reverse`) and Phase 4 (attention):
 //! one training loop, one evaluation, the same fixed test split, so the curves are comparable.
+//! It lives here, the lowest crate that has both models (tfs-attention builds on tfs-seq).
+//!
+//! Left out: progress display and reporting (the caller passes `on_step` and records the numbers).
 
-use crate::Ctx;
+use crate::seq2seq_attn::AttnSeq2Seq;
 use ndarray::Array2;
-use serde_json::{json, Value};
-use tfs_attention::seq2seq_attn::AttnSeq2Seq;
 use tfs_math::Rng;
 use tfs_nn::schedule::cosine_with_warmup;
 use tfs_nn::{optim::Optimizer, Adam};
@@ -51,18 +52,17 @@ pub struct Recipe {
 }
 
 /// Trains with Adam, 100 warmup steps then cosine decay to 1e-4, each batch one random length in
-/// `lengths`. Returns the loss of every step and the training seconds.
+/// `lengths`. `on_step` is called after every step with its index. Returns the loss of every step
+/// and the training seconds.
 pub fn train(
     m: &mut dyn Reverser,
     r: &Recipe,
     rng: &mut Rng,
-    ctx: &Ctx,
-    label: &str,
+    on_step: &mut dyn FnMut(usize),
 ) -> (Vec<f64>, f64) {
     let mut opt = Adam::new(r.lr);
     let (lo, hi) = r.lengths;
     let mut losses = Vec::with_capacity(r.steps);
-    let pb = ctx.progress(r.steps as u64, label);
     let t0 = std::time::Instant::now();
     for step in 0..r.steps {
         let len = lo + rng.below(hi - lo + 1);
@@ -71,9 +71,8 @@ pub fn train(
         let (loss, mut g) = m.loss_and_grads(&batch);
         m.apply(&mut opt, &mut g, Some(r.clip));
         losses.push(loss);
-        pb.inc(1);
+        on_step(step);
     }
-    pb.finish_and_clear();
     (losses, t0.elapsed().as_secs_f64())
 }
 
@@ -106,12 +105,4 @@ pub fn evaluate(m: &dyn Reverser, lengths: &[usize], per_length: usize) -> Vec<(
             (*len, e, t)
         })
         .collect()
-}
-
-/// The evaluation as JSON records.
-pub fn eval_json(ev: &[(usize, f64, f64)]) -> Value {
-    json!(ev
-        .iter()
-        .map(|&(l, e, t)| json!({"length": l, "exact_match": e, "token_accuracy": t}))
-        .collect::<Vec<_>>())
 }

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 use std::path::PathBuf;
-use tfs_lab::mnist::{arrays, load, pixel_stats, train_recipe, Recipe};
+use tfs_nn::mnist::{arrays, pixel_stats, train_recipe, Recipe};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -46,7 +46,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             data_dir,
             seed,
         } => {
-            let data = load("bench mlp", &tfs_lab::data_dir(data_dir.as_deref()))?;
+            let data = tfs_data::mnist::load_mnist(&tfs_lab::data_dir(data_dir.as_deref()))?;
             let mut recipe = Recipe::full();
             if let Some(e) = epochs {
                 anyhow::ensure!(e > 0, "--epochs must be at least 1");
@@ -96,8 +96,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
 /// `tfs bench lstm`: the char-LM LSTM of `bench/peers/torch_lstm.py`, timed over `steps` steps
 /// after 3 warm-up steps; prints one JSON line with the peer's keys.
 pub fn lstm(data_dir: Option<PathBuf>, steps: usize, hidden: usize) -> Result<()> {
-    use tfs_lab::charlm::{load_text, train_char_lm, Corpus, LmRecipe};
-    let text = load_text("bench lstm", &tfs_lab::data_dir(data_dir.as_deref()))?;
+    use tfs_seq::charlm_train::{train_char_lm, Corpus, LmRecipe};
+    let text = tfs_data::text::load_tiny_shakespeare(&tfs_lab::data_dir(data_dir.as_deref()))?;
     let corpus = Corpus::new(&text, 200_000, 0.0);
     let r = LmRecipe {
         hidden,

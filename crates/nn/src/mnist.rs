@@ -1,12 +1,13 @@
-//! MNIST as arrays for the experiments and benchmarks, and the MLP recipe they share.
+//! MNIST as arrays for the MLP, and the MLP recipe shared by `p1-mnist-mlp`, `tfs bench mlp` and
+//! the PyTorch peer.
 //!
 //! Pixels are scaled to [0, 1] and standardised with the training set's mean and standard
 //! deviation over all pixels (≈ 0.1307 and 0.3081 for MNIST), computed here rather than assumed.
+//! Loading the files is left to the caller (`tfs_data::mnist::load_mnist`), which owns the
+//! data-missing and fetch behaviour.
 
-use crate::LabError;
 use ndarray::Array2;
-use std::path::Path;
-use tfs_data::mnist::{Mnist, Split};
+use tfs_data::mnist::Split;
 
 /// Inputs `(N, 784)` f32 and labels `(N,)`.
 pub struct Arrays {
@@ -38,11 +39,6 @@ pub fn arrays(split: &Split, limit: usize, (mean, std): (f32, f32)) -> Arrays {
         x,
         y: split.labels[..n].iter().map(|&l| l as usize).collect(),
     }
-}
-
-/// Loads MNIST from the data folder, as a lab error naming the experiment.
-pub fn load(id: &str, data_dir: &Path) -> Result<Mnist, LabError> {
-    tfs_data::mnist::load_mnist(data_dir).map_err(|e| LabError::from_data(id, e))
 }
 
 /// The MNIST MLP recipe shared by `p1-mnist-mlp` and `tfs bench mlp` (and the PyTorch peer,
@@ -100,10 +96,10 @@ pub fn train_recipe(
     test: &Arrays,
     seed: u64,
     on_epoch: &mut dyn FnMut(&EpochRecord),
-) -> (tfs_nn::Mlp<f32>, Vec<EpochRecord>) {
-    use tfs_nn::schedule::cosine_with_warmup;
-    use tfs_nn::train::{accuracy, train_classifier};
-    use tfs_nn::{Activation, Adam, Init, Mlp};
+) -> (crate::Mlp<f32>, Vec<EpochRecord>) {
+    use crate::schedule::cosine_with_warmup;
+    use crate::train::{accuracy, train_classifier};
+    use crate::{Activation, Adam, Init, Mlp};
     let mut rng = tfs_math::Rng::new(seed);
     let mut sizes = vec![train.x.ncols()];
     sizes.extend(&recipe.hidden);

@@ -4,15 +4,16 @@
 //! The text is cut into B parallel tracks; each training step reads the next `seq_len` characters
 //! of every track and carries the recurrent state over from the previous step (truncated BPTT
 //! with k = seq_len: gradients stop at window boundaries, the state does not).
+//!
+//! Left out: reading the text (the caller loads it with `tfs_data`, which owns the data-missing
+//! and fetch behaviour), shuffling windows, learning-rate schedules.
 
-use crate::LabError;
+use crate::{CellKind, CharLm, Model};
 use ndarray::Array2;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Instant;
 use tfs_math::Rng;
 use tfs_nn::Adam;
-use tfs_seq::{CellKind, CharLm, Model};
 
 /// The characters of a text, sorted, and the text as ids.
 pub struct Corpus {
@@ -46,11 +47,6 @@ impl Corpus {
     pub fn decode(&self, ids: &[usize]) -> String {
         ids.iter().map(|&i| self.chars[i]).collect()
     }
-}
-
-/// Loads Tiny Shakespeare, as a lab error naming the experiment.
-pub fn load_text(id: &str, data_dir: &Path) -> Result<String, LabError> {
-    tfs_data::text::load_tiny_shakespeare(data_dir).map_err(|e| LabError::from_data(id, e))
 }
 
 /// Training sizes.

@@ -1,15 +1,15 @@
 //! `p1-mnist-mlp`: a two-hidden-layer MLP on MNIST (and Fashion-MNIST when it is installed).
 //!
 //! 784-512-256-10, ReLU, He init, AdamW with warmup and cosine decay (the recipe in
-//! `crate::mnist::Recipe`, shared with `tfs bench mlp` and the PyTorch peer). Records
+//! `tfs_nn::mnist::Recipe`, shared with `tfs bench mlp` and the PyTorch peer). Records
 //! `test_accuracy` (a fraction) and `train_seconds` at the top level, accuracy per epoch, a
 //! confusion matrix and a grid of misclassified test digits.
 
 use crate::figures::{image_grid, Heatmap};
-use crate::mnist::{arrays, load, pixel_stats, train_recipe, EpochRecord, Recipe};
 use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_nn::mnist::{arrays, pixel_stats, train_recipe, EpochRecord, Recipe};
 use tfs_nn::train::predict_all;
 
 pub const EXPERIMENT: Experiment = Experiment {
@@ -27,7 +27,7 @@ fn records_json(recs: &[EpochRecord]) -> serde_json::Value {
 }
 
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
-    let data = load(ctx.id, &ctx.data_dir)?;
+    let data = ctx.mnist()?;
     let recipe = ctx.size(Recipe::full(), Recipe::quick());
     let (n_train, n_test) = ctx.size((usize::MAX, usize::MAX), (4000, 1000));
     let stats = pixel_stats(&data.train);

@@ -1,10 +1,10 @@
 //! `p1-optimizers`: SGD, momentum, Nesterov, Adam and AdamW on the same network, the same initial
 //! weights and the same batches (MNIST subset), compared by training loss per step.
 
-use crate::mnist::{arrays, load, pixel_stats};
 use crate::plot::{LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_nn::mnist::{arrays, pixel_stats};
 use tfs_nn::optim::{Adam, Momentum, Optimizer, Sgd};
 use tfs_nn::train::{accuracy, train_classifier};
 use tfs_nn::{Activation, Init, Mlp};
@@ -17,7 +17,7 @@ pub const EXPERIMENT: Experiment = Experiment {
 };
 
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
-    let data = load(ctx.id, &ctx.data_dir)?;
+    let data = ctx.mnist()?;
     let (n_train, epochs) = ctx.size((10_000, 3), (2_000, 1));
     let stats = pixel_stats(&data.train);
     let train = arrays(&data.train, n_train, stats);

@@ -1,10 +1,10 @@
 //! `p2-cell-comparison`: RNN vs LSTM vs GRU at equal hidden size on the char-LM task — parameters,
 //! seconds per epoch over the training text, final validation loss after the same number of epochs.
 
-use crate::charlm::{load_text, train_char_lm, Corpus, LmRecipe};
 use crate::plot::{LineChart, Series};
 use crate::{sig, Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_seq::charlm_train::{train_char_lm, Corpus, LmRecipe};
 use tfs_seq::{CellKind, Model};
 
 pub const EXPERIMENT: Experiment = Experiment {
@@ -16,7 +16,7 @@ pub const EXPERIMENT: Experiment = Experiment {
 };
 
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
-    let text = load_text(ctx.id, &ctx.data_dir)?;
+    let text = ctx.tiny_shakespeare()?;
     let corpus = Corpus::new(&text, ctx.size(100_000, 20_000), 0.1);
     let (hidden, seq_len, batch, epochs) = ctx.size((128, 64, 32, 6), (32, 16, 8, 1));
     let steps_per_epoch = (corpus.train.len() - 1) / batch / seq_len;

@@ -1,10 +1,10 @@
 //! `p2-char-rnn`: character-level language models (RNN, LSTM, GRU) on the first 100 KB of Tiny
 //! Shakespeare: training and validation loss, and samples printed at intervals.
 
-use crate::charlm::{load_text, tail_mean, train_char_lm, Corpus, LmRecipe};
 use crate::plot::{LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_seq::charlm_train::{tail_mean, train_char_lm, Corpus, LmRecipe};
 use tfs_seq::CellKind;
 
 pub const EXPERIMENT: Experiment = Experiment {
@@ -41,7 +41,7 @@ pub fn recipe(quick: bool) -> LmRecipe {
 }
 
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
-    let text = load_text(ctx.id, &ctx.data_dir)?;
+    let text = ctx.tiny_shakespeare()?;
     let corpus = Corpus::new(&text, ctx.size(100_000, 20_000), 0.1);
     let r = recipe(ctx.quick);
     let mut train_chart = LineChart::new(

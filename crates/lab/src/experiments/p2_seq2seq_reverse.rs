@@ -4,9 +4,9 @@
 //! attention models are measured on.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::reverse::{score, train, Recipe, TEST_LENGTHS, TEST_SEED};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_attention::reverse::{score, train, Recipe, TEST_LENGTHS, TEST_SEED};
 use tfs_math::Rng;
 use tfs_seq::seq2seq::Seq2Seq;
 use tfs_seq::tasks::{reverse_test_set, REVERSE_VOCAB};
@@ -38,7 +38,9 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         lr: 3e-3,
         clip: 5.0,
     };
-    let (losses, train_seconds) = train(&mut m, &recipe, &mut rng, ctx, "training steps");
+    let pb = ctx.progress(recipe.steps as u64, "training steps");
+    let (losses, train_seconds) = train(&mut m, &recipe, &mut rng, &mut |_| pb.inc(1));
+    pb.finish_and_clear();
     let test = reverse_test_set(&lengths, n_test, TEST_SEED);
     let (mut exact_pts, mut token_pts, mut beam_pts) = (Vec::new(), Vec::new(), Vec::new());
     let mut rows = Vec::new();

@@ -2,7 +2,6 @@
 //! Shakespeare. Trained on the first 90%, measured on the held-out 10%: tokens per character and
 //! per word, the word tokenizer's out-of-vocabulary rate, and BPE's first merges.
 
-use crate::charlm::load_text;
 use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
@@ -48,7 +47,7 @@ fn merge_rows(bt: &BpeTokenizer, merges: &[tfs_tokenizers::bpe::Merge]) -> Vec<V
 }
 
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
-    let text = load_text(ctx.id, &ctx.data_dir)?;
+    let text = ctx.tiny_shakespeare()?;
     let text: String = text.chars().take(ctx.size(usize::MAX, 100_000)).collect();
     let split = text
         .char_indices()

@@ -2,7 +2,6 @@
 //! chosen words, analogies with the rank of the expected answer, and a 2-D PCA of chosen words.
 //! One megabyte of Early Modern English is a small corpus; the summary says what it can and cannot do.
 
-use crate::charlm::load_text;
 use crate::figures::labelled_scatter;
 use crate::plot::{LineChart, Series};
 use crate::{Ctx, Experiment, LabError};
@@ -63,7 +62,7 @@ fn pca2(x: &Array2<f64>) -> Array2<f64> {
 }
 
 fn run(ctx: &mut Ctx) -> Result<(), LabError> {
-    let text = load_text(ctx.id, &ctx.data_dir)?;
+    let text = ctx.tiny_shakespeare()?;
     let text: String = text.chars().take(ctx.size(usize::MAX, 60_000)).collect();
     let opts = WordOptions {
         lowercase: true,

@@ -3,9 +3,9 @@
 //! the anti-diagonal.
 
 use crate::figures::Heatmap;
-use crate::reverse::{evaluate, train, Recipe};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_attention::reverse::{evaluate, train, Recipe};
 use tfs_attention::scorer::ScoreKind;
 use tfs_attention::seq2seq_attn::{AttnSeq2Seq, Style};
 use tfs_math::Rng;
@@ -37,7 +37,9 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         lr: 3e-3,
         clip: 5.0,
     };
-    train(&mut m, &recipe, &mut rng, ctx, "Bahdanau training");
+    let pb = ctx.progress(recipe.steps as u64, "Bahdanau training");
+    train(&mut m, &recipe, &mut rng, &mut |_| pb.inc(1));
+    pb.finish_and_clear();
     let ev = evaluate(&m, &[8, 12, 16], 100);
     let mut records = Vec::new();
     let mut diag_mass = Vec::new();

@@ -1,9 +1,9 @@
 //! `p4-luong-variants`: Luong's dot, general and concat scores and Bahdanau's additive attention on
 //! the same task and budget — accuracy, parameters, time.
 
-use crate::reverse::{evaluate, train, Recipe, Reverser};
 use crate::{sig, Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_attention::reverse::{evaluate, train, Recipe, Reverser};
 use tfs_attention::scorer::ScoreKind;
 use tfs_attention::seq2seq_attn::{AttnSeq2Seq, Style};
 use tfs_math::Rng;
@@ -46,7 +46,9 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             hidden,
             &mut rng,
         );
-        let (losses, secs) = train(&mut m, &recipe, &mut rng, ctx, name);
+        let pb = ctx.progress(recipe.steps as u64, name);
+        let (losses, secs) = train(&mut m, &recipe, &mut rng, &mut |_| pb.inc(1));
+        pb.finish_and_clear();
         let ev = evaluate(&m as &dyn Reverser, &test_lengths, n_test);
         let mut row = vec![
             name.to_string(),

@@ -2,9 +2,9 @@
 //! same axes as the no-attention bottleneck curve: same recipe, same test split, same seed.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::reverse::{eval_json, evaluate, train, Recipe, Reverser, TEST_LENGTHS};
 use crate::{Ctx, Experiment, LabError};
 use serde_json::json;
+use tfs_attention::reverse::{evaluate, train, Recipe, Reverser, TEST_LENGTHS};
 use tfs_attention::scorer::ScoreKind;
 use tfs_attention::seq2seq_attn::{AttnSeq2Seq, Style};
 use tfs_math::Rng;
@@ -76,7 +76,9 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
                 &mut rng,
             )),
         };
-        let (losses, secs) = train(model.as_mut(), &recipe, &mut rng, ctx, name);
+        let pb = ctx.progress(recipe.steps as u64, name);
+        let (losses, secs) = train(model.as_mut(), &recipe, &mut rng, &mut |_| pb.inc(1));
+        pb.finish_and_clear();
         let ev = evaluate(model.as_ref(), &lengths, n_test);
         exact_chart = exact_chart.series(
             Series::new(*name, ev.iter().map(|&(l, e, _)| (l as f64, e)).collect()).with_markers(),
@@ -108,4 +110,12 @@ fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         recipe.lengths.0, recipe.lengths.1
     ));
     Ok(())
+}
+
+/// The evaluation as JSON records.
+fn eval_json(ev: &[(usize, f64, f64)]) -> serde_json::Value {
+    json!(ev
+        .iter()
+        .map(|&(l, e, t)| json!({"length": l, "exact_match": e, "token_accuracy": t}))
+        .collect::<Vec<_>>())
 }
