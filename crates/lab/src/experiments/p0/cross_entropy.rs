@@ -2,22 +2,17 @@
 //! `L = −ln p`, for p from 0.001 to 1.
 
 use crate::plot::{LineChart, Series};
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use tfs_math::loss::cross_entropy;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p0-cross-entropy",
-    phase: 0,
-    description: "cross-entropy loss as the correct class's probability goes from 0.001 to 1",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "cross-entropy loss as the correct class's probability goes from 0.001 to 1";
 
 /// Two-class logits whose softmax gives the first class probability p: z = [ln p, ln(1 − p)].
 fn logits_for(p: f64) -> [f64; 2] {
     [p.ln(), (1.0 - p).ln()]
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     // p = 10^(-3 + 3k/300): log-spaced from 0.001 to 1.
     let ps: Vec<f64> = (0..=300)
         .map(|k| 10f64.powf(-3.0 + 3.0 * k as f64 / 300.0))

@@ -1,18 +1,13 @@
 //! `p0-entropy-kl`: the entropy of a coin against its bias, and KL divergence's asymmetry.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use serde_json::json;
 use tfs_math::info::{entropy_bits, kl_divergence};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p0-entropy-kl",
-    phase: 0,
-    description: "entropy of a coin vs its bias, and a table of KL(P‖Q) vs KL(Q‖P)",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "entropy of a coin vs its bias, and a table of KL(P‖Q) vs KL(Q‖P)";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let biases: Vec<f64> = (0..=200).map(|k| k as f64 / 200.0).collect();
     let h: Vec<(f64, f64)> = biases
         .iter()

@@ -6,23 +6,17 @@
 //! falls with ε (slope 1 forward, slope 2 central) until round-off, ~u/ε, takes over.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use serde_json::json;
 use tfs_math::numgrad::numerical_derivative;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p0-gradient-epsilon",
-    phase: 0,
-    description:
-        "error of numerical derivatives vs ε from 1e-1 to 1e-13: the truncation/round-off V",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "error of numerical derivatives vs ε from 1e-1 to 1e-13: the truncation/round-off V";
 
 fn forward(f: impl Fn(f64) -> f64, x: f64, eps: f64) -> f64 {
     (f(x + eps) - f(x)) / eps
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     // ε = 10^(-k/4) for k = 4..=52: four points per decade.
     let eps: Vec<f64> = (4..=52).map(|k| 10f64.powf(-(k as f64) / 4.0)).collect();
     type Case = (&'static str, fn(f64) -> f64, f64, f64);

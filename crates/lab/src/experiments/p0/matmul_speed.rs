@@ -7,18 +7,13 @@
 //! with a wrong answer.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use ndarray::Array2;
 use serde_json::json;
 use std::time::Instant;
 use tfs_math::linalg::{matmul_ikj, matmul_naive};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p0-matmul-speed",
-    phase: 0,
-    description: "GFLOP/s of naive i-j-k, cache-friendly i-k-j and ndarray matmul, n = 16…512",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "GFLOP/s of naive i-j-k, cache-friendly i-k-j and ndarray matmul, n = 16…512";
 
 /// Best seconds per call of `f` over repeated calls lasting at least `budget` seconds.
 fn best_time(budget: f64, mut f: impl FnMut()) -> f64 {
@@ -41,7 +36,7 @@ fn max_rel_diff(a: &[f32], b: &[f32]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let sizes: Vec<usize> = ctx.size(vec![16, 32, 64, 128, 256, 512], vec![16, 32, 64]);
     let budget = ctx.size(0.3, 0.01);
     let mut rng = ctx.rng();

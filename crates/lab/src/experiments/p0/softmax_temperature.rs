@@ -1,22 +1,17 @@
 //! `p0-softmax-temperature`: one logit vector under softmax(z / T) for T = 0.1, 0.5, 1, 2, 10.
 
 use crate::plot::{LineChart, Series};
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use serde_json::json;
 use tfs_math::info::entropy_bits;
 use tfs_math::softmax::softmax_temperature;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p0-softmax-temperature",
-    phase: 0,
-    description: "one logit vector under softmax temperatures 0.1, 0.5, 1, 2, 10",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "one logit vector under softmax temperatures 0.1, 0.5, 1, 2, 10";
 
 const LOGITS: [f64; 6] = [3.0, 2.5, 1.0, 0.5, 0.0, -1.0];
 const TEMPERATURES: [f64; 5] = [0.1, 0.5, 1.0, 2.0, 10.0];
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let mut chart = LineChart::new(
         "softmax(z / T) of z = [3, 2.5, 1, 0.5, 0, −1]",
         "class index i",

@@ -1,19 +1,13 @@
 //! `p1-activations`: every activation function and its derivative, on [−4, 4].
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_nn::Activation;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p1-activations",
-    phase: 1,
-    description:
-        "step, sigmoid, tanh, ReLU, LeakyReLU, GELU (exact and tanh), SiLU and their derivatives",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "step, sigmoid, tanh, ReLU, LeakyReLU, GELU (exact and tanh), SiLU and their derivatives";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let acts = [
         Activation::Step,
         Activation::Sigmoid,

@@ -5,18 +5,12 @@
 //! pre-activations (backward), under too-small N(0, 0.01²), too-large N(0, 1), Xavier and He.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use ndarray::Array2;
 use serde_json::json;
 use tfs_nn::{Activation, Init, Mlp, Workspace};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p1-init",
-    phase: 1,
-    description:
-        "activation and gradient scale per layer of an 8-layer MLP under four initialisations",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "activation and gradient scale per layer of an 8-layer MLP under four initialisations";
 
 fn std_of(a: &Array2<f64>) -> f64 {
     let n = a.len().max(1) as f64;
@@ -24,7 +18,7 @@ fn std_of(a: &Array2<f64>) -> f64 {
     (a.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n).sqrt()
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (width, depth, batch) = (256, 8, ctx.size(512, 64));
     let mut rng = ctx.rng();
     let x =

@@ -7,17 +7,12 @@
 
 use crate::figures::{image_grid, Heatmap};
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_nn::mnist::{arrays, pixel_stats, train_recipe, EpochRecord, Recipe};
 use tfs_nn::train::predict_all;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p1-mnist-mlp",
-    phase: 1,
-    description: "784-512-256-10 ReLU MLP on MNIST: accuracy per epoch, confusion matrix, mistakes",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "784-512-256-10 ReLU MLP on MNIST: accuracy per epoch, confusion matrix, mistakes";
 
 fn records_json(recs: &[EpochRecord]) -> serde_json::Value {
     json!(recs
@@ -26,7 +21,7 @@ fn records_json(recs: &[EpochRecord]) -> serde_json::Value {
         .collect::<Vec<_>>())
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let data = ctx.mnist()?;
     let recipe = ctx.size(Recipe::full(), Recipe::quick());
     let (n_train, n_test) = ctx.size((usize::MAX, usize::MAX), (4000, 1000));

@@ -2,21 +2,16 @@
 //! weights and the same batches (MNIST subset), compared by training loss per step.
 
 use crate::plot::{LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_nn::mnist::{arrays, pixel_stats};
 use tfs_nn::optim::{Adam, Momentum, Optimizer, Sgd};
 use tfs_nn::train::{accuracy, train_classifier};
 use tfs_nn::{Activation, Init, Mlp};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p1-optimizers",
-    phase: 1,
-    description: "SGD vs momentum vs Nesterov vs Adam vs AdamW: same net, init and batches",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "SGD vs momentum vs Nesterov vs Adam vs AdamW: same net, init and batches";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let data = ctx.mnist()?;
     let (n_train, epochs) = ctx.size((10_000, 3), (2_000, 1));
     let stats = pixel_stats(&data.train);

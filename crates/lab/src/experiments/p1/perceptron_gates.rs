@@ -5,20 +5,15 @@
 
 use crate::figures::decision_field;
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_nn::perceptron::Perceptron;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p1-perceptron-gates",
-    phase: 1,
-    description: "perceptron learning rule on AND, OR (converge) and XOR (never does)",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "perceptron learning rule on AND, OR (converge) and XOR (never does)";
 
 const EPOCHS: usize = 30;
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let pts = [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)];
     let xs: Vec<Vec<f64>> = pts.iter().map(|&(a, b)| vec![a, b]).collect();
     type Gate = (&'static str, fn(u8, u8) -> u8);

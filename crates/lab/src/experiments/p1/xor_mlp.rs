@@ -7,23 +7,18 @@
 
 use crate::figures::decision_field;
 use crate::plot::{LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use ndarray::{array, Array2};
 use serde_json::json;
 use tfs_nn::optim::Optimizer;
 use tfs_nn::{Activation, Adam, Init, Mlp, Workspace};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p1-xor-mlp",
-    phase: 1,
-    description: "2-2-2 sigmoid MLP solves XOR: loss curve, boundary, hidden representation",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "2-2-2 sigmoid MLP solves XOR: loss curve, boundary, hidden representation";
 
 const EPOCHS: usize = 2000;
 const RESTARTS: usize = 20;
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let x: Array2<f64> = array![[0., 0.], [0., 1.], [1., 0.], [1., 1.]];
     let y = [0usize, 1, 1, 0];
     let mut rng = ctx.rng();

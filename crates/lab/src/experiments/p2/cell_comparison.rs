@@ -2,20 +2,14 @@
 //! seconds per epoch over the training text, final validation loss after the same number of epochs.
 
 use crate::plot::{LineChart, Series};
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use serde_json::json;
 use tfs_seq::charlm_train::{train_char_lm, Corpus, LmRecipe};
 use tfs_seq::{CellKind, Model};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p2-cell-comparison",
-    phase: 2,
-    description:
-        "RNN vs LSTM vs GRU at equal hidden size: parameters, seconds per epoch, validation loss",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "RNN vs LSTM vs GRU at equal hidden size: parameters, seconds per epoch, validation loss";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = ctx.tiny_shakespeare()?;
     let corpus = Corpus::new(&text, ctx.size(100_000, 20_000), 0.1);
     let (hidden, seq_len, batch, epochs) = ctx.size((128, 64, 32, 6), (32, 16, 8, 1));

@@ -2,18 +2,12 @@
 //! Shakespeare: training and validation loss, and samples printed at intervals.
 
 use crate::plot::{LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_seq::charlm_train::{tail_mean, train_char_lm, Corpus, LmRecipe};
 use tfs_seq::CellKind;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p2-char-rnn",
-    phase: 2,
-    description:
-        "char-level RNN/LSTM/GRU language models on 100 KB of Tiny Shakespeare, with samples",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "char-level RNN/LSTM/GRU language models on 100 KB of Tiny Shakespeare, with samples";
 
 /// The full recipe (also `p2-cell-comparison`'s sizes).
 pub fn recipe(quick: bool) -> LmRecipe {
@@ -40,7 +34,7 @@ pub fn recipe(quick: bool) -> LmRecipe {
     }
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = ctx.tiny_shakespeare()?;
     let corpus = Corpus::new(&text, ctx.size(100_000, 20_000), 0.1);
     let r = recipe(ctx.quick);

@@ -3,7 +3,7 @@
 //! solution is close to all-or-nothing, so one seed says little). Chance is 1/8.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_math::Rng;
 use tfs_nn::Adam;
@@ -11,12 +11,7 @@ use tfs_seq::classifier::SeqClassifier;
 use tfs_seq::tasks::{recall_example, RECALL_KEYS, RECALL_VOCAB};
 use tfs_seq::{CellKind, Model};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p2-long-range",
-    phase: 2,
-    description: "delayed recall of a symbol after k distractors: accuracy vs k for RNN, LSTM, GRU",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "delayed recall of a symbol after k distractors: accuracy vs k for RNN, LSTM, GRU";
 
 fn batch(k: usize, n: usize, rng: &mut Rng) -> (Vec<Vec<usize>>, Vec<usize>) {
     let ex: Vec<(Vec<usize>, usize)> = (0..n).map(|_| recall_example(k, rng)).collect();
@@ -26,7 +21,7 @@ fn batch(k: usize, n: usize, rng: &mut Rng) -> (Vec<Vec<usize>>, Vec<usize>) {
     (steps, ex.iter().map(|e| e.1).collect())
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let ks: Vec<usize> = ctx.size(vec![2, 5, 10, 20, 40, 80], vec![2, 5]);
     let (hidden, steps, bs, seeds) = ctx.size((64, 1500, 32, 3u64), (16, 30, 16, 1));
     let mut chart = LineChart::new(

@@ -4,7 +4,7 @@
 //! attention models are measured on.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_attention::reverse::{score, train, Recipe, TEST_LENGTHS, TEST_SEED};
 use tfs_math::Rng;
@@ -12,15 +12,9 @@ use tfs_seq::seq2seq::Seq2Seq;
 use tfs_seq::tasks::{reverse_test_set, REVERSE_VOCAB};
 use tfs_seq::{CellKind, Model};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p2-seq2seq-reverse",
-    phase: 2,
-    description:
-        "LSTM seq2seq reversing digit sequences: accuracy vs length (the bottleneck curve)",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "LSTM seq2seq reversing digit sequences: accuracy vs length (the bottleneck curve)";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (hidden, steps, bs, n_test, n_beam) =
         ctx.size((128, 4000, 64, 200, 50), (16, 20, 8, 10, 3));
     let lengths: Vec<usize> = if ctx.quick {

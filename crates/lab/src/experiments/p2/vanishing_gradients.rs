@@ -8,7 +8,7 @@
 //! can grow.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use ndarray::Array2;
 use serde_json::json;
 use tfs_math::Rng;
@@ -18,13 +18,7 @@ use tfs_seq::rnn::Rnn;
 use tfs_seq::tasks::{recall_example, RECALL_KEYS, RECALL_VOCAB};
 use tfs_seq::{CellKind, Model};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p2-vanishing-gradients",
-    phase: 2,
-    description:
-        "‖∂L/∂h_t‖ vs distance from the loss for RNN/LSTM/GRU, and vs the RNN's spectral radius",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "‖∂L/∂h_t‖ vs distance from the loss for RNN/LSTM/GRU, and vs the RNN's spectral radius";
 
 /// A random orthogonal (n, n) matrix: Gram–Schmidt on the columns of a Gaussian matrix.
 fn orthogonal(n: usize, rng: &mut Rng) -> Array2<f64> {
@@ -63,7 +57,7 @@ fn recall_batch(k: usize, n: usize, rng: &mut Rng) -> (Vec<Vec<usize>>, Vec<usiz
     )
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (t_len, hidden, batch, train_steps) = ctx.size((50, 64, 32, 1500), (12, 16, 4, 10));
     let mut rng = ctx.rng();
     let (inputs, labels) = recall_batch(t_len - 2, batch, &mut rng);

@@ -2,18 +2,13 @@
 //! product of a one-hot matrix with the embedding matrix, and what each costs.
 
 use crate::figures::Heatmap;
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_embeddings::embedding::{one_hot, Embedding};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p3-one-hot-vs-embedding",
-    phase: 3,
-    description: "an embedding lookup equals one-hot × E, shown with numbers",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "an embedding lookup equals one-hot × E, shown with numbers";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let mut rng = ctx.rng();
     let (v, d) = (6, 4);
     let e: Embedding<f64> = Embedding::new(v, d, &mut rng);

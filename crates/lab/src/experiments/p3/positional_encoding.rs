@@ -3,19 +3,13 @@
 
 use crate::figures::Heatmap;
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_embeddings::positional::sinusoidal;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p3-positional-encoding",
-    phase: 3,
-    description:
-        "sinusoidal positional encodings: the matrix, and PE(i)·PE(j) as a function of i − j",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "sinusoidal positional encodings: the matrix, and PE(i)·PE(j) as a function of i − j";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (positions, d) = (64, 64);
     let pe = sinusoidal(positions + 256, d);
     let values: Vec<Vec<f64>> = (0..positions)

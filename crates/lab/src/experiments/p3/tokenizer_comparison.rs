@@ -3,20 +3,14 @@
 //! per word, the word tokenizer's out-of-vocabulary rate, and BPE's first merges.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use std::time::Instant;
 use tfs_tokenizers::char::CharTokenizer;
 use tfs_tokenizers::word::{WordOptions, WordTokenizer};
 use tfs_tokenizers::{BpeTokenizer, Split, Tokenizer};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p3-tokenizer-comparison",
-    phase: 3,
-    description:
-        "char vs word vs BPE (256-8k) on Tiny Shakespeare: tokens per char/word, OOV, first merges",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "char vs word vs BPE (256-8k) on Tiny Shakespeare: tokens per char/word, OOV, first merges";
 
 fn shown(bytes: &[u8]) -> String {
     format!(
@@ -46,7 +40,7 @@ fn merge_rows(bt: &BpeTokenizer, merges: &[tfs_tokenizers::bpe::Merge]) -> Vec<V
         .collect()
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = ctx.tiny_shakespeare()?;
     let text: String = text.chars().take(ctx.size(usize::MAX, 100_000)).collect();
     let split = text

@@ -4,20 +4,14 @@
 
 use crate::figures::labelled_scatter;
 use crate::plot::{LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use ndarray::{Array1, Array2};
 use serde_json::json;
 use std::collections::HashMap;
 use tfs_embeddings::word2vec::{analogy_rank, nearest, train, Config};
 use tfs_tokenizers::word::{WordOptions, WordTokenizer};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p3-word2vec",
-    phase: 3,
-    description:
-        "skip-gram word2vec on Tiny Shakespeare: neighbours, analogies with ranks, 2-D PCA",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "skip-gram word2vec on Tiny Shakespeare: neighbours, analogies with ranks, 2-D PCA";
 
 const QUERIES: [&str; 8] = [
     "king", "love", "death", "night", "good", "father", "sword", "heaven",
@@ -61,7 +55,7 @@ fn pca2(x: &Array2<f64>) -> Array2<f64> {
     out
 }
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = ctx.tiny_shakespeare()?;
     let text: String = text.chars().take(ctx.size(usize::MAX, 60_000)).collect();
     let opts = WordOptions {

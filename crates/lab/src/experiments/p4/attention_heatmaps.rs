@@ -3,7 +3,7 @@
 //! the anti-diagonal.
 
 use crate::figures::Heatmap;
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_attention::reverse::{evaluate, train, Recipe};
 use tfs_attention::scorer::ScoreKind;
@@ -12,14 +12,9 @@ use tfs_math::Rng;
 use tfs_seq::tasks::{reverse_test_set, REVERSE_VOCAB};
 use tfs_seq::CellKind;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p4-attention-heatmaps",
-    phase: 4,
-    description: "alignment heatmaps of a Bahdanau model reversing digits (the anti-diagonal)",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "alignment heatmaps of a Bahdanau model reversing digits (the anti-diagonal)";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (hidden, steps) = ctx.size((64, 1500), (16, 20));
     let mut rng = Rng::new(ctx.seed);
     let mut m: AttnSeq2Seq<f32> = AttnSeq2Seq::new(

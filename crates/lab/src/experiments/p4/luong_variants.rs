@@ -1,7 +1,7 @@
 //! `p4-luong-variants`: Luong's dot, general and concat scores and Bahdanau's additive attention on
 //! the same task and budget — accuracy, parameters, time.
 
-use crate::{sig, Ctx, Experiment, LabError};
+use crate::{sig, Ctx, LabError};
 use serde_json::json;
 use tfs_attention::reverse::{evaluate, train, Recipe, Reverser};
 use tfs_attention::scorer::ScoreKind;
@@ -10,15 +10,9 @@ use tfs_math::Rng;
 use tfs_seq::tasks::REVERSE_VOCAB;
 use tfs_seq::{CellKind, Model};
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p4-luong-variants",
-    phase: 4,
-    description:
-        "dot vs general vs concat (Luong) vs additive (Bahdanau): accuracy, parameters, time",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "dot vs general vs concat (Luong) vs additive (Bahdanau): accuracy, parameters, time";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (hidden, steps, n_test) = ctx.size((64, 1500, 200), (8, 10, 5));
     let recipe = Recipe {
         steps,

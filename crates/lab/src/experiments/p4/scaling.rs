@@ -3,20 +3,14 @@
 //! d_k grows. Unscaled, the scores' spread grows like √d_k and softmax collapses to one key.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_math::info::entropy;
 use tfs_math::softmax::softmax;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p4-scaling",
-    phase: 4,
-    description:
-        "softmax entropy and max weight of random QKᵀ scores vs d_k, with and without 1/√d_k",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "softmax entropy and max weight of random QKᵀ scores vs d_k, with and without 1/√d_k";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let mut rng = ctx.rng();
     let (keys, queries) = (64usize, ctx.size(200usize, 20));
     let dks: Vec<usize> = (1..=10).map(|k| 1 << k).collect();

@@ -9,7 +9,7 @@
 
 use crate::figures::Heatmap;
 use crate::plot::{LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use ndarray::{s, Array2, Array3, Axis};
 use serde_json::json;
 use tfs_attention::mha::MultiHead;
@@ -21,17 +21,11 @@ use tfs_nn::init::Init;
 use tfs_nn::optim::Optimizer;
 use tfs_nn::Adam;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p4-self-attention",
-    phase: 4,
-    description:
-        "two-head causal self-attention on a recall-the-previous-tokens task: one heatmap per head",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "two-head causal self-attention on a recall-the-previous-tokens task: one heatmap per head";
 
 const V: usize = 10;
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (t, d, heads, b, steps) = ctx.size(
         (12usize, 32usize, 2usize, 32usize, 1500usize),
         (6, 8, 2, 4, 20),

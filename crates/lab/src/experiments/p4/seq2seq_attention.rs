@@ -2,7 +2,7 @@
 //! same axes as the no-attention bottleneck curve: same recipe, same test split, same seed.
 
 use crate::plot::{LegendPosition, LineChart, Series};
-use crate::{Ctx, Experiment, LabError};
+use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_attention::reverse::{evaluate, train, Recipe, Reverser, TEST_LENGTHS};
 use tfs_attention::scorer::ScoreKind;
@@ -12,15 +12,9 @@ use tfs_seq::seq2seq::Seq2Seq;
 use tfs_seq::tasks::REVERSE_VOCAB;
 use tfs_seq::CellKind;
 
-pub const EXPERIMENT: Experiment = Experiment {
-    id: "p4-seq2seq-attention",
-    phase: 4,
-    description:
-        "reversal with Bahdanau and Luong attention vs the no-attention bottleneck, by length",
-    run,
-};
+pub(crate) const DESCRIPTION: &str = "reversal with Bahdanau and Luong attention vs the no-attention bottleneck, by length";
 
-fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let (hidden, steps, bs, n_test) = ctx.size((128, 3000, 64, 200), (16, 20, 8, 10));
     let lengths: Vec<usize> = if ctx.quick {
         vec![4, 8]
