@@ -14,7 +14,6 @@ pub mod plot;
 
 pub use ctx::{Ctx, RESERVED_KEYS};
 pub use error::LabError;
-pub use tfs_data::data_dir;
 
 use error::io;
 use serde_json::{json, Value};
