@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peer benchmark for `tfs bench lstm`: a character-level LSTM language model in PyTorch on the CPU.
 
-Same model and work as `tfs bench lstm` (crates/cli/src/bench.rs): Tiny Shakespeare's characters
+Same model and work as `tfs bench lstm` (crates/bench/src/lstm.rs): Tiny Shakespeare's characters
 as one-hot inputs to a one-layer LSTM (hidden 256), a linear head over the vocabulary, mean
 cross-entropy over seq_len 64 x batch 32 characters per step, truncated BPTT with the state
 carried between windows, Adam(lr 3e-3), gradient-norm clipping at 5. Timed over `--steps` steps

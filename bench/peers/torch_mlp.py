@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peer benchmark for `tfs bench mlp`: the same MNIST MLP recipe in PyTorch on the CPU.
 
-Recipe (keep equal to crates/lab/src/mnist.rs, Recipe::full): 784-512-256-10, ReLU, He-normal
+Recipe (keep equal to crates/nn/src/mnist.rs, Recipe::full): 784-512-256-10, ReLU, He-normal
 weights (std sqrt(2/fan_in)), zero biases, AdamW(lr 1e-3, weight decay 1e-4, betas 0.9/0.999,
 eps 1e-8), linear warmup over 200 steps then cosine decay to 0, batch 128 with the last partial
 batch dropped, inputs standardised with the training set's pixel mean and std.

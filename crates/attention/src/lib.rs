@@ -2,7 +2,8 @@
 //!
 //! [`scorer`]: additive (Bahdanau), dot and general (Luong) attention over encoder states;
 //! [`seq2seq_attn`]: the Phase 2 encoder-decoder with attention; [`sdpa`]: scaled dot-product
-//! attention with padding and causal masks; [`mha`]: multi-head self-attention. Every backward is
+//! attention with padding and causal masks; [`mha`]: multi-head self-attention; [`reverse`]: the
+//! digit-reversal trainer shared by the Phase 2 and Phase 4 models. Every backward is
 //! written by hand and gradient-checked; the batched kernels are tested against loop references.
 //!
 //! The attention core does not depend on the recurrent cells of Phase 2: only `seq2seq_attn`
@@ -10,6 +11,7 @@
 //! --no-default-features` builds the core alone).
 
 pub mod mha;
+pub mod reverse;
 pub mod scorer;
 pub mod sdpa;
 #[cfg(feature = "seq2seq")]

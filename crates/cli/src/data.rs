@@ -1,30 +1,25 @@
-//! `tfs data fetch NAME [--data-dir DIR]`: download a dataset and verify its checksums.
+//! `tfs data fetch NAME`: download a dataset into the global `--data-dir` and verify its
+//! checksums.
 
+use crate::Global;
 use anyhow::{anyhow, Result};
 use clap::Subcommand;
-use std::path::PathBuf;
 use tfs_data::fetch::{fetch, http_download, Fetched, DATASETS};
 
 #[derive(Subcommand)]
 pub enum DataCommand {
     /// Download a dataset (mnist, tinyshakespeare) into DATA_DIR/NAME, verifying SHA-256 checksums
-    Fetch {
-        name: String,
-        /// Dataset folder (default: $TFS_DATA_DIR, else ./data)
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-    },
+    Fetch { name: String },
 }
 
-pub fn run(cmd: DataCommand) -> Result<()> {
+pub fn run(cmd: DataCommand, global: &Global) -> Result<()> {
     match cmd {
-        DataCommand::Fetch { name, data_dir } => {
+        DataCommand::Fetch { name } => {
             let spec = DATASETS.iter().find(|d| d.name == name).ok_or_else(|| {
                 let known: Vec<&str> = DATASETS.iter().map(|d| d.name).collect();
                 anyhow!("unknown dataset '{name}' (known: {})", known.join(", "))
             })?;
-            let dir = tfs_data::data_dir(data_dir.as_deref());
-            for f in fetch(spec, &dir, &http_download)? {
+            for f in fetch(spec, &global.data_dir, &http_download)? {
                 match f {
                     Fetched::Cached(p) => println!("cached     {}", p.display()),
                     Fetched::Downloaded(p) => println!("downloaded {}", p.display()),

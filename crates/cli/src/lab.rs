@@ -1,5 +1,7 @@
-//! `tfs lab list` and `tfs lab run ID|pN|all [--out DIR] [--quick] [--seed N] [--verbose]`.
+//! `tfs lab list` and `tfs lab run ID|pN|all [--out DIR] [--quick] [--verbose]` (with the global
+//! `--seed N` and `--data-dir DIR`).
 
+use crate::Global;
 use anyhow::Result;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -20,19 +22,13 @@ pub enum LabCommand {
         /// Shrink every experiment to seconds (what the test suite runs)
         #[arg(long)]
         quick: bool,
-        /// Seed of every random draw
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
         /// Print more while running
         #[arg(long)]
         verbose: bool,
-        /// Dataset folder (default: $TFS_DATA_DIR, else ./data)
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
     },
 }
 
-pub fn run(cmd: LabCommand) -> Result<()> {
+pub fn run(cmd: LabCommand, global: &Global) -> Result<()> {
     match cmd {
         LabCommand::List => {
             for e in registry() {
@@ -44,17 +40,15 @@ pub fn run(cmd: LabCommand) -> Result<()> {
             target,
             out,
             quick,
-            seed,
             verbose,
-            data_dir,
         } => {
             let chosen = select(&target)?;
             let opts = RunOptions {
                 out,
                 quick,
-                seed,
+                seed: global.seed,
                 verbose,
-                data_dir: tfs_lab::data_dir(data_dir.as_deref()),
+                data_dir: global.data_dir.clone(),
             };
             let mut skipped = Vec::new();
             for e in &chosen {

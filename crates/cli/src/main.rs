@@ -1,5 +1,9 @@
 //! `tfs`: the command line of Transformers From Scratch. Thin: it parses arguments and calls the
 //! library crates; every error ends as one line on stderr and a non-zero exit.
+//!
+//! `--data-dir` and `--seed` are global (accepted before or after the subcommand) and resolved
+//! once here: the data folder by `tfs_data::data_dir` (the flag, else `$TFS_DATA_DIR`, else
+//! `./data`). Commands that read no dataset or draw nothing at random ignore them.
 
 mod bench;
 mod data;
@@ -7,6 +11,7 @@ mod lab;
 mod tokenizer;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -15,8 +20,21 @@ use clap::{Parser, Subcommand};
     about = "Transformers From Scratch: every idea from a dot product to GPT-2, by hand"
 )]
 struct Cli {
+    /// Dataset folder (default: $TFS_DATA_DIR, else ./data)
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Seed of every random draw (lab runs, bench mlp and lstm)
+    #[arg(long, global = true, default_value_t = 0)]
+    seed: u64,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The global options, resolved.
+pub struct Global {
+    /// Where datasets are found.
+    pub data_dir: PathBuf,
+    pub seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -37,10 +55,14 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    let global = Global {
+        data_dir: tfs_data::data_dir(cli.data_dir.as_deref()),
+        seed: cli.seed,
+    };
     let result = match cli.command {
-        Command::Lab(cmd) => lab::run(cmd),
-        Command::Bench(cmd) => bench::run(cmd),
-        Command::Data(cmd) => data::run(cmd),
+        Command::Lab(cmd) => lab::run(cmd, &global),
+        Command::Bench(cmd) => bench::run(cmd, &global),
+        Command::Data(cmd) => data::run(cmd, &global),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
     };
     if let Err(e) = result {

@@ -127,6 +127,17 @@ impl Ctx {
         pb
     }
 
+    /// MNIST from the data folder; a missing file is [`LabError::DataMissing`] naming this experiment.
+    pub fn mnist(&self) -> Result<tfs_data::mnist::Mnist, LabError> {
+        tfs_data::mnist::load_mnist(&self.data_dir).map_err(|e| LabError::from_data(self.id, e))
+    }
+
+    /// Tiny Shakespeare from the data folder, as [`Ctx::mnist`] for errors.
+    pub fn tiny_shakespeare(&self) -> Result<String, LabError> {
+        tfs_data::text::load_tiny_shakespeare(&self.data_dir)
+            .map_err(|e| LabError::from_data(self.id, e))
+    }
+
     /// Writes a text file (e.g. generated samples) into the experiment's folder.
     pub fn write_file(&mut self, name: &str, contents: &str) -> Result<(), LabError> {
         let path = self.dir.join(name);

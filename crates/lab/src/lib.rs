@@ -5,19 +5,15 @@
 //! machine), SVG figures, and `summary.md` (tables and findings a blog post includes verbatim).
 //! `--quick` shrinks every experiment to seconds; the test suite runs them all that way.
 
-pub mod charlm;
 mod ctx;
 mod error;
 pub mod experiments;
 pub mod figures;
 pub mod machine;
-pub mod mnist;
 pub mod plot;
-pub mod reverse;
 
 pub use ctx::{Ctx, RESERVED_KEYS};
 pub use error::LabError;
-pub use tfs_data::data_dir;
 
 use error::io;
 use serde_json::{json, Value};

@@ -15,15 +15,10 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// Logical cores available to this process.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// `{cores, cpu, os, arch}`.
 pub fn describe() -> Value {
     json!({
-        "cores": cores(),
+        "cores": tfs_math::threads(),
         "cpu": cpu_model(),
         "os": std::env::consts::OS,
         "arch": std::env::consts::ARCH,

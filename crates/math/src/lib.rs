@@ -2,8 +2,9 @@
 //!
 //! Pure-Rust vectors and matrices ([`linalg`]), numerical derivatives ([`numgrad`]), the gradient
 //! checker every later backward pass is tested with ([`gradcheck`]), softmax ([`softmax`]),
-//! cross-entropy ([`loss`]), the shared [`elementwise`] helpers (sigmoid, one-hot, row softmax), entropy and KL divergence ([`info`]), and the project's one seeded
-//! random number generator ([`Rng`]).
+//! cross-entropy ([`loss`]), the shared [`elementwise`] helpers (sigmoid, one-hot, row softmax),
+//! entropy and KL divergence ([`info`]), the project's one seeded random number generator
+//! ([`Rng`]); and [`threads`], the one place the thread count is read.
 
 pub mod elementwise;
 pub mod gradcheck;
@@ -27,4 +28,10 @@ pub fn argmax<T: PartialOrd + Copy>(xs: impl IntoIterator<Item = T>) -> usize {
         }
     }
     best.map_or(0, |b| b.0)
+}
+
+/// Threads this process may run at once (`std::thread::available_parallelism`, 1 if unknown):
+/// what every benchmark line reports as `threads` and every results.json records as `cores`.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -2,13 +2,16 @@
 //!
 //! The [`perceptron`] and its learning rule, [`activation`] functions with derivatives, [`loss`]
 //! functions, [`init`]ialisers, a configurable [`mlp`] with hand-written backpropagation,
-//! [`optim`]izers behind one trait, the named-parameter trait every model implements ([`params`]) and learning-rate [`schedule`]s. Everything is generic over the
-//! float type: f32 to train, f64 for gradient checks.
+//! [`optim`]izers behind one trait, the named-parameter trait every model implements
+//! ([`params`]), learning-rate [`schedule`]s, a classifier training loop ([`train`]) and the MNIST
+//! recipe the experiments and benchmarks share ([`mnist`]). Everything is generic over the float
+//! type: f32 to train, f64 for gradient checks.
 
 pub mod activation;
 pub mod init;
 pub mod loss;
 pub mod mlp;
+pub mod mnist;
 pub mod optim;
 pub mod params;
 pub mod perceptron;

@@ -1,13 +1,15 @@
 //! # tfs-seq — Phase 2: sequence models and the path to attention
 //!
 //! Recurrent [`cell`]s — [`rnn::Rnn`], [`lstm::Lstm`], [`gru::Gru`] — with forward and backward by
-//! hand, [`bptt`] over sequences, a character-level language model ([`charlm`]), an
-//! encoder-decoder ([`seq2seq`]) with greedy and beam-search decoding, and the synthetic [`tasks`]
-//! the experiments train on. Every model names its parameters through [`tfs_nn::Params`].
+//! hand, [`bptt`] over sequences, a character-level language model ([`charlm`]) and its trainer
+//! ([`charlm_train`]), an encoder-decoder ([`seq2seq`]) with greedy and beam-search decoding, and
+//! the synthetic [`tasks`] the experiments train on. Every model names its parameters through
+//! [`tfs_nn::Params`].
 
 pub mod bptt;
 pub mod cell;
 pub mod charlm;
+pub mod charlm_train;
 pub mod classifier;
 pub mod gru;
 pub mod lstm;

@@ -93,6 +93,50 @@ fn runs_one_experiment_into_the_given_folder() {
 }
 
 #[test]
+fn global_seed_and_data_dir_work_before_and_after_the_subcommand() {
+    let base = std::env::temp_dir().join(format!("tfs-cli-global-{}", std::process::id()));
+    let (a, b) = (base.join("a"), base.join("b"));
+    let after = tfs(&[
+        "lab",
+        "run",
+        "p0-entropy-kl",
+        "--quick",
+        "--out",
+        a.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--data-dir",
+        "/nonexistent-tfs-data",
+    ]);
+    let before = tfs(&[
+        "--seed",
+        "3",
+        "--data-dir",
+        "/nonexistent-tfs-data",
+        "lab",
+        "run",
+        "p0-entropy-kl",
+        "--quick",
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    for out in [&after, &before] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let seed = |d: &std::path::Path| {
+        let text = std::fs::read_to_string(d.join("p0-entropy-kl/results.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["seed"].clone()
+    };
+    assert_eq!(seed(&a), 3);
+    assert_eq!(seed(&b), 3);
+    std::fs::remove_dir_all(&base).ok();
+}
+
+#[test]
 fn missing_data_is_skipped_named_and_fails_the_run() {
     let dir = std::env::temp_dir().join(format!("tfs-cli-nodata-{}", std::process::id()));
     let out = tfs(&[

@@ -8,16 +8,18 @@ fn temp_out(name: &str) -> PathBuf {
     dir
 }
 
-#[test]
-fn every_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
-    let out = temp_out("all");
+/// Runs every experiment of `phase` in quick mode and checks its outputs parse and say something.
+fn every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs(phase: &str) {
+    let out = temp_out(&format!("quick-{phase}"));
     let opts = RunOptions {
         out: out.clone(),
         quick: true,
         seed: 1,
         ..RunOptions::default()
     };
-    for exp in registry() {
+    let chosen = select(phase).unwrap();
+    assert!(!chosen.is_empty(), "{phase} has no experiment");
+    for exp in chosen {
         let dir = match run(&exp, &opts) {
             Ok(dir) => dir,
             // Without a data folder (a bare clone), data experiments are skipped, loudly; CI sets
@@ -56,6 +58,40 @@ fn every_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
         assert!(summary.trim().len() > 50, "{} summary is empty", exp.id);
     }
     std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn every_p0_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
+    every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs("p0");
+}
+
+#[test]
+fn every_p1_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
+    every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs("p1");
+}
+
+#[test]
+fn every_p2_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
+    every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs("p2");
+}
+
+#[test]
+fn every_p3_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
+    every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs("p3");
+}
+
+#[test]
+fn every_p4_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
+    every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs("p4");
+}
+
+#[test]
+fn every_experiment_is_in_one_of_the_quick_mode_phases() {
+    let phases: Vec<u32> = registry().iter().map(|e| e.phase).collect();
+    assert!(
+        phases.iter().all(|&p| p <= 4),
+        "a phase beyond p4 needs its quick-mode test"
+    );
 }
 
 #[test]

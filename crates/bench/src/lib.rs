@@ -1,0 +1,57 @@
+//! # tfs-bench — the bodies of `tfs bench …`
+//!
+//! Each benchmark runs the same work as its peer script in `bench/peers/` and returns one JSON
+//! object with the peer's keys, so the two lines can be compared in one session: [`mlp`] (the
+//! MNIST MLP recipe, peer `torch_mlp.py`), [`lstm`] (char-level LSTM training, peer
+//! `torch_lstm.py`) and [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`).
+//!
+//! Left out: argument parsing and printing (the `tfs` binary does both), repeated-run statistics
+//! beyond best-of-N, and any comparison logic: the ratio is read off the two lines.
+
+pub mod lstm;
+pub mod mlp;
+pub mod tokenizer;
+
+use std::fmt;
+
+/// What every line's `impl` key says: this project and its version.
+pub fn impl_name() -> String {
+    format!("tfs {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// An error of a benchmark: its data or its tokenizer could not be read.
+#[derive(Debug)]
+pub enum BenchError {
+    Data(tfs_data::DataError),
+    Tokenizer(tfs_tokenizers::TokenizerError),
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BenchError::Data(e) => write!(f, "{e}"),
+            BenchError::Tokenizer(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BenchError::Data(e) => Some(e),
+            BenchError::Tokenizer(e) => Some(e),
+        }
+    }
+}
+
+impl From<tfs_data::DataError> for BenchError {
+    fn from(e: tfs_data::DataError) -> Self {
+        BenchError::Data(e)
+    }
+}
+
+impl From<tfs_tokenizers::TokenizerError> for BenchError {
+    fn from(e: tfs_tokenizers::TokenizerError) -> Self {
+        BenchError::Tokenizer(e)
+    }
+}

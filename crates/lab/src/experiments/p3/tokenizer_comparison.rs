@@ -1,0 +1,161 @@
+//! `p3-tokenizer-comparison`: char vs word vs byte-level BPE (vocabularies 256 … 8k) on Tiny
+//! Shakespeare. Trained on the first 90%, measured on the held-out 10%: tokens per character and
+//! per word, the word tokenizer's out-of-vocabulary rate, and BPE's first merges.
+
+use crate::plot::{LegendPosition, LineChart, Series};
+use crate::{Ctx, LabError};
+use serde_json::json;
+use std::time::Instant;
+use tfs_tokenizers::char::CharTokenizer;
+use tfs_tokenizers::word::{WordOptions, WordTokenizer};
+use tfs_tokenizers::{BpeTokenizer, Split, Tokenizer};
+
+pub(crate) const DESCRIPTION: &str = "char vs word vs BPE (256-8k) on Tiny Shakespeare: tokens per char/word, OOV, first merges";
+
+fn shown(bytes: &[u8]) -> String {
+    format!(
+        "`{}`",
+        String::from_utf8_lossy(bytes)
+            .replace('\n', "\\n")
+            .replace(' ', "␣")
+    )
+}
+
+/// Table rows of the first 20 merges: number, left, right, new token, count.
+fn merge_rows(bt: &BpeTokenizer, merges: &[tfs_tokenizers::bpe::Merge]) -> Vec<Vec<String>> {
+    let tok = |id: u32| shown(&bt.bpe.tokens[id as usize]);
+    merges
+        .iter()
+        .take(20)
+        .enumerate()
+        .map(|(k, m)| {
+            vec![
+                (k + 1).to_string(),
+                tok(m.left),
+                tok(m.right),
+                tok(256 + k as u32),
+                m.count.to_string(),
+            ]
+        })
+        .collect()
+}
+
+pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+    let text = ctx.tiny_shakespeare()?;
+    let text: String = text.chars().take(ctx.size(usize::MAX, 100_000)).collect();
+    let split = text
+        .char_indices()
+        .nth(text.chars().count() * 9 / 10)
+        .map_or(text.len(), |(i, _)| i);
+    let (train, held) = (&text[..split], &text[split..]);
+    let (chars, words) = (
+        held.chars().count() as f64,
+        held.split_whitespace().count() as f64,
+    );
+    let mut rows = Vec::new();
+    let mut records = Vec::new();
+    let mut add = |name: String, t: &dyn Tokenizer, extra: serde_json::Value| {
+        let n = t.encode(held).len() as f64;
+        rows.push(vec![
+            name.clone(),
+            t.vocab_size().to_string(),
+            format!("{:.3}", n / chars),
+            format!("{:.2}", n / words),
+        ]);
+        records.push(json!({"tokenizer": name, "vocab_size": t.vocab_size(), "tokens_per_char": n / chars, "tokens_per_word": n / words, "extra": extra}));
+        (t.vocab_size() as f64, n / chars)
+    };
+    let ct = CharTokenizer::train(train);
+    let char_pt = add(
+        "char".into(),
+        &ct,
+        json!({"unknown_in_held_out": ct.encode(held).iter().filter(|&&i| i == 0).count()}),
+    );
+    let mut word_pts = Vec::new();
+    let mut oov_rows = Vec::new();
+    for min_freq in [1, 2, 5] {
+        let wt = WordTokenizer::train(
+            train,
+            WordOptions {
+                min_freq,
+                ..WordOptions::default()
+            },
+        );
+        let oov = wt.oov_rate(held);
+        oov_rows.push(vec![
+            min_freq.to_string(),
+            wt.vocab_size().to_string(),
+            format!("{:.2}%", 100.0 * oov),
+        ]);
+        word_pts.push(add(
+            format!("word (min count {min_freq})"),
+            &wt,
+            json!({"min_freq": min_freq, "oov_rate": oov}),
+        ));
+    }
+    let sizes: Vec<usize> = ctx.size(vec![256, 512, 1024, 2048, 4096, 8192], vec![256, 300, 512]);
+    let mut bpe_pts = Vec::new();
+    let mut first_merges = Vec::new();
+    let mut train_secs = Vec::new();
+    let pb = ctx.progress(sizes.len() as u64, "BPE vocabularies");
+    for &v in &sizes {
+        let t0 = Instant::now();
+        let (bt, merges) = BpeTokenizer::train(&[train], v, Split::Gpt2, &[]).map_err(|e| {
+            LabError::Experiment {
+                id: ctx.id.into(),
+                message: e.to_string(),
+            }
+        })?;
+        let secs = t0.elapsed().as_secs_f64();
+        train_secs.push(json!({"vocab_size": v, "seconds": secs}));
+        assert_eq!(
+            bt.decode(&bt.encode(held)).ok().as_deref(),
+            Some(held),
+            "BPE must round-trip"
+        );
+        if first_merges.is_empty() {
+            first_merges = merge_rows(&bt, &merges);
+        }
+        bpe_pts.push(add(format!("BPE {v}"), &bt, json!({"train_seconds": secs})));
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    if first_merges.is_empty() {
+        let (bt, merges) = BpeTokenizer::train(&[train], 276, Split::Gpt2, &[]).map_err(|e| {
+            LabError::Experiment {
+                id: ctx.id.into(),
+                message: e.to_string(),
+            }
+        })?;
+        first_merges = merge_rows(&bt, &merges);
+    }
+    LineChart::new(
+        "Tokens per character of held-out Shakespeare vs vocabulary size",
+        "vocabulary size (tokens)",
+        "tokens per character",
+    )
+    .log_x()
+    .legend(LegendPosition::UpperRight)
+    .series(Series::new("byte-level BPE (GPT-2 split)", bpe_pts).with_markers())
+    .series(Series::new("word (min count 1, 2, 5)", word_pts).with_markers())
+    .series(Series::new("char", vec![char_pt]).with_markers())
+    .draw(&ctx.figure("tokens_per_char.svg"))?;
+    ctx.set("held_out", json!({"chars": chars, "words": words}));
+    ctx.set("tokenizers", json!(records));
+    ctx.set("bpe_train_seconds", json!(train_secs));
+    ctx.table(
+        &["tokenizer", "vocabulary", "tokens / char", "tokens / word"],
+        &rows,
+    );
+    ctx.md("The word tokenizer's vocabulary and its out-of-vocabulary rate on the held-out text (every unknown word becomes `<unk>`, its meaning lost):");
+    ctx.table(
+        &["min count", "vocabulary", "OOV rate on held-out"],
+        &oov_rows,
+    );
+    ctx.md("The first merges byte-level BPE learns on the training text (␣ is a space, \\n a newline; count = occurrences of the pair when merged):");
+    ctx.table(
+        &["merge", "left", "right", "new token", "count"],
+        &first_merges,
+    );
+    Ok(())
+}
