@@ -6,11 +6,12 @@
 //! digit-reversal trainer shared by the Phase 2 and Phase 4 models. Every backward is
 //! written by hand and gradient-checked; the batched kernels are tested against loop references.
 //!
-//! The attention core does not depend on the recurrent cells of Phase 2: only `seq2seq_attn`
-//! does, behind the default feature `seq2seq` (`cargo check -p tfs-attention
+//! The attention core does not depend on the recurrent cells of Phase 2: only `seq2seq_attn` and
+//! `reverse` do, behind the default feature `seq2seq` (`cargo check -p tfs-attention
 //! --no-default-features` builds the core alone).
 
 pub mod mha;
+#[cfg(feature = "seq2seq")]
 pub mod reverse;
 pub mod scorer;
 pub mod sdpa;

@@ -8,14 +8,21 @@ use crate::BenchError;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Instant;
+use tfs_data::fetch::Fetch;
 use tfs_seq::charlm_train::{train_char_lm, Corpus, LmRecipe};
 
 /// Steps trained before the clock starts.
 const WARMUP: usize = 3;
 
 /// Trains `steps` timed steps of an LSTM with `hidden` units from `seed`.
-pub fn lstm(data_dir: &Path, steps: usize, hidden: usize, seed: u64) -> Result<Value, BenchError> {
-    let text = tfs_data::text::load_tiny_shakespeare(data_dir)?;
+pub fn lstm(
+    data_dir: &Path,
+    fetch: Fetch,
+    steps: usize,
+    hidden: usize,
+    seed: u64,
+) -> Result<Value, BenchError> {
+    let text = tfs_data::text::load_tiny_shakespeare_fetching(data_dir, fetch)?;
     let corpus = Corpus::new(&text, 200_000, 0.0);
     let r = LmRecipe {
         hidden,

@@ -7,16 +7,18 @@
 use crate::BenchError;
 use serde_json::{json, Value};
 use std::path::Path;
+use tfs_data::fetch::Fetch;
 use tfs_nn::mnist::{arrays, pixel_stats, train_recipe, EpochRecord, Recipe};
 
 /// Trains `epochs` epochs (the recipe's 15 if `None`) with `seed`; `on_epoch` sees every epoch.
 pub fn mlp(
     data_dir: &Path,
+    fetch: Fetch,
     epochs: Option<usize>,
     seed: u64,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<Value, BenchError> {
-    let data = tfs_data::mnist::load_mnist(data_dir)?;
+    let data = tfs_data::mnist::load_mnist_fetching(data_dir, fetch)?;
     let mut recipe = Recipe::full();
     if let Some(e) = epochs {
         recipe.epochs = e;

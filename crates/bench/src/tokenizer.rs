@@ -8,6 +8,7 @@
 use crate::BenchError;
 use serde_json::{json, Value};
 use std::path::Path;
+use tfs_data::fetch::Fetch;
 use tfs_tokenizers::{BpeTokenizer, Split};
 
 /// Splits `text` into about `n` chunks at line boundaries (the documents of the batch benchmark;
@@ -40,8 +41,8 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 /// Times GPT-2 encoding of Tiny Shakespeare and training a BPE vocabulary of `vocab_size`.
-pub fn tokenizer(data_dir: &Path, vocab_size: usize) -> Result<Value, BenchError> {
-    let text = tfs_data::text::load_tiny_shakespeare(data_dir)?;
+pub fn tokenizer(data_dir: &Path, fetch: Fetch, vocab_size: usize) -> Result<Value, BenchError> {
+    let text = tfs_data::text::load_tiny_shakespeare_fetching(data_dir, fetch)?;
     let mb = text.len() as f64 / 1e6;
     let gpt2 = tfs_tokenizers::gpt2::gpt2()?;
     let n_tokens = gpt2.encode_ordinary(&text).len();

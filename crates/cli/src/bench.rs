@@ -31,22 +31,28 @@ pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
     let line = match cmd {
         BenchCommand::Mlp { epochs } => {
             anyhow::ensure!(epochs != Some(0), "--epochs must be at least 1");
-            tfs_bench::mlp::mlp(&global.data_dir, epochs, global.seed, &mut |r| {
-                eprintln!(
-                    "epoch {:>2}  loss {:.4}  test acc {:.4}  {:.2}s",
-                    r.epoch, r.train_loss, r.test_accuracy, r.seconds
-                );
-            })?
+            tfs_bench::mlp::mlp(
+                &global.data_dir,
+                global.fetch,
+                epochs,
+                global.seed,
+                &mut |r| {
+                    eprintln!(
+                        "epoch {:>2}  loss {:.4}  test acc {:.4}  {:.2}s",
+                        r.epoch, r.train_loss, r.test_accuracy, r.seconds
+                    );
+                },
+            )?
         }
         BenchCommand::Tokenizer { vocab_size } => {
-            tfs_bench::tokenizer::tokenizer(&global.data_dir, vocab_size)?
+            tfs_bench::tokenizer::tokenizer(&global.data_dir, global.fetch, vocab_size)?
         }
         BenchCommand::Lstm { steps, hidden } => {
             anyhow::ensure!(
                 steps > 0 && hidden > 0,
                 "--steps and --hidden must be at least 1"
             );
-            tfs_bench::lstm::lstm(&global.data_dir, steps, hidden, global.seed)?
+            tfs_bench::lstm::lstm(&global.data_dir, global.fetch, steps, hidden, global.seed)?
         }
     };
     println!("{line}");

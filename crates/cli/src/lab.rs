@@ -49,6 +49,7 @@ pub fn run(cmd: LabCommand, global: &Global) -> Result<()> {
                 seed: global.seed,
                 verbose,
                 data_dir: global.data_dir.clone(),
+                fetch: global.fetch,
             };
             let mut skipped = Vec::new();
             for e in &chosen {

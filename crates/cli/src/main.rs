@@ -1,9 +1,11 @@
 //! `tfs`: the command line of Transformers From Scratch. Thin: it parses arguments and calls the
 //! library crates; every error ends as one line on stderr and a non-zero exit.
 //!
-//! `--data-dir` and `--seed` are global (accepted before or after the subcommand) and resolved
-//! once here: the data folder by `tfs_data::data_dir` (the flag, else `$TFS_DATA_DIR`, else
-//! `./data`). Commands that read no dataset or draw nothing at random ignore them.
+//! `--data-dir`, `--seed` and `--offline` are global (accepted before or after the subcommand) and
+//! resolved once here: the data folder by `tfs_data::data_dir` (the flag, else `$TFS_DATA_DIR`,
+//! else `./data`); a dataset missing from it is downloaded on first use (checksummed) unless
+//! `--offline` or `$TFS_OFFLINE` says not to. Commands that read no dataset or draw nothing at
+//! random ignore them.
 
 mod bench;
 mod data;
@@ -12,6 +14,7 @@ mod tokenizer;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use tfs_data::fetch::Fetch;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +29,10 @@ struct Cli {
     /// Seed of every random draw (lab runs, bench mlp and lstm)
     #[arg(long, global = true, default_value_t = 0)]
     seed: u64,
+    /// Never download: a missing dataset is an error naming the command that gets it
+    /// (also $TFS_OFFLINE=1)
+    #[arg(long, global = true)]
+    offline: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +42,8 @@ pub struct Global {
     /// Where datasets are found.
     pub data_dir: PathBuf,
     pub seed: u64,
+    /// Whether a missing dataset is downloaded on first use.
+    pub fetch: Fetch,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +67,7 @@ fn main() {
     let global = Global {
         data_dir: tfs_data::data_dir(cli.data_dir.as_deref()),
         seed: cli.seed,
+        fetch: Fetch::from_env(cli.offline),
     };
     let result = match cli.command {
         Command::Lab(cmd) => lab::run(cmd, &global),

@@ -15,6 +15,9 @@
 //!   `tfs data fetch NAME`. A failed download (no network, a bad mirror) gives the same error,
 //!   with the reason.
 //!
+//! **`TFS_DATA_MIRROR`**: a base URL tried before the datasets' own sources, laid out like the
+//! data folder (`MIRROR/mnist/train-images-idx3-ubyte.gz`), for a local or institutional copy.
+//!
 //! **`TFS_OFFLINE`**: set to anything but empty or `0`, it forces [`Fetch::Offline`] in
 //! [`ensure`] and [`Fetch::from_env`], whatever the caller asked, so that a test suite or a
 //! sandboxed run never touches the network.
@@ -148,8 +151,7 @@ pub fn fetch(
         let path = dir.join(file.name);
         let partial = dir.join(format!("{}.partial", file.name));
         let mut last_err = None;
-        for base in spec.mirrors {
-            let url = format!("{}/{}", base.trim_end_matches('/'), file.name);
+        for url in urls(spec, file, std::env::var("TFS_DATA_MIRROR").ok().as_deref()) {
             let attempt = download(&url, &partial).and_then(|()| verify(&partial, file));
             match attempt {
                 Ok(()) => {
@@ -170,6 +172,22 @@ pub fn fetch(
         done.push(Fetched::Downloaded(path));
     }
     Ok(done)
+}
+
+/// The URLs tried for `file`, in order: `MIRROR/DATASET/FILE` first when a mirror is given
+/// (`$TFS_DATA_MIRROR`: a local or institutional copy laid out like the data folder), then
+/// `BASE/FILE` for each of the dataset's own mirrors.
+pub fn urls(spec: &DatasetSpec, file: &FileSpec, mirror: Option<&str>) -> Vec<String> {
+    let own = mirror
+        .filter(|m| !m.is_empty())
+        .map(|m| format!("{}/{}/{}", m.trim_end_matches('/'), spec.name, file.name));
+    own.into_iter()
+        .chain(
+            spec.mirrors
+                .iter()
+                .map(|b| format!("{}/{}", b.trim_end_matches('/'), file.name)),
+        )
+        .collect()
 }
 
 /// Where a copy of `file` already is in `dir`: `dir/NAME`, else `dir/NAME` without its `.gz`

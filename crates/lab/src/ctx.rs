@@ -37,6 +37,8 @@ pub struct Ctx {
     pub verbose: bool,
     /// Where datasets are found.
     pub data_dir: PathBuf,
+    /// Whether a missing dataset is downloaded on first use.
+    pub fetch: tfs_data::fetch::Fetch,
     pub(crate) results: Map<String, Value>,
     pub(crate) summary: String,
     pub(crate) figures: Vec<String>,
@@ -51,6 +53,7 @@ impl Ctx {
             seed: opts.seed,
             verbose: opts.verbose,
             data_dir: opts.data_dir.clone(),
+            fetch: opts.fetch,
             results: Map::new(),
             summary: String::new(),
             figures: Vec::new(),
@@ -129,12 +132,13 @@ impl Ctx {
 
     /// MNIST from the data folder; a missing file is [`LabError::DataMissing`] naming this experiment.
     pub fn mnist(&self) -> Result<tfs_data::mnist::Mnist, LabError> {
-        tfs_data::mnist::load_mnist(&self.data_dir).map_err(|e| LabError::from_data(self.id, e))
+        tfs_data::mnist::load_mnist_fetching(&self.data_dir, self.fetch)
+            .map_err(|e| LabError::from_data(self.id, e))
     }
 
     /// Tiny Shakespeare from the data folder, as [`Ctx::mnist`] for errors.
     pub fn tiny_shakespeare(&self) -> Result<String, LabError> {
-        tfs_data::text::load_tiny_shakespeare(&self.data_dir)
+        tfs_data::text::load_tiny_shakespeare_fetching(&self.data_dir, self.fetch)
             .map_err(|e| LabError::from_data(self.id, e))
     }
 

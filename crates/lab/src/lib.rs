@@ -19,6 +19,7 @@ use error::io;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Instant;
+use tfs_data::fetch::Fetch;
 
 /// An experiment of the roadmap.
 #[derive(Clone, Copy)]
@@ -62,6 +63,9 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Where datasets are found (see `tfs_data::data_dir`).
     pub data_dir: PathBuf,
+    /// Whether a missing dataset is downloaded on first use (`Online`) or is an error naming
+    /// the command that gets it (`Offline`, `--offline`, `$TFS_OFFLINE`).
+    pub fetch: Fetch,
 }
 
 impl Default for RunOptions {
@@ -72,6 +76,7 @@ impl Default for RunOptions {
             seed: 0,
             verbose: false,
             data_dir: tfs_data::data_dir(None),
+            fetch: Fetch::from_env(false),
         }
     }
 }

@@ -2,6 +2,11 @@
 
 use std::process::Command;
 
+// The fetch tests' HTTP server on 127.0.0.1, shared rather than copied.
+#[allow(dead_code)]
+#[path = "../../../data/tests/it/server.rs"]
+mod server;
+
 fn tfs(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tfs"))
         .args(args)
@@ -148,12 +153,13 @@ fn missing_data_is_skipped_named_and_fails_the_run() {
         dir.to_str().unwrap(),
         "--data-dir",
         "/nonexistent-tfs-data",
+        "--offline",
     ]);
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("mnist/train-images-idx3-ubyte.gz not found"),
+        err.contains("mnist/train-images-idx3-ubyte.gz not found; offline, so not downloaded"),
         "{err}"
     );
     assert!(err.contains("tfs data fetch mnist"), "{err}");
@@ -251,4 +257,46 @@ fn gpt2_encode_matches_known_ids_and_bad_input_is_an_error() {
         String::from_utf8(bad.stderr).unwrap().trim(),
         "error: 'x' is not a token id"
     );
+}
+
+/// The main job on a machine without the dataset: the first run downloads it (here from a
+/// mirror on 127.0.0.1 serving the real file, `$TFS_DATA_MIRROR`), verifies its checksum, puts it
+/// in the data folder and goes on. Needs the real Tiny Shakespeare (its checksum is fixed), so
+/// it runs where TFS_DATA_DIR holds it.
+#[test]
+fn a_missing_dataset_is_fetched_on_first_use_then_the_run_goes_on() {
+    let Some(text) = std::env::var_os("TFS_DATA_DIR").and_then(|d| {
+        std::fs::read(std::path::Path::new(&d).join("tinyshakespeare/input.txt")).ok()
+    }) else {
+        eprintln!("skipped: needs TFS_DATA_DIR with tinyshakespeare/input.txt");
+        return;
+    };
+    let srv = server::Server::start(
+        vec![(
+            "/tinyshakespeare/input.txt",
+            server::Reply::Body(text.clone()),
+        )],
+        1,
+    );
+    let base = std::env::temp_dir().join(format!("tfs-cli-fetch-{}", std::process::id()));
+    let (data, out) = (base.join("data"), base.join("out"));
+    let run = Command::new(env!("CARGO_BIN_EXE_tfs"))
+        .args(["lab", "run", "p2-char-rnn", "--quick", "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TFS_DATA_MIRROR", &srv.base)
+        .env_remove("TFS_OFFLINE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    assert!(err.contains("fetching tinyshakespeare"), "{err}");
+    assert_eq!(
+        std::fs::read(data.join("tinyshakespeare/input.txt")).unwrap(),
+        text
+    );
+    assert!(!data.join("tinyshakespeare/input.txt.partial").exists());
+    assert!(out.join("p2-char-rnn/results.json").exists());
+    std::fs::remove_dir_all(&base).ok();
 }

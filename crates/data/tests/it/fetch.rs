@@ -227,3 +227,16 @@ fn the_shared_copies_verify_against_the_specs() {
         }
     }
 }
+
+#[test]
+fn a_mirror_is_tried_first_laid_out_like_the_data_folder() {
+    use tfs_data::fetch::{urls, TINY_SHAKESPEARE};
+    let file = &TINY_SHAKESPEARE.files[0];
+    let with = urls(&TINY_SHAKESPEARE, file, Some("http://127.0.0.1:8000/"));
+    assert_eq!(with[0], "http://127.0.0.1:8000/tinyshakespeare/input.txt");
+    assert_eq!(with.len(), 1 + TINY_SHAKESPEARE.mirrors.len());
+    assert!(with[1].ends_with("/input.txt"));
+    let without = urls(&TINY_SHAKESPEARE, file, None);
+    assert_eq!(&with[1..], &without[..]);
+    assert_eq!(urls(&TINY_SHAKESPEARE, file, Some("")), without);
+}

@@ -53,9 +53,7 @@ impl Server {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         served += 1;
-                        if let Some(path) = answer(stream, &routes) {
-                            seen.lock().unwrap().push(path);
-                        }
+                        answer(stream, &routes, &seen);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(5))
@@ -92,8 +90,13 @@ pub fn closed_port_base() -> String {
     format!("http://{addr}")
 }
 
-/// Reads one request head, writes the reply; returns the path asked for.
-fn answer(mut stream: TcpStream, routes: &[(String, Reply)]) -> Option<String> {
+/// Reads one request head, records the path asked for (before replying, so that a client that
+/// has seen the reply also sees the request recorded), writes the reply.
+fn answer(
+    mut stream: TcpStream,
+    routes: &[(String, Reply)],
+    seen: &Mutex<Vec<String>>,
+) -> Option<()> {
     stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut head = Vec::new();
@@ -106,6 +109,7 @@ fn answer(mut stream: TcpStream, routes: &[(String, Reply)]) -> Option<String> {
     }
     let head = String::from_utf8_lossy(&head);
     let path = head.split_whitespace().nth(1)?.to_string();
+    seen.lock().unwrap().push(path.clone());
     let reply = routes.iter().find(|(p, _)| *p == path).map(|(_, r)| r);
     let status_and_body = |status: &str, len: usize| {
         format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
@@ -124,5 +128,5 @@ fn answer(mut stream: TcpStream, routes: &[(String, Reply)]) -> Option<String> {
     result.ok()?;
     stream.flush().ok()?;
     stream.shutdown(std::net::Shutdown::Both).ok();
-    Some(path)
+    Some(())
 }

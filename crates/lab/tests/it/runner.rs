@@ -15,7 +15,7 @@ fn every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs(phas
         out: out.clone(),
         quick: true,
         seed: 1,
-        ..RunOptions::default()
+        ..offline()
     };
     let chosen = select(phase).unwrap();
     assert!(!chosen.is_empty(), "{phase} has no experiment");
@@ -131,7 +131,7 @@ fn a_failed_run_keeps_the_previous_good_result() {
     let opts = RunOptions {
         out: out.clone(),
         quick: true,
-        ..RunOptions::default()
+        ..offline()
     };
     let good = select("p0-entropy-kl").unwrap()[0];
     let dir = run(&good, &opts).unwrap();
@@ -159,7 +159,7 @@ fn same_seed_same_numbers() {
             out: out.clone(),
             quick: true,
             seed: 3,
-            ..RunOptions::default()
+            ..offline()
         };
         run(&exp, &opts).unwrap();
     }
@@ -181,7 +181,7 @@ fn adam_beats_plain_sgd_after_the_same_steps() {
     let opts = RunOptions {
         out: out.clone(),
         quick: true,
-        ..RunOptions::default()
+        ..offline()
     };
     let exp = select("p1-optimizers").unwrap()[0];
     let dir = match run(&exp, &opts) {
@@ -210,7 +210,7 @@ fn the_xor_mlp_solves_xor() {
     let opts = RunOptions {
         out: out.clone(),
         quick: true,
-        ..RunOptions::default()
+        ..offline()
     };
     let dir = run(&select("p1-xor-mlp").unwrap()[0], &opts).unwrap();
     let doc: Value =
@@ -231,4 +231,12 @@ fn moving_average_is_a_trailing_mean() {
         vec![(1.0, 1.0), (3.0, 2.0), (5.0, 4.0)]
     );
     assert!(tfs_lab::moving_average(&[], 3, 1).is_empty());
+}
+
+/// Test runs never download: a missing dataset is skipped (or, under TFS_DATA_DIR, fails).
+fn offline() -> RunOptions {
+    RunOptions {
+        fetch: tfs_data::fetch::Fetch::Offline,
+        ..RunOptions::default()
+    }
 }
