@@ -1,0 +1,321 @@
+//! General matrix multiply in f32: `C = α·op(A)·op(B) + β·C`, where `op(X)` is `X` or `Xᵀ`.
+//!
+//! Every matrix is a row-major slice with a leading dimension (the distance between the starts of
+//! two rows), so views into larger buffers work: element (r, c) of a stored matrix is
+//! `x[r * ld + c]`. `op(A)` is (m, k), `op(B)` is (k, n) and `C` is (m, n). A transposed operand
+//! is never materialised: packing reads it with swapped strides, so NN, NT, TN (and TT) all run
+//! at the same speed.
+//!
+//! The fast path follows the BLIS / GotoBLAS structure (see `blocked.rs`): B is packed into
+//! panels NR columns wide, A into panels MR rows tall, blocked by KC (depth), MC (rows) and NC
+//! (columns) so that one B micro-panel stays in L1 and one packed A block in L2; an MR×NR
+//! micro-kernel in registers does all the arithmetic. The micro-kernel is picked at run time:
+//! AVX-512 (`avx512.rs`), AVX2+FMA (`avx2.rs`), or a portable one that the compiler vectorises
+//! (`portable.rs`; NEON on Apple silicon). Small products skip packing (`small.rs`). Threads
+//! split C into independent column (or row) ranges of whole panels, run on a persistent pool.
+//!
+//! Environment: `TFS_KERNELS=reference` forces the triple loop (`portable`, `avx2`, `avx512`
+//! force a micro-kernel, when the CPU has it); `TFS_THREADS=N` sets the default thread count.
+//!
+//! Left out: bf16 and f64 (a sibling `hgemm`/`dgemm` would reuse `blocked.rs` with another
+//! element type), the TT layout's own tuning, and packing shared between threads (each thread packs
+//! its own copy of A; this costs m·k copies per thread, negligible beside 2·m·n·k flops).
+//!
+//! # Performance notes
+//!
+//! (Filled in with measured numbers below.)
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod blocked;
+mod pack;
+mod portable;
+mod reference;
+mod small;
+
+pub use reference::sgemm_reference;
+
+use crate::pool;
+use blocked::{MatPtr, View};
+use std::sync::OnceLock;
+
+/// Whether an operand is used as stored (`N`) or transposed (`T`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Trans {
+    N,
+    T,
+}
+
+/// Which implementation computes the product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// The triple loop of [`sgemm_reference`].
+    Reference,
+    /// Packed and blocked, with a micro-kernel in plain Rust that the compiler vectorises.
+    Portable,
+    /// Packed and blocked, 6×16 AVX2+FMA micro-kernel (x86_64 only).
+    Avx2,
+    /// Packed and blocked, AVX-512 micro-kernel (x86_64 only).
+    Avx512,
+}
+
+impl Kernel {
+    /// Whether this CPU can run the kernel.
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernel::Reference | Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx2 | Kernel::Avx512 => false,
+        }
+    }
+
+    /// The fastest kernel this CPU can run.
+    pub fn best() -> Kernel {
+        [Kernel::Avx512, Kernel::Avx2]
+            .into_iter()
+            .find(|k| k.is_available())
+            .unwrap_or(Kernel::Portable)
+    }
+
+    /// [`Kernel::best`] unless `TFS_KERNELS` names another one (`reference`, `portable`, `avx2`,
+    /// `avx512`); a name this CPU cannot run falls back to the best. Read once per process.
+    pub fn from_env() -> Kernel {
+        static CHOSEN: OnceLock<Kernel> = OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let wanted = match std::env::var("TFS_KERNELS").as_deref().map(str::trim) {
+                Ok("reference") => Kernel::Reference,
+                Ok("portable") => Kernel::Portable,
+                Ok("avx2") => Kernel::Avx2,
+                Ok("avx512") => Kernel::Avx512,
+                _ => Kernel::best(),
+            };
+            if wanted.is_available() {
+                wanted
+            } else {
+                Kernel::best()
+            }
+        })
+    }
+
+    /// A short lowercase name, as `TFS_KERNELS` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Reference => "reference",
+            Kernel::Portable => "portable",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+        }
+    }
+}
+
+/// How [`sgemm_with`] runs: on how many threads, with which kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmConfig {
+    /// Upper bound on threads; small products use fewer.
+    pub threads: usize,
+    pub kernel: Kernel,
+    /// Use the size heuristics (the unpacked path for small products, fewer threads than
+    /// `threads` when there is little work). Tests turn them off to drive the packed path and
+    /// every thread through small shapes.
+    pub size_heuristics: bool,
+}
+
+impl GemmConfig {
+    /// `TFS_THREADS` (else the core count) and `TFS_KERNELS` (else the best kernel).
+    pub fn from_env() -> GemmConfig {
+        GemmConfig {
+            threads: pool::default_threads(),
+            kernel: Kernel::from_env(),
+            size_heuristics: true,
+        }
+    }
+}
+
+/// The length a row-major (rows, cols) matrix with leading dimension `ld` needs.
+fn needed_len(rows: usize, cols: usize, ld: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * ld + cols
+    }
+}
+
+/// Panics with the operation and the shapes if the arguments cannot describe a valid GEMM.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_args(
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    a_len: usize,
+    lda: usize,
+    b_len: usize,
+    ldb: usize,
+    c_len: usize,
+    ldc: usize,
+) {
+    let stored = |t: Trans, r: usize, c: usize| if t == Trans::N { (r, c) } else { (c, r) };
+    let (ar, ac) = stored(ta, m, k);
+    let (br, bc) = stored(tb, k, n);
+    for (name, rows, cols, ld, len) in [
+        ("A", ar, ac, lda, a_len),
+        ("B", br, bc, ldb, b_len),
+        ("C", m, n, ldc, c_len),
+    ] {
+        assert!(
+            ld >= cols && len >= needed_len(rows, cols, ld),
+            "sgemm({ta:?}{tb:?}, m={m}, n={n}, k={k}): {name} is stored ({rows}, {cols}) and \
+             needs ld >= {cols} and len >= (rows-1)*ld+cols, got ld={ld}, len={len}"
+        );
+    }
+}
+
+/// `C = α·op(A)·op(B) + β·C` with the kernel and thread count from the environment
+/// ([`GemmConfig::from_env`]).
+///
+/// Shapes: `op(A)` is (m, k), `op(B)` is (k, n), `C` is (m, n); `A` is stored row-major as
+/// (m, k) with leading dimension `lda` when `ta == Trans::N`, and as (k, m) when `ta == Trans::T`
+/// (likewise `B`). With β = 0, `C` is not read (it may hold NaN). Elements of the slices outside
+/// the described matrices (padding between rows) are neither read for C nor written.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    sgemm_with(
+        &GemmConfig::from_env(),
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    );
+}
+
+/// Products with at most this many multiply-adds (m·n·k) skip packing.
+const SMALL_MNK: usize = 32 * 32 * 32;
+/// Each extra thread must get at least this many multiply-adds to be worth waking.
+const MNK_PER_THREAD: usize = 64 * 64 * 64;
+
+/// [`sgemm`] with an explicit [`GemmConfig`].
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_with(
+    cfg: &GemmConfig,
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
+    if cfg.kernel == Kernel::Reference {
+        return sgemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    assert!(
+        cfg.kernel.is_available(),
+        "sgemm: kernel {:?} is not available on this CPU",
+        cfg.kernel
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        return small::scale_c(m, n, beta, c, ldc);
+    }
+    let mnk = m.saturating_mul(n).saturating_mul(k);
+    if cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2) {
+        return small::sgemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    let view = |x: &[f32], ld: usize, t: Trans| match t {
+        Trans::N => View::new(x, ld, 1),
+        Trans::T => View::new(x, 1, ld),
+    };
+    let (av, bv) = (view(a, lda, ta), view(b, ldb, tb));
+    let cp = MatPtr::new(c, ldc);
+    let spec = blocked::spec(cfg.kernel);
+    let threads = if cfg.size_heuristics {
+        cfg.threads.clamp(1, (mnk / MNK_PER_THREAD).max(1))
+    } else {
+        cfg.threads.max(1)
+    };
+    // Split the longer side of C into `threads` ranges of whole panels; the parts are disjoint.
+    let (split_n, len, panel) = if n >= m {
+        (true, n, spec.nr)
+    } else {
+        (false, m, spec.mr)
+    };
+    let panels = len.div_ceil(panel);
+    let threads = threads.min(panels);
+    let per = panels.div_ceil(threads) * panel;
+    pool::run(threads, &|t| {
+        let start = (t * per).min(len);
+        let end = ((t + 1) * per).min(len);
+        if start == end {
+            return;
+        }
+        // SAFETY: `check_args` proved that every (i, p), (p, j), (i, j) the sub-product touches
+        // lies inside `a`, `b`, `c`; the sub-products of different `t` write disjoint ranges of
+        // C (rows or columns start..end), and `c` is borrowed mutably for the whole call.
+        unsafe {
+            if split_n {
+                blocked::gemm(
+                    spec,
+                    m,
+                    end - start,
+                    k,
+                    alpha,
+                    av,
+                    bv.cols_from(start),
+                    beta,
+                    cp.cols_from(start),
+                );
+            } else {
+                blocked::gemm(
+                    spec,
+                    end - start,
+                    n,
+                    k,
+                    alpha,
+                    av.rows_from(start),
+                    bv,
+                    beta,
+                    cp.rows_from(start),
+                );
+            }
+        }
+    });
+}
