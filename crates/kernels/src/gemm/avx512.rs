@@ -9,6 +9,7 @@
 //! Left out: masked edge tiles (edges go through a buffer in `blocked.rs`).
 
 use super::blocked::Spec;
+use super::pack::pack_panels;
 use std::arch::x86_64::*;
 
 const MR: usize = 14;
@@ -21,6 +22,8 @@ pub(crate) static SPEC: Spec = Spec {
     mc: 126,
     nc: 4096,
     kernel,
+    pack_a: pack_panels::<MR>,
+    pack_b: pack_panels::<NR>,
 };
 
 /// # Safety
@@ -36,6 +39,13 @@ unsafe fn kernel(
     alpha: f32,
     beta: f32,
 ) {
+    // Start pulling the C tile towards L1 now; it is read (β ≠ 0) or written only after the
+    // k loop, and a miss per row there would stall the end of every tile.
+    for i in 0..MR {
+        let row = c.wrapping_add(i * ldc);
+        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
+    }
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..k {
         // SAFETY: p < k, so b + p·NR .. +32 and a + p·MR .. +MR are inside the panels.

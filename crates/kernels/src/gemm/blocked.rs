@@ -15,9 +15,9 @@
 //!
 //! Left out: packing shared between threads and prefetch hints (measured in mod.rs notes).
 
-use super::pack::{pack_a, pack_b};
 use super::Kernel;
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 /// The micro-kernel: `C[0..MR][0..NR] = α · Σ_p a[p·MR + i] · b[p·NR + j] + β · C` over p < k,
 /// with C row-major (leading dimension `ldc`); with β = 0, C is not read.
@@ -32,6 +32,7 @@ pub(crate) type MicroKernel = unsafe fn(
 );
 
 /// A micro-kernel with its tile (MR, NR) and cache blocks (KC, MC, NC).
+#[derive(Clone, Copy)]
 pub(crate) struct Spec {
     pub mr: usize,
     pub nr: usize,
@@ -39,18 +40,41 @@ pub(crate) struct Spec {
     pub mc: usize,
     pub nc: usize,
     pub kernel: MicroKernel,
+    /// `pack_panels::<MR>` and `pack_panels::<NR>`.
+    pub pack_a: PackFn,
+    pub pack_b: PackFn,
 }
+
+/// A monomorphised [`super::pack::pack_panels`].
+pub(crate) type PackFn = unsafe fn(usize, usize, *const f32, usize, usize, &mut [f32]);
 
 /// The largest MR·NR of any micro-kernel (the edge-tile buffer size).
 const MAX_TILE: usize = 16 * 32;
 
-pub(crate) fn spec(kernel: Kernel) -> &'static Spec {
-    match kernel {
+/// The spec of `kernel`, with the cache blocks overridden by `TFS_GEMM_BLOCKS=KC,MC,NC` when set
+/// (a tuning knob for other machines; MC is rounded up to a multiple of MR, NC of NR).
+pub(crate) fn spec(kernel: Kernel) -> Spec {
+    let base = match kernel {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => &super::avx512::SPEC,
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2 => &super::avx2::SPEC,
         _ => &super::portable::SPEC,
+    };
+    static BLOCKS: OnceLock<Option<[usize; 3]>> = OnceLock::new();
+    let blocks = BLOCKS.get_or_init(|| {
+        let var = std::env::var("TFS_GEMM_BLOCKS").ok()?;
+        let v: Vec<usize> = var.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        (v.len() == 3 && v.iter().all(|&x| x > 0)).then(|| [v[0], v[1], v[2]])
+    });
+    match *blocks {
+        Some([kc, mc, nc]) => Spec {
+            kc,
+            mc: mc.div_ceil(base.mr) * base.mr,
+            nc: nc.div_ceil(base.nr) * base.nr,
+            ..*base
+        },
+        None => Spec { ..*base },
     }
 }
 
@@ -177,12 +201,13 @@ pub(crate) unsafe fn gemm(
             for pc in (0..k).step_by(spec.kc) {
                 let kc = spec.kc.min(k - pc);
                 let beta_pc = if pc == 0 { beta } else { 1.0 };
-                // SAFETY: the (kc, nc) block of B at (pc, jc) is inside B by the caller's contract.
-                unsafe { pack_b(kc, nc, b.at(pc, jc), nr, bpack) };
+                // SAFETY: the (kc, nc) block of B at (pc, jc) is inside B by the caller's contract;
+                // as a matrix X(j, p), its strides are (b.cs, b.rs).
+                unsafe { (spec.pack_b)(nc, kc, b.at(pc, jc).ptr, b.cs, b.rs, bpack) };
                 for ic in (0..m).step_by(spec.mc) {
                     let mc = spec.mc.min(m - ic);
                     // SAFETY: the (mc, kc) block of A at (ic, pc) is inside A.
-                    unsafe { pack_a(mc, kc, a.at(ic, pc), mr, apack) };
+                    unsafe { (spec.pack_a)(mc, kc, a.at(ic, pc).ptr, a.rs, a.cs, apack) };
                     for jr in (0..nc).step_by(nr) {
                         let ncr = nr.min(nc - jr);
                         let bp = bpack[jr * kc..].as_ptr();

@@ -15,7 +15,8 @@
 //! split C into independent column (or row) ranges of whole panels, run on a persistent pool.
 //!
 //! Environment: `TFS_KERNELS=reference` forces the triple loop (`portable`, `avx2`, `avx512`
-//! force a micro-kernel, when the CPU has it); `TFS_THREADS=N` sets the default thread count.
+//! force a micro-kernel, when the CPU has it); `TFS_THREADS=N` sets the default thread count;
+//! `TFS_GEMM_BLOCKS=KC,MC,NC` overrides the cache blocks (for tuning on another machine).
 //!
 //! Left out: bf16 and f64 (a sibling `hgemm`/`dgemm` would reuse `blocked.rs` with another
 //! element type), the TT layout's own tuning, and packing shared between threads (each thread packs
@@ -293,7 +294,7 @@ pub fn sgemm_with(
         unsafe {
             if split_n {
                 blocked::gemm(
-                    spec,
+                    &spec,
                     m,
                     end - start,
                     k,
@@ -305,7 +306,7 @@ pub fn sgemm_with(
                 );
             } else {
                 blocked::gemm(
-                    spec,
+                    &spec,
                     end - start,
                     n,
                     k,

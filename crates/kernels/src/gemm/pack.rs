@@ -3,78 +3,57 @@
 //! A block (mc, kc) of op(A) becomes ⌈mc/MR⌉ panels; panel q holds, for p = 0..kc, the MR values
 //! op(A)[q·MR + i][p], i < MR, contiguously (rows past mc are zero). A block (kc, nc) of op(B)
 //! becomes ⌈nc/NR⌉ panels; panel q holds, for p = 0..kc, the NR values op(B)[p][q·NR + j].
-//! The micro-kernel then streams both panels with unit stride, whatever the layout (N or T) and
-//! leading dimension of the source: transposition costs nothing beyond this copy.
+//! Both are one operation, [`pack_panels`]: for a matrix X(r, p) at `ptr + r·s_r + p·s_p`, write
+//! R values X(r0..r0+R, p) per p. The micro-kernel then streams both panels with unit stride,
+//! whatever the layout (N or T) and leading dimension of the source: transposition costs
+//! nothing beyond this copy.
 //!
-//! Left out: fusing α into the packed values (α is applied once per tile in the micro-kernel).
+//! Two cases matter. Along-r contiguous (s_r = 1: A transposed, B not) is a short memcpy per p.
+//! Along-p contiguous (s_p = 1: A not transposed, B transposed) is a transpose: R source rows are
+//! read side by side (R streams advancing together) and each p writes R contiguous floats. R is a
+//! compile-time constant so that the inner loop unrolls.
+//!
+//! Left out: SIMD register transposes, and fusing α into the packed values (α is applied once per
+//! tile in the micro-kernel).
 
-use super::blocked::View;
-
-/// Packs op(A)[0..mc][0..kc] (the view `a`) into MR-tall panels in `out`.
+/// Packs X(r, p), r < len, p < kc, with X(r, p) at `ptr + r·s_r + p·s_p`, into R-row panels:
+/// `out[q·R·kc + p·R + i] = X(q·R + i, p)`, zero for q·R + i ≥ len.
 ///
 /// # Safety
-/// Every (i, p) with i < mc, p < kc must be a valid element of `a`; `out` must hold at least
-/// ⌈mc/MR⌉·MR·kc floats.
-pub(crate) unsafe fn pack_a(mc: usize, kc: usize, a: View, mr: usize, out: &mut [f32]) {
-    for (q, i0) in (0..mc).step_by(mr).enumerate() {
-        let rows = mr.min(mc - i0);
-        let dst = &mut out[q * mr * kc..(q + 1) * mr * kc];
-        if a.cs == 1 {
-            // op(A) rows are contiguous (layout N): read each row once, write with stride MR.
-            for i in 0..rows {
-                // SAFETY: row i0+i of the block has kc contiguous valid elements.
-                let src = unsafe { std::slice::from_raw_parts(a.ptr.add((i0 + i) * a.rs), kc) };
-                for (p, &x) in src.iter().enumerate() {
-                    dst[p * mr + i] = x;
+/// Every X(r, p) with r < len, p < kc must be valid to read; `out` must hold ⌈len/R⌉·R·kc floats.
+pub(crate) unsafe fn pack_panels<const R: usize>(
+    len: usize,
+    kc: usize,
+    ptr: *const f32,
+    s_r: usize,
+    s_p: usize,
+    out: &mut [f32],
+) {
+    assert!(out.len() >= len.div_ceil(R) * R * kc);
+    for (q, r0) in (0..len).step_by(R).enumerate() {
+        let rows = R.min(len - r0);
+        let dst = out[q * R * kc..].as_mut_ptr();
+        let base = ptr.wrapping_add(r0 * s_r);
+        if rows == R && s_p == 1 {
+            let src: [*const f32; R] = std::array::from_fn(|r| base.wrapping_add(r * s_r));
+            for p in 0..kc {
+                for (r, s) in src.iter().enumerate() {
+                    // SAFETY: X(r0 + r, p) is inside the block; dst + p·R + r < (q + 1)·R·kc.
+                    unsafe { *dst.add(p * R + r) = *s.add(p) };
                 }
+            }
+        } else if rows == R && s_r == 1 {
+            for p in 0..kc {
+                // SAFETY: X(r0..r0 + R, p) are R contiguous valid floats; the destination is
+                // R floats inside this panel.
+                unsafe { std::ptr::copy_nonoverlapping(base.add(p * s_p), dst.add(p * R), R) };
             }
         } else {
-            // op(A) columns are contiguous (layout T): each p copies MR consecutive values.
             for p in 0..kc {
-                for i in 0..rows {
-                    // SAFETY: (i0+i, p) is inside the block.
-                    dst[p * mr + i] = unsafe { *a.ptr.add((i0 + i) * a.rs + p * a.cs) };
+                for r in 0..R {
+                    // SAFETY: as above; rows past `len` are written as zeros, not read.
+                    unsafe { *dst.add(p * R + r) = if r < rows { *base.add(r * s_r + p * s_p) } else { 0.0 } };
                 }
-            }
-        }
-        if rows < mr {
-            for p in 0..kc {
-                dst[p * mr + rows..(p + 1) * mr].fill(0.0);
-            }
-        }
-    }
-}
-
-/// Packs op(B)[0..kc][0..nc] (the view `b`) into NR-wide panels in `out`.
-///
-/// # Safety
-/// Every (p, j) with p < kc, j < nc must be a valid element of `b`; `out` must hold at least
-/// ⌈nc/NR⌉·NR·kc floats.
-pub(crate) unsafe fn pack_b(kc: usize, nc: usize, b: View, nr: usize, out: &mut [f32]) {
-    for (q, j0) in (0..nc).step_by(nr).enumerate() {
-        let cols = nr.min(nc - j0);
-        let dst = &mut out[q * nr * kc..(q + 1) * nr * kc];
-        if b.cs == 1 {
-            // op(B) rows are contiguous (layout N): one short copy per p.
-            for p in 0..kc {
-                // SAFETY: row p of the block has `cols` contiguous valid elements from j0.
-                let src = unsafe { std::slice::from_raw_parts(b.ptr.add(p * b.rs + j0), cols) };
-                dst[p * nr..p * nr + cols].copy_from_slice(src);
-            }
-        } else {
-            // op(B) columns are contiguous (layout T): read each column once, write with stride NR.
-            for j in 0..cols {
-                // SAFETY: column j0+j of the block has kc valid elements with stride b.rs.
-                let col = unsafe { b.ptr.add((j0 + j) * b.cs) };
-                for p in 0..kc {
-                    // SAFETY: (p, j0+j) is inside the block.
-                    dst[p * nr + j] = unsafe { *col.add(p * b.rs) };
-                }
-            }
-        }
-        if cols < nr {
-            for p in 0..kc {
-                dst[p * nr + cols..(p + 1) * nr].fill(0.0);
             }
         }
     }

@@ -7,6 +7,7 @@
 //! Left out: hand-written NEON (8×8 = 16 of NEON's 32 registers is what the compiler gets here).
 
 use super::blocked::Spec;
+use super::pack::pack_panels;
 
 const MR: usize = 8;
 const NR: usize = 8;
@@ -18,6 +19,8 @@ pub(crate) static SPEC: Spec = Spec {
     mc: 128,
     nc: 2048,
     kernel,
+    pack_a: pack_panels::<MR>,
+    pack_b: pack_panels::<NR>,
 };
 
 /// # Safety
