@@ -9,7 +9,7 @@
 //! Left out: masked edge tiles (edges go through a buffer in `blocked.rs`).
 
 use super::blocked::Spec;
-use super::pack::pack_panels;
+use super::pack::pack_panels_with;
 use std::arch::x86_64::*;
 
 const MR: usize = 14;
@@ -22,8 +22,8 @@ pub(crate) static SPEC: Spec = Spec {
     mc: 126,
     nc: 4096,
     kernel,
-    pack_a: pack_panels::<MR>,
-    pack_b: pack_panels::<NR>,
+    pack_a,
+    pack_b,
 };
 
 /// # Safety
@@ -77,4 +77,94 @@ unsafe fn kernel(
             }
         }
     }
+}
+
+/// `pack_panels::<MR>` with AVX-512 transposes.
+///
+/// # Safety
+/// As `pack_panels`; the CPU must have AVX-512F.
+unsafe fn pack_a(len: usize, kc: usize, ptr: *const f32, s_r: usize, s_p: usize, out: &mut [f32]) {
+    // SAFETY: forwarded contract; this module is only used when AVX-512F is present.
+    unsafe { pack_panels_with::<MR>(len, kc, ptr, s_r, s_p, out, Some(transpose_panel::<MR>)) }
+}
+
+/// `pack_panels::<NR>` with AVX-512 transposes.
+///
+/// # Safety
+/// As `pack_panels`; the CPU must have AVX-512F.
+unsafe fn pack_b(len: usize, kc: usize, ptr: *const f32, s_r: usize, s_p: usize, out: &mut [f32]) {
+    // SAFETY: as above.
+    unsafe { pack_panels_with::<NR>(len, kc, ptr, s_r, s_p, out, Some(transpose_panel::<NR>)) }
+}
+
+/// `dst[p·R + r] = X(r, p)` for r < R, p < kc16 (a multiple of 16), X(r, p) at `base + r·s_r + p`:
+/// blocks of 16 rows × 16 p are loaded (one vector per row), transposed in registers and
+/// stored (masked when fewer than 16 rows remain).
+///
+/// # Safety
+/// The CPU must have AVX-512F; the R rows must hold kc16 valid floats each and `dst` R·kc16.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_panel<const R: usize>(
+    kc16: usize,
+    base: *const f32,
+    s_r: usize,
+    dst: *mut f32,
+) {
+    for p0 in (0..kc16).step_by(16) {
+        for r0 in (0..R).step_by(16) {
+            let cnt = 16.min(R - r0);
+            let mut rows = [_mm512_setzero_ps(); 16];
+            for (i, row) in rows.iter_mut().enumerate().take(cnt) {
+                // SAFETY: row r0 + i < R has 16 valid floats from p0 (p0 + 16 ≤ kc16).
+                *row = unsafe { _mm512_loadu_ps(base.add((r0 + i) * s_r + p0)) };
+            }
+            let cols = transpose16(rows);
+            let mask: __mmask16 = if cnt == 16 { 0xFFFF } else { (1u16 << cnt) - 1 };
+            for (j, col) in cols.iter().enumerate() {
+                // SAFETY: writes cnt floats at (p0 + j)·R + r0, inside dst's R·kc16 floats.
+                unsafe { _mm512_mask_storeu_ps(dst.add((p0 + j) * R + r0), mask, *col) };
+            }
+        }
+    }
+}
+
+/// Transposes a 16×16 block held as 16 row vectors: `out[j][i] = rows[i][j]`.
+///
+/// Three rounds: interleave pairs of rows (unpack ps: 2×2 blocks within each 128-bit lane),
+/// then pairs of pairs (unpack pd: 4×4 blocks per lane, so s[4g + c] holds column 4L + c of rows
+/// 4g..4g+3 in lane L), then gather the four lanes of each column (two shuffle_f32x4 rounds).
+#[target_feature(enable = "avx512f")]
+fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+    let mut t = [_mm512_setzero_ps(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    let pd = _mm512_castps_pd;
+    let ps = _mm512_castpd_ps;
+    let mut s = [_mm512_setzero_ps(); 16];
+    for g in 0..4 {
+        let (a0, a1, a2, a3) = (
+            pd(t[4 * g]),
+            pd(t[4 * g + 1]),
+            pd(t[4 * g + 2]),
+            pd(t[4 * g + 3]),
+        );
+        s[4 * g] = ps(_mm512_unpacklo_pd(a0, a2));
+        s[4 * g + 1] = ps(_mm512_unpackhi_pd(a0, a2));
+        s[4 * g + 2] = ps(_mm512_unpacklo_pd(a1, a3));
+        s[4 * g + 3] = ps(_mm512_unpackhi_pd(a1, a3));
+    }
+    let mut out = [_mm512_setzero_ps(); 16];
+    for c in 0..4 {
+        let u = _mm512_shuffle_f32x4::<0x88>(s[c], s[4 + c]);
+        let v = _mm512_shuffle_f32x4::<0xDD>(s[c], s[4 + c]);
+        let w = _mm512_shuffle_f32x4::<0x88>(s[8 + c], s[12 + c]);
+        let x = _mm512_shuffle_f32x4::<0xDD>(s[8 + c], s[12 + c]);
+        out[c] = _mm512_shuffle_f32x4::<0x88>(u, w);
+        out[8 + c] = _mm512_shuffle_f32x4::<0xDD>(u, w);
+        out[4 + c] = _mm512_shuffle_f32x4::<0x88>(v, x);
+        out[12 + c] = _mm512_shuffle_f32x4::<0xDD>(v, x);
+    }
+    out
 }

@@ -64,7 +64,10 @@ pub(crate) fn spec(kernel: Kernel) -> Spec {
     static BLOCKS: OnceLock<Option<[usize; 3]>> = OnceLock::new();
     let blocks = BLOCKS.get_or_init(|| {
         let var = std::env::var("TFS_GEMM_BLOCKS").ok()?;
-        let v: Vec<usize> = var.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        let v: Vec<usize> = var
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
         (v.len() == 3 && v.iter().all(|&x| x > 0)).then(|| [v[0], v[1], v[2]])
     });
     match *blocks {

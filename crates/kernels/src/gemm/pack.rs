@@ -9,9 +9,9 @@
 //! nothing beyond this copy.
 //!
 //! Two cases matter. Along-r contiguous (s_r = 1: A transposed, B not) is a short memcpy per p.
-//! Along-p contiguous (s_p = 1: A not transposed, B transposed) is a transpose: R source rows are
-//! read side by side (R streams advancing together) and each p writes R contiguous floats. R is a
-//! compile-time constant so that the inner loop unrolls.
+//! Along-p contiguous (s_p = 1: A not transposed, B transposed) is a transpose, done through an
+//! R×16 tile on the stack so that every source cache line is read once, whole. R is a
+//! compile-time constant so that the inner loops unroll.
 //!
 //! Left out: SIMD register transposes, and fusing α into the packed values (α is applied once per
 //! tile in the micro-kernel).
@@ -29,17 +29,68 @@ pub(crate) unsafe fn pack_panels<const R: usize>(
     s_p: usize,
     out: &mut [f32],
 ) {
+    // SAFETY: forwarded contract.
+    unsafe { pack_panels_with::<R>(len, kc, ptr, s_r, s_p, out, None) }
+}
+
+/// Transposes one full panel (R rows, p contiguous in the source) for `p < kc16`, a multiple of
+/// 16: `dst[p·R + r] = X(r, p)` with X(r, p) at `base + r·s_r + p`. A SIMD kernel's own packer.
+pub(crate) type TransposeFn = unsafe fn(kc16: usize, base: *const f32, s_r: usize, dst: *mut f32);
+
+/// [`pack_panels`], with the transposing case of full panels handed to `transpose` (for the
+/// multiple-of-16 part of kc) when given.
+///
+/// # Safety
+/// As [`pack_panels`]; `transpose` must be safe to call on this CPU.
+pub(crate) unsafe fn pack_panels_with<const R: usize>(
+    len: usize,
+    kc: usize,
+    ptr: *const f32,
+    s_r: usize,
+    s_p: usize,
+    out: &mut [f32],
+    transpose: Option<TransposeFn>,
+) {
     assert!(out.len() >= len.div_ceil(R) * R * kc);
     for (q, r0) in (0..len).step_by(R).enumerate() {
         let rows = R.min(len - r0);
         let dst = out[q * R * kc..].as_mut_ptr();
         let base = ptr.wrapping_add(r0 * s_r);
         if rows == R && s_p == 1 {
-            let src: [*const f32; R] = std::array::from_fn(|r| base.wrapping_add(r * s_r));
-            for p in 0..kc {
-                for (r, s) in src.iter().enumerate() {
-                    // SAFETY: X(r0 + r, p) is inside the block; dst + p·R + r < (q + 1)·R·kc.
-                    unsafe { *dst.add(p * R + r) = *s.add(p) };
+            // Transpose through a small tile: read 16 consecutive floats (one cache line) of
+            // each source row, then write them out p-major. Reading R rows side by side one
+            // float at a time instead would keep R lines live at once, and when the leading
+            // dimension is a multiple of 4 KiB those all fall in one L1 set and evict each other.
+            let mut tile = [[0.0f32; 16]; R];
+            let done = match transpose {
+                Some(f) => {
+                    // SAFETY: the panel's R rows hold kc ≥ kc16 valid floats each, and dst has
+                    // R·kc floats (caller's contract).
+                    unsafe { f(kc / 16 * 16, base, s_r, dst) };
+                    kc / 16 * 16
+                }
+                None => 0,
+            };
+            for p0 in (done..kc).step_by(16) {
+                let w = 16.min(kc - p0);
+                for (r, row) in tile.iter_mut().enumerate() {
+                    let src = base.wrapping_add(r * s_r + p0);
+                    if w == 16 {
+                        // SAFETY: X(r0 + r, p0..p0 + 16) are 16 contiguous valid floats. (A
+                        // fixed-size copy: one vector move, where a slice copy calls memmove.)
+                        *row = unsafe { src.cast::<[f32; 16]>().read_unaligned() };
+                    } else {
+                        for (p, x) in row[..w].iter_mut().enumerate() {
+                            // SAFETY: X(r0 + r, p0 + p) is valid for p < w.
+                            *x = unsafe { *src.add(p) };
+                        }
+                    }
+                }
+                for p in 0..w {
+                    for (r, row) in tile.iter().enumerate() {
+                        // SAFETY: dst + (p0 + p)·R + r < (q + 1)·R·kc.
+                        unsafe { *dst.add((p0 + p) * R + r) = row[p] };
+                    }
                 }
             }
         } else if rows == R && s_r == 1 {
@@ -52,7 +103,13 @@ pub(crate) unsafe fn pack_panels<const R: usize>(
             for p in 0..kc {
                 for r in 0..R {
                     // SAFETY: as above; rows past `len` are written as zeros, not read.
-                    unsafe { *dst.add(p * R + r) = if r < rows { *base.add(r * s_r + p * s_p) } else { 0.0 } };
+                    unsafe {
+                        *dst.add(p * R + r) = if r < rows {
+                            *base.add(r * s_r + p * s_p)
+                        } else {
+                            0.0
+                        }
+                    };
                 }
             }
         }
