@@ -222,7 +222,7 @@ pub fn sgemm(
 /// Products with at most this many multiply-adds (m·n·k) skip packing.
 const SMALL_MNK: usize = 32 * 32 * 32;
 /// Each extra thread must get at least this many multiply-adds to be worth waking.
-const MNK_PER_THREAD: usize = 64 * 64 * 64;
+const MNK_PER_THREAD: usize = 128 * 128 * 128;
 
 /// [`sgemm`] with an explicit [`GemmConfig`].
 #[allow(clippy::too_many_arguments)]
