@@ -6,13 +6,18 @@
 //! loop [`sgemm_reference`] beside it as the oracle. [`bench`] measures GFLOP/s against the same
 //! shapes as `bench/peers/torch_matmul.py`.
 //!
+//! [`fused`]: row softmax with a causal mask, GELU (tanh form) forward and backward, layer norm
+//! forward and backward, and the AdamW update, each beside its reference, vectorised by the
+//! compiler for the instruction set found at run time.
+//!
 //! This is the only crate of the project with `unsafe`; every unsafe block says why it is sound
 //! in a `// SAFETY:` comment. It depends on no other tfs crate.
 //!
-//! Left out (for now): the fused kernels (softmax, layer norm, GELU, cross-entropy, AdamW) and a
-//! bf16 GEMM; the module layout (`gemm::sgemm`) leaves room for `gemm::bf16gemm` beside it.
+//! Left out (for now): fused cross-entropy, fused attention, and a bf16 GEMM; the module layout
+//! (`gemm::sgemm`) leaves room for a `gemm::bf16gemm` beside it.
 
 pub mod bench;
+pub mod fused;
 pub mod gemm;
 pub mod pool;
 
