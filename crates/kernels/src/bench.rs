@@ -163,3 +163,100 @@ pub fn run(threads: &[usize], kernel: Kernel, filter: &str, min_seconds: f64) ->
     }
     out
 }
+
+/// Times `f` like [`bench_gemm`] does: one warm-up, then at least 3 runs and `min_seconds`;
+/// returns the fastest run in seconds.
+fn best_of(min_seconds: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    let (start, mut best, mut runs) = (Instant::now(), f64::INFINITY, 0);
+    while runs < 3 || start.elapsed().as_secs_f64() < min_seconds {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+        runs += 1;
+    }
+    best
+}
+
+/// Fused kernels against their references on GPT-2 124M activation sizes (B·T = 1024, C = 768,
+/// 4C for GELU, T = 1024 attention rows per head for softmax, 124M parameters for AdamW), one
+/// JSON line each with the milliseconds of both and their ratio. One thread.
+pub fn run_fused(min_seconds: f64) {
+    use crate::fused::{adamw, gelu, layernorm, softmax};
+    let (bt, c, t) = (1024, 768, 1024);
+    let report = |name: &str, fast: f64, reference: f64| {
+        println!(
+            "{{\"bench\":\"fused\",\"impl\":\"tfs-kernels\",\"case\":\"{name}\",\"ms\":{:.3},\"reference_ms\":{:.3},\"speedup\":{:.1}}}",
+            fast * 1e3,
+            reference * 1e3,
+            reference / fast
+        );
+    };
+    let x = fill(bt * 4 * c, 3);
+    let mut y = vec![0.0f32; bt * 4 * c];
+    let fast = best_of(min_seconds, || gelu::gelu_forward(&x, &mut y));
+    let reference = best_of(min_seconds, || gelu::gelu_forward_reference(&x, &mut y));
+    report("gelu_forward (1024x3072)", fast, reference);
+    let mut dx = vec![0.0f32; bt * 4 * c];
+    let fast = best_of(min_seconds, || gelu::gelu_backward(&x, &y, &mut dx));
+    let reference = best_of(min_seconds, || {
+        gelu::gelu_backward_reference(&x, &y, &mut dx)
+    });
+    report("gelu_backward (1024x3072)", fast, reference);
+
+    let scores = fill(t * t, 4);
+    let mut s = scores.clone();
+    let mask = softmax::Mask::Causal { q_len: t };
+    let fast = best_of(min_seconds, || {
+        s.copy_from_slice(&scores);
+        softmax::softmax_rows(&mut s, t, t, mask)
+    });
+    let reference = best_of(min_seconds, || {
+        s.copy_from_slice(&scores);
+        softmax::softmax_rows_reference(&mut s, t, t, mask)
+    });
+    report("softmax_causal (1024x1024)", fast, reference);
+
+    let x = fill(bt * c, 5);
+    let (gamma, beta) = (fill(c, 6), fill(c, 7));
+    let (mut y, mut mean, mut rstd) = (vec![0.0f32; bt * c], vec![0.0f32; bt], vec![0.0f32; bt]);
+    let fast = best_of(min_seconds, || {
+        layernorm::layernorm_forward(&x, &gamma, &beta, 1e-5, &mut y, &mut mean, &mut rstd, bt, c)
+    });
+    let reference = best_of(min_seconds, || {
+        layernorm::layernorm_forward_reference(
+            &x, &gamma, &beta, 1e-5, &mut y, &mut mean, &mut rstd, bt, c,
+        )
+    });
+    report("layernorm_forward (1024x768)", fast, reference);
+    let (mut dx, mut dg, mut db) = (vec![0.0f32; bt * c], vec![0.0f32; c], vec![0.0f32; c]);
+    let fast = best_of(min_seconds, || {
+        layernorm::layernorm_backward(
+            &y, &x, &gamma, &mean, &rstd, &mut dx, &mut dg, &mut db, bt, c,
+        )
+    });
+    let reference = best_of(min_seconds, || {
+        layernorm::layernorm_backward_reference(
+            &y, &x, &gamma, &mean, &rstd, &mut dx, &mut dg, &mut db, bt, c,
+        )
+    });
+    report("layernorm_backward (1024x768)", fast, reference);
+
+    let n = 124_000_000;
+    let (mut p, g) = (fill(n, 8), fill(n, 9));
+    let (mut m, mut v) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let h = adamw::AdamW {
+        lr: 1e-4,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.1,
+    };
+    let fast = best_of(min_seconds, || {
+        adamw::adamw_step(&mut p, &g, &mut m, &mut v, &h, 3)
+    });
+    let reference = best_of(min_seconds, || {
+        adamw::adamw_step_reference(&mut p, &g, &mut m, &mut v, &h, 3)
+    });
+    report("adamw (124M params)", fast, reference);
+}

@@ -173,17 +173,23 @@ pub fn layernorm_backward(
     }
 }
 
-/// Σ of a slice with 16 independent partial sums (vectorises).
+/// Σ_j f(xs[0][j], …, xs[K−1][j]) over j < xs[0].len() (every slice at least that long), with
+/// 16 independent partial sums so that it vectorises.
 #[inline(always)]
-fn sum16(mut f: impl FnMut(usize) -> f32, n: usize) -> f32 {
-    let mut acc = [0.0f32; 16];
+fn sum16<const K: usize>(xs: [&[f32]; K], f: impl Fn([f32; K]) -> f32) -> f32 {
+    let n = xs[0].len();
     let full = n / 16 * 16;
-    for j0 in (0..full).step_by(16) {
+    let mut acc = [0.0f32; 16];
+    for j in (0..full).step_by(16) {
+        let chunks: [&[f32]; K] = std::array::from_fn(|k| &xs[k][j..j + 16]);
         for (i, a) in acc.iter_mut().enumerate() {
-            *a += f(j0 + i);
+            *a += f(std::array::from_fn(|k| chunks[k][i]));
         }
     }
-    (full..n).map(f).sum::<f32>() + acc.iter().sum::<f32>()
+    let tail: f32 = (full..n)
+        .map(|j| f(std::array::from_fn(|k| xs[k][j])))
+        .sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 simd_fn!(fn forward_row(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) -> (f32, f32) = forward_row_body);
@@ -192,8 +198,8 @@ simd_fn!(fn backward_row(dy: &[f32], x: &[f32], gamma: &[f32], mu: f32, rs: f32,
 #[inline(always)]
 fn forward_row_body(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) -> (f32, f32) {
     let c = x.len();
-    let mu = sum16(|j| x[j], c) / c as f32;
-    let var = sum16(|j| (x[j] - mu) * (x[j] - mu), c) / c as f32;
+    let mu = sum16([x], |[x]| x) / c as f32;
+    let var = sum16([x], |[x]| (x - mu) * (x - mu)) / c as f32;
     let rs = 1.0 / (var + eps).sqrt();
     for (((y, &x), &g), &b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
         *y = (x - mu) * rs * g + b;
@@ -213,14 +219,14 @@ fn backward_row_body(
     dgamma: &mut [f32],
     dbeta: &mut [f32],
 ) {
-    let c = x.len();
-    let mean_g = sum16(|j| dy[j] * gamma[j], c) / c as f32;
-    let mean_gx = sum16(|j| dy[j] * gamma[j] * (x[j] - mu) * rs, c) / c as f32;
-    for j in 0..c {
-        let xhat = (x[j] - mu) * rs;
-        let g = dy[j] * gamma[j];
-        dx[j] = rs * (g - mean_g - xhat * mean_gx);
-        dgamma[j] += dy[j] * xhat;
-        dbeta[j] += dy[j];
+    let c = x.len() as f32;
+    let mean_g = sum16([dy, gamma], |[dy, g]| dy * g) / c;
+    let mean_gx = sum16([dy, gamma, x], |[dy, g, x]| dy * g * (x - mu) * rs) / c;
+    let outs = dx.iter_mut().zip(dgamma.iter_mut()).zip(dbeta.iter_mut());
+    for (((dx, dg), db), ((&x, &dy), &g)) in outs.zip(x.iter().zip(dy).zip(gamma)) {
+        let xhat = (x - mu) * rs;
+        *dx = rs * (dy * g - mean_g - xhat * mean_gx);
+        *dg += dy * xhat;
+        *db += dy;
     }
 }

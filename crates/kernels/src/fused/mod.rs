@@ -33,7 +33,11 @@ pub fn exp_approx(x: f32) -> f32 {
     // Adding and subtracting 1.5·2^23 rounds to the nearest integer for |t| < 2^22.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 88.3);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    // n as an integer, read from the low mantissa bits of `shifted` (`n as i32` would be a
+    // saturating conversion, which the compiler does not vectorise).
+    let n_int = shifted.to_bits().wrapping_sub(ROUND.to_bits());
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let mut p = 1.0 / 5040.0;
     for c in [
@@ -47,7 +51,7 @@ pub fn exp_approx(x: f32) -> f32 {
     ] {
         p = p * r + c;
     }
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    p * f32::from_bits(n_int.wrapping_add(127) << 23)
 }
 
 /// Defines `fn $name(args)` that calls `$body(args)` compiled for the best instruction set this
