@@ -2,7 +2,7 @@
 //! every call, so a parallel GEMM costs two channel messages and a condition-variable wait per
 //! helper thread instead of a thread spawn.
 //!
-//! Workers and waiting callers spin for up to 100 µs before they block, so that back-to-back
+//! Workers and waiting callers spin for up to 5 µs before they block, so that back-to-back
 //! calls do not pay a futex wake-up each.
 //!
 //! The model is fork-join over an index: [`run`]`(n, f)` calls `f(0)`, …, `f(n - 1)`, `f(0)` on
@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 /// The work shared by one call of [`run`]: called once per index.
 type Task = dyn Fn(usize) + Sync;
 
-/// How long a worker (or a caller waiting for its helpers) spins before blocking. Back-to-back
-/// GEMMs then hand work over in well under a microsecond instead of a futex wake-up (measured:
-/// 128³ on 2 threads went from a median of 78 to ... GFLOP/s); an idle pool sleeps after this.
-const SPIN: Duration = Duration::from_micros(100);
+/// How long a worker (or a caller waiting for its helpers) spins before blocking, so that
+/// back-to-back calls can hand work over without a futex wake-up. Kept short on purpose: with
+/// 100 µs, 256³ on 2 threads fell to a median of 94 GFLOP/s (211 without spinning) while other
+/// builds shared the 2 cores, because a spinning thread takes time slices from the thread it
+/// waits for.
+const SPIN: Duration = Duration::from_micros(5);
 
 /// Counts the helper tasks of one [`run`] call that have not finished yet.
 struct Latch {
