@@ -40,6 +40,7 @@ pub use reference::sgemm_reference;
 
 use crate::pool;
 use blocked::{MatPtr, View};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Whether an operand is used as stored (`N`) or transposed (`T`).
@@ -223,6 +224,10 @@ pub fn sgemm(
 const SMALL_MNK: usize = 32 * 32 * 32;
 /// Each extra thread must get at least this many multiply-adds to be worth waking.
 const MNK_PER_THREAD: usize = 128 * 128 * 128;
+/// The shortest range of C's rows or columns a thread takes at a time, when C is long enough to
+/// be cut finer than one range per thread (repacking the other operand per chunk then costs
+/// under 2%).
+const MIN_CHUNK: usize = 1536;
 
 /// [`sgemm`] with an explicit [`GemmConfig`].
 #[allow(clippy::too_many_arguments)]
@@ -273,7 +278,10 @@ pub fn sgemm_with(
     } else {
         cfg.threads.max(1)
     };
-    // Split the longer side of C into `threads` ranges of whole panels; the parts are disjoint.
+    // Split the longer side of C into chunks of whole panels; the chunks are disjoint. Each
+    // chunk repacks the other operand, so chunks are at least MIN_CHUNK long; when the side is
+    // long enough there are up to 4 per thread, claimed in turn, so that a thread slowed down
+    // by another process (or woken late) takes fewer.
     let (split_n, len, panel) = if n >= m {
         (true, n, spec.nr)
     } else {
@@ -281,13 +289,18 @@ pub fn sgemm_with(
     };
     let panels = len.div_ceil(panel);
     let threads = threads.min(panels);
-    let per = panels.div_ceil(threads) * panel;
-    pool::run(threads, &|t| {
-        let start = (t * per).min(len);
-        let end = ((t + 1) * per).min(len);
-        if start == end {
+    let even = panels.div_ceil(threads);
+    let fine = panels.div_ceil(4 * threads).max(MIN_CHUNK.div_ceil(panel));
+    let per = even.min(fine) * panel;
+    let chunks = len.div_ceil(per);
+    let next = AtomicUsize::new(0);
+    pool::run(threads, &|_| loop {
+        let chunk = next.fetch_add(1, Ordering::Relaxed);
+        if chunk >= chunks {
             return;
         }
+        let start = chunk * per;
+        let end = (start + per).min(len);
         // SAFETY: `check_args` proved that every (i, p), (p, j), (i, j) the sub-product touches
         // lies inside `a`, `b`, `c`; the sub-products of different `t` write disjoint ranges of
         // C (rows or columns start..end), and `c` is borrowed mutably for the whole call.
