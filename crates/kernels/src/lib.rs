@@ -3,7 +3,7 @@
 //! [`gemm`]: `C = α·op(A)·op(B) + β·C` in f32 ([`sgemm`]), packed and blocked like BLIS, with
 //! AVX-512 and AVX2+FMA micro-kernels picked at run time, a portable fallback (NEON on Apple
 //! silicon through the compiler), threads from a persistent [`pool`], and the readable triple
-//! loop [`sgemm_reference`] beside it as the oracle. [`bench`] measures GFLOP/s against the same
+//! loop [`sgemm_reference`] beside it as the oracle. [`mod@bench`] measures GFLOP/s against the same
 //! shapes as `bench/peers/torch_matmul.py`.
 //!
 //! [`fused`]: row softmax with a causal mask, GELU (tanh form) forward and backward, layer norm

@@ -5,7 +5,7 @@
 //! Backward, with g = dy ⊙ γ: dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)) (overwriting dx), and
 //! dγ += Σ_rows dy ⊙ x̂, dβ += Σ_rows dy (accumulated, so several calls can add into them).
 //!
-//! The variance uses two passes (mean first), not E[x²] − μ², which cancels badly when |μ| ≫ σ.
+//! The variance uses two passes (mean first), not E(x²) − μ², which cancels badly when |μ| ≫ σ.
 //! The fast version does the same arithmetic, vectorised, with each row read from memory once
 //! per pass group (it stays in L1 between passes). Left out: RMSNorm, threads.
 

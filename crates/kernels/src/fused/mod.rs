@@ -6,7 +6,7 @@
 //! They are memory-bound: the fast versions win by reading each input once (one pass where the
 //! textbook formula takes several) and by running SIMD-wide. The SIMD comes from the compiler:
 //! each fast body is plain Rust written so that it vectorises, compiled three times by
-//! [`simd_fn!`] (AVX-512, AVX2+FMA, baseline) and picked at run time like the GEMM micro-kernel
+//! `simd_fn!` (AVX-512, AVX2+FMA, baseline) and picked at run time like the GEMM micro-kernel
 //! (`TFS_KERNELS=reference` picks the references). Transcendentals use [`exp_approx`], a
 //! polynomial `exp` that vectorises, where `f32::exp` is a scalar libm call.
 //!

@@ -6,6 +6,9 @@
 //! registers. At the end `C = α·acc + β·C`, row by row (C is row-major, so each row of the tile
 //! is two contiguous 16-float stores).
 //!
+//! Its packers hand transposing panels (A not transposed, B transposed) to a 16×16 register
+//! transpose: 16 row loads, 64 shuffles, 16 stores per 256 floats.
+//!
 //! Left out: masked edge tiles (edges go through a buffer in `blocked.rs`).
 
 use super::blocked::Spec;

@@ -13,7 +13,8 @@
 //! edge tile is computed into a small buffer and only its valid part is merged into C, so
 //! elements of C outside (m, n) are never touched.
 //!
-//! Left out: packing shared between threads and prefetch hints (measured in mod.rs notes).
+//! Left out: packing shared between threads, and prefetching the next A / B panels (only the C
+//! tile is prefetched, by the micro-kernel); see the performance notes in `mod.rs`.
 
 use super::Kernel;
 use std::cell::RefCell;

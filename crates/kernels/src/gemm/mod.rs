@@ -24,7 +24,58 @@
 //!
 //! # Performance notes
 //!
-//! (Filled in with measured numbers below.)
+//! Machine: AMD EPYC, Zen 5 (family 26), 2 cores with AVX-512, L1d 48 KiB and L2 1 MiB per core,
+//! L3 32 MiB, shared with other engineers' builds, so every number is noisy: `bench_gemm`
+//! reports the best of ≥ 3 runs, and tuning used `examples/tune_gemm` (GFLOP per CPU-second,
+//! which time slices lost to other processes do not distort). Measured 2026-11-26:
+//!
+//! * AVX-512 14×32 micro-kernel: 28 zmm accumulators + 2 B vectors + 1 broadcast, no spills
+//!   (checked in the disassembly: 28 `vfmadd231ps` and 14 `vbroadcastss` per k step). Alone on
+//!   L2-resident data (504×512×256) it runs at ≈ 235 GFLOP/cpu-s, so one core's FP32 peak here is
+//!   at least ≈ 250 (2 × 512-bit FMA per cycle), not the ≈ 135 DESIGN.md assumed.
+//! * Side by side with PyTorch 2.15 (MKL), `bench_gemm` and `bench/peers/torch_matmul.py` run
+//!   case by case in turn, 3 rounds, best of each (GFLOP/s, ours / PyTorch):
+//!
+//!   | case                      | ours 1t | torch 1t | ratio | ours 2t | torch 2t | ratio |
+//!   |---------------------------|--------:|---------:|------:|--------:|---------:|------:|
+//!   | 128³                      |     226 |      111 |  2.04 |     228 |      199 |  1.14 |
+//!   | 256³                      |     242 |      114 |  2.12 |     451 |      220 |  2.05 |
+//!   | 512³                      |     252 |      116 |  2.16 |     494 |      227 |  2.18 |
+//!   | 1024³                     |     248 |      113 |  2.19 |     490 |      223 |  2.19 |
+//!   | 2048³                     |     210 |      107 |  1.96 |     436 |      214 |  2.04 |
+//!   | qkv fwd  NN 1024×2304×768 |     230 |      112 |  2.04 |     474 |      215 |  2.21 |
+//!   | qkv dx   NT 1024×768×2304 |     241 |      110 |  2.19 |     471 |      216 |  2.18 |
+//!   | qkv dw   TN 768×2304×1024 |     225 |      110 |  2.05 |     459 |      210 |  2.19 |
+//!   | fc fwd   NN 1024×3072×768 |     222 |      108 |  2.06 |     438 |      206 |  2.13 |
+//!   | fc dx    NT 1024×768×3072 |     240 |      111 |  2.16 |     446 |      215 |  2.07 |
+//!   | fc dw    TN 768×3072×1024 |     218 |      108 |  2.02 |     436 |      208 |  2.10 |
+//!   | proj fwd NN 1024×768×3072 |     236 |      110 |  2.14 |     458 |      221 |  2.07 |
+//!   | proj dx  NT 1024×3072×768 |     227 |      108 |  2.09 |     440 |      202 |  2.18 |
+//!   | proj dw  TN 3072×768×1024 |     221 |      106 |  2.08 |     442 |      210 |  2.11 |
+//!   | lm_head fwd NN 1024×50257×768 | 211 |       88 |  2.39 |     407 |      177 |  2.30 |
+//!   | lm_head dx  NT 1024×768×50257 | 238 |      110 |  2.17 |     456 |      216 |  2.11 |
+//!   | lm_head dw  TN 768×50257×1024 | 218 |       92 |  2.36 |     415 |      164 |  2.53 |
+//!
+//!   MKL seems to take its AVX2 path on this AMD CPU (≈ 110 per core, the AVX2 rate). At 128³
+//!   ours stays on one thread (see below). AVX2 6×16 alone: 129 at 1024³ (half the vector width,
+//!   as expected); portable 8×8 on baseline x86_64 (SSE2, no FMA): 28. While other builds use
+//!   the second core, 2 threads fall back to about one thread's rate (ours and PyTorch alike).
+//! * Cache blocks: KC = 256, MC = 126, NC = 4096. Tried KC ∈ {160, 192, 256, 320, 384, 512},
+//!   MC ∈ {84, 126, 252, 504}, NC ∈ {512, 1024, 4096} on 2048³, 1024×3072×768 and
+//!   1024×768×50257 (NT): all within noise (195-220 GFLOP/cpu-s) except NC = 1024 (≈ 185) and
+//!   KC = 160 (≈ 200); larger KC did not help even at k = 50257.
+//! * Packing (profiled with perf): the first scalar packers took 8% of 2048³ (NN) and 23% of
+//!   1024×768×3072 (NT, both operands transposing). Reading R source rows side by side was
+//!   worse than expected: with lda = 3072 floats (12 KiB) all R rows fall in one L1 set. Copying
+//!   whole 64-byte lines into a stack tile fixed that but a slice copy became a memmove call (10%);
+//!   a fixed-size copy, 11%; an AVX-512 16×16 register transpose (`avx512.rs`), 6%: NT went from
+//!   172-192 to ≈ 215 GFLOP/cpu-s, like NN.
+//! * Prefetching the C tile at the start of the micro-kernel: +1-2% (within noise), kept.
+//! * Threads: splitting C into disjoint column (or row) ranges, each thread packing its own
+//!   panels, scales ≈ 1.95× on a quiet machine; chunks of ≥ 1536 claimed in turn cost nothing
+//!   measurable on lm_head (n = 50257) and let a delayed thread take less. Pool workers spin
+//!   5 µs before sleeping (100 µs halved 2-thread medians on the busy machine, see `pool.rs`).
+//!   Products up to 128³ run on one thread (2 threads were slower there: wake-up ≈ the work).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

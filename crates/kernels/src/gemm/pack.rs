@@ -13,8 +13,9 @@
 //! R×16 tile on the stack so that every source cache line is read once, whole. R is a
 //! compile-time constant so that the inner loops unroll.
 //!
-//! Left out: SIMD register transposes, and fusing α into the packed values (α is applied once per
-//! tile in the micro-kernel).
+//! A SIMD kernel may hand the transposing case to its own register transpose ([`pack_panels_with`];
+//! `avx512.rs` does). Left out: fusing α into the packed values (α is applied once per tile in
+//! the micro-kernel).
 
 /// Packs X(r, p), r < len, p < kc, with X(r, p) at `ptr + r·s_r + p·s_p`, into R-row panels:
 /// `out[q·R·kc + p·R + i] = X(q·R + i, p)`, zero for q·R + i ≥ len.
