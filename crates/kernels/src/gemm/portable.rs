@@ -1,6 +1,6 @@
 //! The portable micro-kernel: an MR×NR tile of C accumulated in a local array, in plain Rust.
 //!
-//! `acc[i][j] += a[p·MR + i] · b[p·NR + j]` for p < k, then `C = α·acc + β·C`. With fixed MR and
+//! `acc[i][j] += a[p·MR + i] · b[p·NR + j]` for p < k (fused multiply-add on aarch64), then `C = α·acc + β·C`. With fixed MR and
 //! NR the compiler keeps `acc` in vector registers and vectorises over j: NEON on Apple silicon,
 //! SSE2 on a baseline x86_64 build. It is the fallback when neither AVX2 nor AVX-512 is present.
 //!
@@ -22,6 +22,20 @@ pub(crate) static SPEC: Spec = Spec {
     pack_a: pack_panels::<MR>,
     pack_b: pack_panels::<NR>,
 };
+
+/// a·b + c: one fused instruction (NEON `fmla`) on aarch64, where FMA is always present; a
+/// multiply and an add elsewhere (on baseline x86_64 `mul_add` would be a libm call).
+#[inline(always)]
+fn fma(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(target_arch = "aarch64")]
+    {
+        a.mul_add(b, c)
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        a * b + c
+    }
+}
 
 /// # Safety
 /// `a` holds k·MR floats, `b` holds k·NR floats, and the MR×NR tile at `c` (leading dimension
@@ -46,7 +60,7 @@ unsafe fn kernel(
     for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
         for i in 0..MR {
             for j in 0..NR {
-                acc[i][j] += ap[i] * bp[j];
+                acc[i][j] = fma(ap[i], bp[j], acc[i][j]);
             }
         }
     }
