@@ -76,6 +76,12 @@
 //!   measurable on lm_head (n = 50257) and let a delayed thread take less. Pool workers spin
 //!   5 µs before sleeping (100 µs halved 2-thread medians on the busy machine, see `pool.rs`).
 //!   Products up to 128³ run on one thread (2 threads were slower there: wake-up ≈ the work).
+//! * Unpacked path: packing pays for itself from ≈ 8³ on (numbers at `SMALL_MNK`), so only tiny
+//!   products and thin ones (≤ 2 rows or columns) skip it. Matrix-vector products were 0.7-8
+//!   GFLOP/s in the first version (a dot product without partial sums does not vectorise; TN with
+//!   one column gathered A with a stride); 38-50 now at 1024×1024, and 1×50257×768 (one
+//!   decoding step through GPT-2's vocabulary) ≈ 10 on one thread, ≈ 12 on two (memory-bound:
+//!   154 MB of weights per call).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -271,8 +277,12 @@ pub fn sgemm(
     );
 }
 
-/// Products with at most this many multiply-adds (m·n·k) skip packing.
-const SMALL_MNK: usize = 32 * 32 * 32;
+/// Products with at most this many multiply-adds (m·n·k) skip packing. Measured (one thread,
+/// GFLOP/s unpacked vs packed): 4³ 1.9-2.6 vs 0.9-1.0, 8³ 4.2-8.5 vs 5.4-5.8, 16³ 9-16 vs 22-24,
+/// 32³ 17-19 vs 100-110: packing pays for itself from about 8³ on. Products with one or two rows
+/// or columns always skip it (packed, they would fill 1/14 to 2/14 of each AVX-512 tile; unpacked
+/// they run at 38-50 GFLOP/s at 1024×1024, packed 4-16).
+const SMALL_MNK: usize = 8 * 8 * 8;
 /// Each extra thread must get at least this many multiply-adds to be worth waking.
 const MNK_PER_THREAD: usize = 128 * 128 * 128;
 /// The shortest range of C's rows or columns a thread takes at a time, when C is long enough to
@@ -315,7 +325,14 @@ pub fn sgemm_with(
     }
     let mnk = m.saturating_mul(n).saturating_mul(k);
     if cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2) {
-        return small::sgemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        let threads = if cfg.size_heuristics {
+            cfg.threads.clamp(1, (mnk / (4 * MNK_PER_THREAD)).max(1))
+        } else {
+            1
+        };
+        return small::sgemm_small(
+            threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+        );
     }
     let view = |x: &[f32], ld: usize, t: Trans| match t {
         Trans::N => View::new(x, ld, 1),

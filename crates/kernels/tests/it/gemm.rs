@@ -259,6 +259,42 @@ fn large_product_on_defaults() {
 }
 
 #[test]
+fn matrix_vector_products_split_over_threads() {
+    // Big enough (m·n·k ≥ 8.4M) for the unpacked path to use threads: one row of C split by
+    // columns, and one or two columns of C split by rows.
+    for kernel in kernels() {
+        let cfg = GemmConfig {
+            threads: 2,
+            kernel,
+            size_heuristics: true,
+        };
+        for (m, n, k) in [
+            (1, 9001, 1000),
+            (3001, 1, 2900),
+            (2999, 2, 1500),
+            (2, 4001, 1100),
+        ] {
+            for (ta, tb) in LAYOUTS {
+                check(
+                    &cfg,
+                    &Case {
+                        ta,
+                        tb,
+                        m,
+                        n,
+                        k,
+                        alpha: 0.5,
+                        beta: 1.0,
+                        pad: 1,
+                    },
+                    7,
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn sgemm_uses_the_environment_and_matches_the_reference() {
     let (m, n, k) = (37, 41, 43);
     let mut rng = TestRng::new(8);
