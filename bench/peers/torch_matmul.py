@@ -5,7 +5,8 @@ torch.matmul in fp32 on the CPU (MKL / oneDNN) on the same cases, with the same 
 Cases (see crates/kernels/src/bench.rs): square NN products n = 128..2048, and the linear layers
 of GPT-2 124M at B*T = 1024 tokens: forward Y = X @ W (NN), input gradient dX = dY @ W.T (NT,
 W.T a strided view, not a copy) and weight gradient dW = X.T @ dY (TN), for qkv (768 -> 2304),
-fc (768 -> 3072), proj (3072 -> 768) and lm_head (768 -> 50257).
+fc (768 -> 3072), proj (3072 -> 768) and lm_head (768 -> 50257); and one attention head at
+T = 1024, head size 64: scores Q @ K.T (NT) and output P @ V (NN).
 
 Each case runs once to warm up, then repeats for at least --min-seconds (and 3 times); `gflops`
 is from the fastest repetition, `gflops_median` from the median; 2*m*n*k flops per product.
@@ -26,6 +27,9 @@ def cases():
         out.append((f"gpt2.{layer}.fwd", "NN", bt, n, k))
         out.append((f"gpt2.{layer}.dx", "NT", bt, k, n))
         out.append((f"gpt2.{layer}.dw", "TN", k, n, bt))
+    # One attention head at T = 1024, head size 64: scores Q @ K.T and output P @ V.
+    out.append(("gpt2.attn.scores", "NT", bt, bt, 64))
+    out.append(("gpt2.attn.values", "NN", bt, 64, bt))
     return out
 
 

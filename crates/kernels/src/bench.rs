@@ -9,7 +9,8 @@
 //!
 //! GPT-2 shapes: a linear layer `Y = X·W` with X (BT, K) and W (K, N) runs forward as NN (m = BT,
 //! n = N, k = K); its input gradient `dX = dY·Wᵀ` as NT (m = BT, n = K, k = N); its weight
-//! gradient `dW = Xᵀ·dY` as TN (m = K, n = N, k = BT). Left out: attention's batched products.
+//! gradient `dW = Xᵀ·dY` as TN (m = K, n = N, k = BT). Attention: one head's scores Q·Kᵀ
+//! (1024×1024×64, NT) and output P·V (1024×64×1024, NN); batching over B·nh heads is left out.
 
 use crate::gemm::{sgemm_with, GemmConfig, Kernel, Trans};
 use std::time::Instant;
@@ -25,7 +26,8 @@ pub struct BenchCase {
     pub k: usize,
 }
 
-/// Square NN sizes 128..2048, then the GPT-2 124M linear layers (fwd NN, dX NT, dW TN).
+/// Square NN sizes 128..2048, then the GPT-2 124M linear layers (fwd NN, dX NT, dW TN), then
+/// one attention head's two products.
 pub fn default_cases() -> Vec<BenchCase> {
     let mut cases: Vec<BenchCase> = [128, 256, 512, 1024, 2048]
         .into_iter()
@@ -57,6 +59,17 @@ pub fn default_cases() -> Vec<BenchCase> {
         cases.push(case("dx", Trans::N, Trans::T, bt, k, n));
         cases.push(case("dw", Trans::T, Trans::N, k, n, bt));
     }
+    // One head of attention at T = 1024, head size 64: scores Q·Kᵀ (NT) and weights·V (NN).
+    let head = |name: &str, tb, n, k| BenchCase {
+        name: format!("gpt2.attn.{name}"),
+        ta: Trans::N,
+        tb,
+        m: bt,
+        n,
+        k,
+    };
+    cases.push(head("scores", Trans::T, bt, 64));
+    cases.push(head("values", Trans::N, 64, bt));
     cases
 }
 
