@@ -71,6 +71,9 @@
 //!   a fixed-size copy, 11%; an AVX-512 16×16 register transpose (`avx512.rs`), 6%: NT went from
 //!   172-192 to ≈ 215 GFLOP/cpu-s, like NN.
 //! * Prefetching the C tile at the start of the micro-kernel: +1-2% (within noise), kept.
+//!   Prefetching the A panel 8, 16 or 32 k-steps ahead in the AVX-512 loop: +3-7% on 2048³ and
+//!   1024×3072×768 (208-217 → 221-229 GFLOP/cpu-s, three alternated runs), ±3% on NT; kept at
+//!   16. The same in the AVX2 kernel: no gain (121-124 either way), left out.
 //! * Threads: splitting C into disjoint column (or row) ranges, each thread packing its own
 //!   panels, scales ≈ 1.95× on a quiet machine; chunks of ≥ 1536 claimed in turn cost nothing
 //!   measurable on lm_head (n = 50257) and let a delayed thread take less. Pool workers spin
