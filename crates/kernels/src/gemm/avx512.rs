@@ -1,10 +1,13 @@
 //! The AVX-512 micro-kernel: an MR×32 tile of C in 2·MR zmm registers.
 //!
 //! Per step p: load op(B)[p][0..32] as two 16-wide vectors, broadcast each of the MR values
-//! op(A)[i][p] (folded into the FMA as an embedded broadcast), and issue 2·MR fused
-//! multiply-adds. With MR = 14, 28 accumulators + 2 B vectors + 1 broadcast use 31 of the 32 zmm
-//! registers. At the end `C = α·acc + β·C`, row by row (C is row-major, so each row of the tile
-//! is two contiguous 16-float stores).
+//! op(A)[i][p], and issue 2·MR fused multiply-adds. At the end `C = α·acc + β·C`, row by row
+//! (C is row-major, so each row of the tile is two contiguous 16-float stores).
+//!
+//! MR = 8 (16 accumulators + 2 B vectors + 1 broadcast: 19 of the 32 zmm registers). MR = 14
+//! (31 registers, the most that fit) and 12 were measured too: large products within ±3% of
+//! each other, and 8 ahead by 3-10% on 64³-256³, where a 14-row panel wastes more rows on
+//! padding (128 = 9 × 14 + 2). See the performance notes in `mod.rs`.
 //!
 //! Its packers hand transposing panels (A not transposed, B transposed) to a 16×16 register
 //! transpose: 16 row loads, 64 shuffles, 16 stores per 256 floats.
@@ -15,14 +18,14 @@ use super::blocked::Spec;
 use super::pack::pack_panels_with;
 use std::arch::x86_64::*;
 
-const MR: usize = 14;
+const MR: usize = 8;
 const NR: usize = 32;
 
 pub(crate) static SPEC: Spec = Spec {
     mr: MR,
     nr: NR,
     kc: 256,
-    mc: 126,
+    mc: 128,
     nc: 4096,
     kernel,
     pack_a,

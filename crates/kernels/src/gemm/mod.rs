@@ -29,10 +29,14 @@
 //! reports the best of ≥ 3 runs, and tuning used `examples/tune_gemm` (GFLOP per CPU-second,
 //! which time slices lost to other processes do not distort). Measured 2026-11-26:
 //!
-//! * AVX-512 14×32 micro-kernel: 28 zmm accumulators + 2 B vectors + 1 broadcast, no spills
-//!   (checked in the disassembly: 28 `vfmadd231ps` and 14 `vbroadcastss` per k step). Alone on
-//!   L2-resident data (504×512×256) it runs at ≈ 235 GFLOP/cpu-s, so one core's FP32 peak here is
-//!   at least ≈ 250 (2 × 512-bit FMA per cycle), not the ≈ 135 DESIGN.md assumed.
+//! * AVX-512 micro-kernel, first 14×32: 28 zmm accumulators + 2 B vectors + 1 broadcast, no
+//!   spills (checked in the disassembly: 28 `vfmadd231ps` and 14 `vbroadcastss` per k step).
+//!   Alone on L2-resident data (504×512×256) it runs at ≈ 235-240 GFLOP/cpu-s, so one core's
+//!   FP32 peak here is at least ≈ 250 (2 × 512-bit FMA per cycle), not the ≈ 135 DESIGN.md
+//!   assumed. MR = 12 and 8 measured the same within ±3% on large products (CPU time, two
+//!   alternated runs: 2048³ 217-227, 1024×3072×768 215-230, 1024×768×3072 225-234) and MR = 8
+//!   was 3-10% ahead on 64³-256³ (64³: 191-195 vs 172-178), where 14-row panels pad more, so
+//!   the kernel is now 8×32 with MC = 128 (the table below was measured with 14×32).
 //! * Side by side with PyTorch 2.15 (MKL), `bench_gemm` and `bench/peers/torch_matmul.py` run
 //!   case by case in turn, 3 rounds, best of each (GFLOP/s, ours / PyTorch):
 //!
@@ -60,7 +64,7 @@
 //!   ours stays on one thread (see below). AVX2 6×16 alone: 129 at 1024³ (half the vector width,
 //!   as expected); portable 8×8 on baseline x86_64 (SSE2, no FMA): 28. While other builds use
 //!   the second core, 2 threads fall back to about one thread's rate (ours and PyTorch alike).
-//! * Cache blocks: KC = 256, MC = 126, NC = 4096. Tried KC ∈ {160, 192, 256, 320, 384, 512},
+//! * Cache blocks: KC = 256, MC = 126 (now 128 with MR = 8), NC = 4096. Tried KC ∈ {160, 192, 256, 320, 384, 512},
 //!   MC ∈ {84, 126, 252, 504}, NC ∈ {512, 1024, 4096} on 2048³, 1024×3072×768 and
 //!   1024×768×50257 (NT): all within noise (195-220 GFLOP/cpu-s) except NC = 1024 (≈ 185) and
 //!   KC = 160 (≈ 200); larger KC did not help even at k = 50257.
@@ -283,7 +287,7 @@ pub fn sgemm(
 /// Products with at most this many multiply-adds (m·n·k) skip packing. Measured (one thread,
 /// GFLOP/s unpacked vs packed): 4³ 1.9-2.6 vs 0.9-1.0, 8³ 4.2-8.5 vs 5.4-5.8, 16³ 9-16 vs 22-24,
 /// 32³ 17-19 vs 100-110: packing pays for itself from about 8³ on. Products with one or two rows
-/// or columns always skip it (packed, they would fill 1/14 to 2/14 of each AVX-512 tile; unpacked
+/// or columns always skip it (packed, they would fill 1/8 to 2/8 of each AVX-512 tile; unpacked
 /// they run at 38-50 GFLOP/s at 1024×1024, packed 4-16).
 const SMALL_MNK: usize = 8 * 8 * 8;
 /// Each extra thread must get at least this many multiply-adds to be worth waking.

@@ -154,8 +154,8 @@ const LAYOUTS: [(Trans, Trans); 4] = [
     (Trans::T, Trans::T),
 ];
 
-/// Sizes around every tile and block size of every kernel: MR ∈ {6, 8, 14}, NR ∈ {8, 16, 32},
-/// MC ∈ {120, 126, 128}, and 0, 1 and a few odd numbers.
+/// Sizes around every tile and block size of every kernel: MR ∈ {6, 8} (and 14, an earlier
+/// AVX-512 tile), NR ∈ {8, 16, 32}, MC ∈ {120, 128} (and 126), and 0, 1 and a few odd numbers.
 const EDGE_SIZES: [usize; 22] = [
     0, 1, 2, 3, 5, 6, 7, 8, 9, 13, 14, 15, 16, 17, 31, 32, 33, 119, 121, 125, 127, 129,
 ];
