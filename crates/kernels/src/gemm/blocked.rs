@@ -1,0 +1,265 @@
+//! The BLIS / GotoBLAS loop nest around a register micro-kernel, on one thread.
+//!
+//! ```text
+//! for jc in 0..n step NC            B block (KC, NC) lives in L3
+//!   for pc in 0..k step KC          pack op(B)[pc.., jc..] into NR-wide panels (p-major inside)
+//!     for ic in 0..m step MC        pack op(A)[ic.., pc..] into MR-tall panels: (MC, KC) in L2
+//!       for jr in 0..NC step NR     one B micro-panel (KC, NR) stays in L1
+//!         for ir in 0..MC step MR   micro-kernel: C[MR, NR] (+)= α · A_panel · B_panel
+//! ```
+//!
+//! β is applied on the first KC block only (`pc == 0`); later blocks accumulate with β = 1.
+//! Panels are zero-padded to whole MR / NR, so the micro-kernel always computes a full tile; an
+//! edge tile is computed into a small buffer and only its valid part is merged into C, so
+//! elements of C outside (m, n) are never touched.
+//!
+//! Left out: packing shared between threads, and prefetching the next A / B panels (only the C
+//! tile is prefetched, by the micro-kernel); see the performance notes in `mod.rs`.
+
+use super::Kernel;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+/// The micro-kernel: `C[0..MR][0..NR] = α · Σ_p a[p·MR + i] · b[p·NR + j] + β · C` over p < k,
+/// with C row-major (leading dimension `ldc`); with β = 0, C is not read.
+pub(crate) type MicroKernel = unsafe fn(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    alpha: f32,
+    beta: f32,
+);
+
+/// A micro-kernel with its tile (MR, NR) and cache blocks (KC, MC, NC).
+#[derive(Clone, Copy)]
+pub(crate) struct Spec {
+    pub mr: usize,
+    pub nr: usize,
+    pub kc: usize,
+    pub mc: usize,
+    pub nc: usize,
+    pub kernel: MicroKernel,
+    /// `pack_panels::<MR>` and `pack_panels::<NR>`.
+    pub pack_a: PackFn,
+    pub pack_b: PackFn,
+}
+
+/// A monomorphised [`super::pack::pack_panels`].
+pub(crate) type PackFn = unsafe fn(usize, usize, *const f32, usize, usize, &mut [f32]);
+
+/// The largest MR·NR of any micro-kernel (the edge-tile buffer size).
+const MAX_TILE: usize = 16 * 32;
+
+/// The spec of `kernel`, with the cache blocks overridden by `TFS_GEMM_BLOCKS=KC,MC,NC` when set
+/// (a tuning knob for other machines; MC is rounded up to a multiple of MR, NC of NR).
+pub(crate) fn spec(kernel: Kernel) -> Spec {
+    let base = match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => &super::avx512::SPEC,
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => &super::avx2::SPEC,
+        _ => &super::portable::SPEC,
+    };
+    static BLOCKS: OnceLock<Option<[usize; 3]>> = OnceLock::new();
+    let blocks = BLOCKS.get_or_init(|| {
+        let var = std::env::var("TFS_GEMM_BLOCKS").ok()?;
+        let v: Vec<usize> = var
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
+        (v.len() == 3 && v.iter().all(|&x| x > 0)).then(|| [v[0], v[1], v[2]])
+    });
+    match *blocks {
+        Some([kc, mc, nc]) => Spec {
+            kc,
+            mc: mc.div_ceil(base.mr) * base.mr,
+            nc: nc.div_ceil(base.nr) * base.nr,
+            ..*base
+        },
+        None => Spec { ..*base },
+    }
+}
+
+/// A read-only strided view: element (r, c) is at `ptr + r·rs + c·cs`.
+#[derive(Clone, Copy)]
+pub(crate) struct View {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+// SAFETY: a View is only a read-only address computation over a `&[f32]` that the caller keeps
+// borrowed for as long as any copy of the View is used; sharing it between threads is sharing `&`.
+unsafe impl Send for View {}
+// SAFETY: as above.
+unsafe impl Sync for View {}
+
+impl View {
+    pub fn new(x: &[f32], rs: usize, cs: usize) -> View {
+        View {
+            ptr: x.as_ptr(),
+            rs,
+            cs,
+        }
+    }
+    /// The view starting at element (r, c).
+    pub fn at(self, r: usize, c: usize) -> View {
+        View {
+            ptr: self.ptr.wrapping_add(r * self.rs + c * self.cs),
+            ..self
+        }
+    }
+    pub fn rows_from(self, r: usize) -> View {
+        self.at(r, 0)
+    }
+    pub fn cols_from(self, c: usize) -> View {
+        self.at(0, c)
+    }
+}
+
+/// The output matrix: element (i, j) at `ptr + i·ld + j`.
+#[derive(Clone, Copy)]
+pub(crate) struct MatPtr {
+    pub ptr: *mut f32,
+    pub ld: usize,
+}
+
+// SAFETY: threads given copies of a MatPtr write disjoint element sets (see `sgemm_with`), and
+// the `&mut [f32]` it came from stays borrowed until they have all finished.
+unsafe impl Send for MatPtr {}
+// SAFETY: as above.
+unsafe impl Sync for MatPtr {}
+
+impl MatPtr {
+    pub fn new(c: &mut [f32], ld: usize) -> MatPtr {
+        MatPtr {
+            ptr: c.as_mut_ptr(),
+            ld,
+        }
+    }
+    pub fn rows_from(self, r: usize) -> MatPtr {
+        MatPtr {
+            ptr: self.ptr.wrapping_add(r * self.ld),
+            ..self
+        }
+    }
+    pub fn cols_from(self, c: usize) -> MatPtr {
+        MatPtr {
+            ptr: self.ptr.wrapping_add(c),
+            ..self
+        }
+    }
+}
+
+/// Per-thread packing buffers, reused across calls.
+struct Buffers {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers { a: Vec::new(), b: Vec::new() }) };
+}
+
+/// A 64-byte aligned sub-slice of at least `len` floats of `v` (grown as needed).
+fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if v.len() < len + 16 {
+        v.resize(len + 16, 0.0);
+    }
+    let skip = v.as_ptr().align_offset(64).min(15);
+    &mut v[skip..skip + len]
+}
+
+/// `C = α·A·B + β·C` for A (m, k), B (k, n), C (m, n) given as strided views, on this thread.
+///
+/// # Safety
+/// Every element (i, p) of `a` with i < m, p < k, (p, j) of `b` and (i, j) of `c` must be valid
+/// to read (and, for C, to write), and no other thread may access C's elements meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm(
+    spec: &Spec,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: View,
+    b: View,
+    beta: f32,
+    c: MatPtr,
+) {
+    let (mr, nr) = (spec.mr, spec.nr);
+    debug_assert!(mr * nr <= MAX_TILE);
+    let kc_max = spec.kc.min(k);
+    let mc_max = spec.mc.min(m.div_ceil(mr) * mr);
+    let nc_max = spec.nc.min(n.div_ceil(nr) * nr);
+    BUFFERS.with(|bufs| {
+        let mut bufs = bufs.borrow_mut();
+        let Buffers { a: abuf, b: bbuf } = &mut *bufs;
+        let apack = aligned(abuf, mc_max.div_ceil(mr) * mr * kc_max);
+        let bpack = aligned(bbuf, nc_max.div_ceil(nr) * nr * kc_max);
+        let mut tile = [0.0f32; MAX_TILE];
+        for jc in (0..n).step_by(spec.nc) {
+            let nc = spec.nc.min(n - jc);
+            for pc in (0..k).step_by(spec.kc) {
+                let kc = spec.kc.min(k - pc);
+                let beta_pc = if pc == 0 { beta } else { 1.0 };
+                // SAFETY: the (kc, nc) block of B at (pc, jc) is inside B by the caller's contract;
+                // as a matrix X(j, p), its strides are (b.cs, b.rs).
+                unsafe { (spec.pack_b)(nc, kc, b.at(pc, jc).ptr, b.cs, b.rs, bpack) };
+                for ic in (0..m).step_by(spec.mc) {
+                    let mc = spec.mc.min(m - ic);
+                    // SAFETY: the (mc, kc) block of A at (ic, pc) is inside A.
+                    unsafe { (spec.pack_a)(mc, kc, a.at(ic, pc).ptr, a.rs, a.cs, apack) };
+                    for jr in (0..nc).step_by(nr) {
+                        let ncr = nr.min(nc - jr);
+                        let bp = bpack[jr * kc..].as_ptr();
+                        for ir in (0..mc).step_by(mr) {
+                            let mcr = mr.min(mc - ir);
+                            let ap = apack[ir * kc..].as_ptr();
+                            let cp = c.ptr.wrapping_add((ic + ir) * c.ld + jc + jr);
+                            if mcr == mr && ncr == nr {
+                                // SAFETY: the packed panels hold kc·MR and kc·NR floats, and the
+                                // whole MR×NR tile of C at (ic+ir, jc+jr) is inside C.
+                                unsafe { (spec.kernel)(kc, ap, bp, cp, c.ld, alpha, beta_pc) };
+                            } else {
+                                // SAFETY: the kernel writes the MR×NR buffer `tile` (ld = NR);
+                                // then only the valid mcr×ncr part is merged into C.
+                                unsafe {
+                                    (spec.kernel)(kc, ap, bp, tile.as_mut_ptr(), nr, alpha, 0.0);
+                                    merge_tile(&tile, nr, mcr, ncr, cp, c.ld, beta_pc);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `C[i][j] = tile[i][j] + β·C[i][j]` for i < rows, j < cols (β = 0: C not read).
+///
+/// # Safety
+/// The rows × cols block at `c` with leading dimension `ldc` must be valid to read and write.
+unsafe fn merge_tile(
+    tile: &[f32],
+    ldt: usize,
+    rows: usize,
+    cols: usize,
+    c: *mut f32,
+    ldc: usize,
+    beta: f32,
+) {
+    for i in 0..rows {
+        // SAFETY: row i of the block has `cols` valid elements at c + i·ldc (caller's contract).
+        let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * ldc), cols) };
+        let t = &tile[i * ldt..i * ldt + cols];
+        if beta == 0.0 {
+            row.copy_from_slice(t);
+        } else {
+            row.iter_mut().zip(t).for_each(|(c, t)| *c = t + beta * *c);
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! General matrix multiply in f32: `C = α·op(A)·op(B) + β·C`, where `op(X)` is `X` or `Xᵀ`.
+//!
+//! Every matrix is a row-major slice with a leading dimension (the distance between the starts of
+//! two rows), so views into larger buffers work: element (r, c) of a stored matrix is
+//! `x[r * ld + c]`. `op(A)` is (m, k), `op(B)` is (k, n) and `C` is (m, n). A transposed operand
+//! is never materialised: packing reads it with swapped strides, so NN, NT, TN (and TT) all run
+//! at the same speed.
+//!
+//! The fast path follows the BLIS / GotoBLAS structure (see `blocked.rs`): B is packed into
+//! panels NR columns wide, A into panels MR rows tall, blocked by KC (depth), MC (rows) and NC
+//! (columns) so that one B micro-panel stays in L1 and one packed A block in L2; an MR×NR
+//! micro-kernel in registers does all the arithmetic. The micro-kernel is picked at run time:
+//! AVX-512 (`avx512.rs`), AVX2+FMA (`avx2.rs`), or a portable one that the compiler vectorises
+//! (`portable.rs`; NEON on Apple silicon). Small products skip packing (`small.rs`). Threads
+//! split C into independent column (or row) ranges of whole panels, run on a persistent pool.
+//!
+//! Environment: `TFS_KERNELS=reference` forces the triple loop (`portable`, `avx2`, `avx512`
+//! force a micro-kernel, when the CPU has it); `TFS_THREADS=N` sets the default thread count;
+//! `TFS_GEMM_BLOCKS=KC,MC,NC` overrides the cache blocks (for tuning on another machine).
+//!
+//! Left out: bf16 and f64 (a sibling `hgemm`/`dgemm` would reuse `blocked.rs` with another
+//! element type), the TT layout's own tuning, and packing shared between threads (each thread packs
+//! its own copy of A; this costs m·k copies per thread, negligible beside 2·m·n·k flops).
+//!
+//! # Performance notes
+//!
+//! Machine: AMD EPYC, Zen 5 (family 26), 2 cores with AVX-512, L1d 48 KiB and L2 1 MiB per core,
+//! L3 32 MiB, shared with other engineers' builds, so every number is noisy: `bench_gemm`
+//! reports the best of ≥ 3 runs, and tuning used `examples/tune_gemm` (GFLOP per CPU-second,
+//! which time slices lost to other processes do not distort). Measured 2026-11-26:
+//!
+//! * AVX-512 micro-kernel, first 14×32: 28 zmm accumulators + 2 B vectors + 1 broadcast, no
+//!   spills (checked in the disassembly: 28 `vfmadd231ps` and 14 `vbroadcastss` per k step).
+//!   Alone on L2-resident data (504×512×256) it runs at ≈ 235-240 GFLOP/cpu-s, so one core's
+//!   FP32 peak here is at least ≈ 250 (2 × 512-bit FMA per cycle), not the ≈ 135 DESIGN.md
+//!   assumed. MR = 12 and 8 measured the same within ±3% on large products (CPU time, two
+//!   alternated runs: 2048³ 217-227, 1024×3072×768 215-230, 1024×768×3072 225-234) and MR = 8
+//!   was 3-10% ahead on 64³-256³ (64³: 191-195 vs 172-178), where 14-row panels pad more, so
+//!   the kernel is now 8×32 with MC = 128 (the table below was measured with 14×32).
+//! * Side by side with PyTorch 2.15 (MKL), `bench_gemm` and `bench/peers/torch_matmul.py` run
+//!   case by case in turn, 3 rounds, best of each (GFLOP/s, ours / PyTorch):
+//!
+//!   | case                      | ours 1t | torch 1t | ratio | ours 2t | torch 2t | ratio |
+//!   |---------------------------|--------:|---------:|------:|--------:|---------:|------:|
+//!   | 128³                      |     226 |      111 |  2.04 |     228 |      199 |  1.14 |
+//!   | 256³                      |     242 |      114 |  2.12 |     451 |      220 |  2.05 |
+//!   | 512³                      |     252 |      116 |  2.16 |     494 |      227 |  2.18 |
+//!   | 1024³                     |     248 |      113 |  2.19 |     490 |      223 |  2.19 |
+//!   | 2048³                     |     210 |      107 |  1.96 |     436 |      214 |  2.04 |
+//!   | qkv fwd  NN 1024×2304×768 |     230 |      112 |  2.04 |     474 |      215 |  2.21 |
+//!   | qkv dx   NT 1024×768×2304 |     241 |      110 |  2.19 |     471 |      216 |  2.18 |
+//!   | qkv dw   TN 768×2304×1024 |     225 |      110 |  2.05 |     459 |      210 |  2.19 |
+//!   | fc fwd   NN 1024×3072×768 |     222 |      108 |  2.06 |     438 |      206 |  2.13 |
+//!   | fc dx    NT 1024×768×3072 |     240 |      111 |  2.16 |     446 |      215 |  2.07 |
+//!   | fc dw    TN 768×3072×1024 |     218 |      108 |  2.02 |     436 |      208 |  2.10 |
+//!   | proj fwd NN 1024×768×3072 |     236 |      110 |  2.14 |     458 |      221 |  2.07 |
+//!   | proj dx  NT 1024×3072×768 |     227 |      108 |  2.09 |     440 |      202 |  2.18 |
+//!   | proj dw  TN 3072×768×1024 |     221 |      106 |  2.08 |     442 |      210 |  2.11 |
+//!   | lm_head fwd NN 1024×50257×768 | 211 |       88 |  2.39 |     407 |      177 |  2.30 |
+//!   | lm_head dx  NT 1024×768×50257 | 238 |      110 |  2.17 |     456 |      216 |  2.11 |
+//!   | lm_head dw  TN 768×50257×1024 | 218 |       92 |  2.36 |     415 |      164 |  2.53 |
+//!
+//!   MKL seems to take its AVX2 path on this AMD CPU (≈ 110 per core, the AVX2 rate). At 128³
+//!   ours stays on one thread (see below). AVX2 6×16 alone: 129 at 1024³ (half the vector width,
+//!   as expected); portable 8×8 on baseline x86_64 (SSE2, no FMA): 28. While other builds use
+//!   the second core, 2 threads fall back to about one thread's rate (ours and PyTorch alike).
+//! * Cache blocks: KC = 256, MC = 126 (now 128 with MR = 8), NC = 4096. Tried KC ∈ {160, 192, 256, 320, 384, 512},
+//!   MC ∈ {84, 126, 252, 504}, NC ∈ {512, 1024, 4096} on 2048³, 1024×3072×768 and
+//!   1024×768×50257 (NT): all within noise (195-220 GFLOP/cpu-s) except NC = 1024 (≈ 185) and
+//!   KC = 160 (≈ 200); larger KC did not help even at k = 50257.
+//! * Packing (profiled with perf): the first scalar packers took 8% of 2048³ (NN) and 23% of
+//!   1024×768×3072 (NT, both operands transposing). Reading R source rows side by side was
+//!   worse than expected: with lda = 3072 floats (12 KiB) all R rows fall in one L1 set. Copying
+//!   whole 64-byte lines into a stack tile fixed that but a slice copy became a memmove call (10%);
+//!   a fixed-size copy, 11%; an AVX-512 16×16 register transpose (`avx512.rs`), 6%: NT went from
+//!   172-192 to ≈ 215 GFLOP/cpu-s, like NN.
+//! * Prefetching the C tile at the start of the micro-kernel: +1-2% (within noise), kept.
+//!   Prefetching the A panel 8, 16 or 32 k-steps ahead in the AVX-512 loop: +3-7% on 2048³ and
+//!   1024×3072×768 (208-217 → 221-229 GFLOP/cpu-s, three alternated runs), ±3% on NT; kept at
+//!   16. The same in the AVX2 kernel: no gain (121-124 either way), left out.
+//! * Threads: splitting C into disjoint column (or row) ranges, each thread packing its own
+//!   panels, scales ≈ 1.95× on a quiet machine; chunks of ≥ 1536 claimed in turn cost nothing
+//!   measurable on lm_head (n = 50257) and let a delayed thread take less. Pool workers spin
+//!   5 µs before sleeping (100 µs halved 2-thread medians on the busy machine, see `pool.rs`).
+//!   Products up to 128³ run on one thread (2 threads were slower there: wake-up ≈ the work).
+//! * Unpacked path: packing pays for itself from ≈ 8³ on (numbers at `SMALL_MNK`), so only tiny
+//!   products and thin ones (≤ 2 rows or columns) skip it. Matrix-vector products were 0.7-8
+//!   GFLOP/s in the first version (a dot product without partial sums does not vectorise; TN with
+//!   one column gathered A with a stride); 38-50 now at 1024×1024, and 1×50257×768 (one
+//!   decoding step through GPT-2's vocabulary) ≈ 10 on one thread, ≈ 12 on two (memory-bound:
+//!   154 MB of weights per call).
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod blocked;
+mod pack;
+mod portable;
+mod reference;
+mod small;
+
+pub use reference::sgemm_reference;
+
+use crate::pool;
+use blocked::{MatPtr, View};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Whether an operand is used as stored (`N`) or transposed (`T`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Trans {
+    N,
+    T,
+}
+
+/// Which implementation computes the product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// The triple loop of [`sgemm_reference`].
+    Reference,
+    /// Packed and blocked, with a micro-kernel in plain Rust that the compiler vectorises.
+    Portable,
+    /// Packed and blocked, 6×16 AVX2+FMA micro-kernel (x86_64 only).
+    Avx2,
+    /// Packed and blocked, AVX-512 micro-kernel (x86_64 only).
+    Avx512,
+}
+
+impl Kernel {
+    /// Whether this CPU can run the kernel.
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernel::Reference | Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx2 | Kernel::Avx512 => false,
+        }
+    }
+
+    /// The fastest kernel this CPU can run.
+    pub fn best() -> Kernel {
+        [Kernel::Avx512, Kernel::Avx2]
+            .into_iter()
+            .find(|k| k.is_available())
+            .unwrap_or(Kernel::Portable)
+    }
+
+    /// [`Kernel::best`] unless `TFS_KERNELS` names another one (`reference`, `portable`, `avx2`,
+    /// `avx512`); a name this CPU cannot run falls back to the best. Read once per process.
+    pub fn from_env() -> Kernel {
+        static CHOSEN: OnceLock<Kernel> = OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let wanted = match std::env::var("TFS_KERNELS").as_deref().map(str::trim) {
+                Ok("reference") => Kernel::Reference,
+                Ok("portable") => Kernel::Portable,
+                Ok("avx2") => Kernel::Avx2,
+                Ok("avx512") => Kernel::Avx512,
+                _ => Kernel::best(),
+            };
+            if wanted.is_available() {
+                wanted
+            } else {
+                Kernel::best()
+            }
+        })
+    }
+
+    /// A short lowercase name, as `TFS_KERNELS` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Reference => "reference",
+            Kernel::Portable => "portable",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+        }
+    }
+}
+
+/// How [`sgemm_with`] runs: on how many threads, with which kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmConfig {
+    /// Upper bound on threads; small products use fewer.
+    pub threads: usize,
+    pub kernel: Kernel,
+    /// Use the size heuristics (the unpacked path for small products, fewer threads than
+    /// `threads` when there is little work). Tests turn them off to drive the packed path and
+    /// every thread through small shapes.
+    pub size_heuristics: bool,
+}
+
+impl GemmConfig {
+    /// `TFS_THREADS` (else the core count) and `TFS_KERNELS` (else the best kernel).
+    pub fn from_env() -> GemmConfig {
+        GemmConfig {
+            threads: pool::default_threads(),
+            kernel: Kernel::from_env(),
+            size_heuristics: true,
+        }
+    }
+}
+
+/// The length a row-major (rows, cols) matrix with leading dimension `ld` needs.
+fn needed_len(rows: usize, cols: usize, ld: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * ld + cols
+    }
+}
+
+/// Panics with the operation and the shapes if the arguments cannot describe a valid GEMM.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_args(
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    a_len: usize,
+    lda: usize,
+    b_len: usize,
+    ldb: usize,
+    c_len: usize,
+    ldc: usize,
+) {
+    let stored = |t: Trans, r: usize, c: usize| if t == Trans::N { (r, c) } else { (c, r) };
+    let (ar, ac) = stored(ta, m, k);
+    let (br, bc) = stored(tb, k, n);
+    for (name, rows, cols, ld, len) in [
+        ("A", ar, ac, lda, a_len),
+        ("B", br, bc, ldb, b_len),
+        ("C", m, n, ldc, c_len),
+    ] {
+        assert!(
+            ld >= cols && len >= needed_len(rows, cols, ld),
+            "sgemm({ta:?}{tb:?}, m={m}, n={n}, k={k}): {name} is stored ({rows}, {cols}) and \
+             needs ld >= {cols} and len >= (rows-1)*ld+cols, got ld={ld}, len={len}"
+        );
+    }
+}
+
+/// `C = α·op(A)·op(B) + β·C` with the kernel and thread count from the environment
+/// ([`GemmConfig::from_env`]).
+///
+/// Shapes: `op(A)` is (m, k), `op(B)` is (k, n), `C` is (m, n); `A` is stored row-major as
+/// (m, k) with leading dimension `lda` when `ta == Trans::N`, and as (k, m) when `ta == Trans::T`
+/// (likewise `B`). With β = 0, `C` is not read (it may hold NaN). Elements of the slices outside
+/// the described matrices (padding between rows) are neither read for C nor written.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    sgemm_with(
+        &GemmConfig::from_env(),
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    );
+}
+
+/// Products with at most this many multiply-adds (m·n·k) skip packing. Measured (one thread,
+/// GFLOP/s unpacked vs packed): 4³ 1.9-2.6 vs 0.9-1.0, 8³ 4.2-8.5 vs 5.4-5.8, 16³ 9-16 vs 22-24,
+/// 32³ 17-19 vs 100-110: packing pays for itself from about 8³ on. Products with one or two rows
+/// or columns always skip it (packed, they would fill 1/8 to 2/8 of each AVX-512 tile; unpacked
+/// they run at 38-50 GFLOP/s at 1024×1024, packed 4-16).
+const SMALL_MNK: usize = 8 * 8 * 8;
+/// Each extra thread must get at least this many multiply-adds to be worth waking.
+const MNK_PER_THREAD: usize = 128 * 128 * 128;
+/// The shortest range of C's rows or columns a thread takes at a time, when C is long enough to
+/// be cut finer than one range per thread. Each chunk repacks the other operand: ≈ 0.25 ns per
+/// packed float (the packing share in the profiles) against 2·1536 flops at ≈ 4 ps each per
+/// packed float, so about 2% of a chunk's time (estimated).
+const MIN_CHUNK: usize = 1536;
+
+/// [`sgemm`] with an explicit [`GemmConfig`].
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_with(
+    cfg: &GemmConfig,
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
+    if cfg.kernel == Kernel::Reference {
+        return sgemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    assert!(
+        cfg.kernel.is_available(),
+        "sgemm: kernel {:?} is not available on this CPU",
+        cfg.kernel
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        return small::scale_c(m, n, beta, c, ldc);
+    }
+    let mnk = m.saturating_mul(n).saturating_mul(k);
+    if cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2) {
+        // Memory-bound: a second thread pays only on big products (more bandwidth).
+        let threads = cfg.threads.clamp(1, (mnk / (4 * MNK_PER_THREAD)).max(1));
+        return small::sgemm_small(
+            threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+        );
+    }
+    let view = |x: &[f32], ld: usize, t: Trans| match t {
+        Trans::N => View::new(x, ld, 1),
+        Trans::T => View::new(x, 1, ld),
+    };
+    let (av, bv) = (view(a, lda, ta), view(b, ldb, tb));
+    let cp = MatPtr::new(c, ldc);
+    let spec = blocked::spec(cfg.kernel);
+    let threads = if cfg.size_heuristics {
+        cfg.threads.clamp(1, (mnk / MNK_PER_THREAD).max(1))
+    } else {
+        cfg.threads.max(1)
+    };
+    // Split the longer side of C into chunks of whole panels; the chunks are disjoint. Each
+    // chunk repacks the other operand, so chunks are at least MIN_CHUNK long; when the side is
+    // long enough there are up to 4 per thread, claimed in turn, so that a thread slowed down
+    // by another process (or woken late) takes fewer.
+    let (split_n, len, panel) = if n >= m {
+        (true, n, spec.nr)
+    } else {
+        (false, m, spec.mr)
+    };
+    let panels = len.div_ceil(panel);
+    let threads = threads.min(panels);
+    let even = panels.div_ceil(threads);
+    let fine = panels.div_ceil(4 * threads).max(MIN_CHUNK.div_ceil(panel));
+    let per = even.min(fine) * panel;
+    let chunks = len.div_ceil(per);
+    let next = AtomicUsize::new(0);
+    pool::run(threads, &|_| loop {
+        let chunk = next.fetch_add(1, Ordering::Relaxed);
+        if chunk >= chunks {
+            return;
+        }
+        let start = chunk * per;
+        let end = (start + per).min(len);
+        // SAFETY: `check_args` proved that every (i, p), (p, j), (i, j) the sub-product touches
+        // lies inside `a`, `b`, `c`; the sub-products of different chunks write disjoint ranges of
+        // C (rows or columns start..end), and `c` is borrowed mutably for the whole call.
+        unsafe {
+            if split_n {
+                blocked::gemm(
+                    &spec,
+                    m,
+                    end - start,
+                    k,
+                    alpha,
+                    av,
+                    bv.cols_from(start),
+                    beta,
+                    cp.cols_from(start),
+                );
+            } else {
+                blocked::gemm(
+                    &spec,
+                    end - start,
+                    n,
+                    k,
+                    alpha,
+                    av.rows_from(start),
+                    bv,
+                    beta,
+                    cp.rows_from(start),
+                );
+            }
+        }
+    });
+}

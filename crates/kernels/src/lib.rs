@@ -1,0 +1,24 @@
+//! # tfs-kernels — the fast kernels under every chapter
+//!
+//! [`gemm`]: `C = α·op(A)·op(B) + β·C` in f32 ([`sgemm`]), packed and blocked like BLIS, with
+//! AVX-512 and AVX2+FMA micro-kernels picked at run time, a portable fallback (NEON on Apple
+//! silicon through the compiler), threads from a persistent [`pool`], and the readable triple
+//! loop [`sgemm_reference`] beside it as the oracle. [`mod@bench`] measures GFLOP/s against the same
+//! shapes as `bench/peers/torch_matmul.py`.
+//!
+//! [`fused`]: row softmax with a causal mask, GELU (tanh form) forward and backward, layer norm
+//! forward and backward, and the AdamW update, each beside its reference, vectorised by the
+//! compiler for the instruction set found at run time.
+//!
+//! This is the only crate of the project with `unsafe`; every unsafe block says why it is sound
+//! in a `// SAFETY:` comment. It depends on no other tfs crate.
+//!
+//! Left out (for now): fused cross-entropy, fused attention, and a bf16 GEMM; the module layout
+//! (`gemm::sgemm`) leaves room for a `gemm::bf16gemm` beside it.
+
+pub mod bench;
+pub mod fused;
+pub mod gemm;
+pub mod pool;
+
+pub use gemm::{sgemm, sgemm_reference, sgemm_with, GemmConfig, Kernel, Trans};

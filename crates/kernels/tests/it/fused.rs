@@ -1,0 +1,276 @@
+//! The fused kernels against their references (shapes with 0, 1, odd sizes and remainders of the
+//! 16-wide loops), and the references' backward passes against central differences.
+
+use super::TestRng;
+use tfs_kernels::fused::adamw::{adamw_step, adamw_step_reference, AdamW};
+use tfs_kernels::fused::exp_approx;
+use tfs_kernels::fused::gelu::{
+    gelu_backward, gelu_backward_reference, gelu_forward, gelu_forward_reference,
+};
+use tfs_kernels::fused::layernorm::{
+    layernorm_backward, layernorm_backward_reference, layernorm_forward,
+    layernorm_forward_reference,
+};
+use tfs_kernels::fused::softmax::{softmax_rows, softmax_rows_reference, Mask};
+
+const LENS: [usize; 9] = [0, 1, 2, 15, 16, 17, 33, 100, 769];
+
+fn vec(rng: &mut TestRng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.uniform() * scale).collect()
+}
+
+/// |a − b| ≤ tol·(1 + |b|) element-wise.
+fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{what}[{i}]: {x} vs {y} (tol {tol})"
+        );
+    }
+}
+
+#[test]
+fn exp_approx_is_within_3e7_relative_over_its_range() {
+    // e^x is exact to ~1 ulp (6e-8) in f32; the bound leaves room for the polynomial and the
+    // reduction, and is what the kernels' tolerances below are built on.
+    let mut worst = 0.0f64;
+    for i in 0..=200_000 {
+        let x = -87.0 + 175.0 * i as f64 / 200_000.0;
+        let got = exp_approx(x as f32) as f64;
+        let want = (x as f32 as f64).exp();
+        worst = worst.max(((got - want) / want).abs());
+    }
+    assert!(worst < 3e-7, "worst relative error {worst:e}");
+    assert!(exp_approx(f32::NAN).is_nan());
+    assert_eq!(exp_approx(-1000.0), exp_approx(-87.3));
+    assert!(exp_approx(1000.0).is_finite());
+}
+
+#[test]
+fn softmax_matches_reference_and_masks() {
+    let mut rng = TestRng::new(1);
+    for &cols in &LENS[1..] {
+        for rows in [0, 1, 3, 7] {
+            for mask in [
+                Mask::None,
+                Mask::Causal { q_len: cols },
+                Mask::Causal { q_len: 1 },
+                Mask::Causal { q_len: cols.min(3) },
+            ] {
+                let x = vec(&mut rng, rows * cols, 10.0);
+                let (mut got, mut want) = (x.clone(), x.clone());
+                softmax_rows(&mut got, rows, cols, mask);
+                softmax_rows_reference(&mut want, rows, cols, mask);
+                // Each output is e^(x−m)/Σ: a few relative roundings plus exp_approx's 3e-7.
+                close(
+                    &got,
+                    &want,
+                    2e-6,
+                    &format!("softmax rows {rows} cols {cols} {mask:?}"),
+                );
+                for r in 0..rows {
+                    let row = &got[r * cols..(r + 1) * cols];
+                    let sum: f32 = row.iter().sum();
+                    assert!((sum - 1.0).abs() < 1e-5, "row {r} sums to {sum}");
+                    if let Mask::Causal { q_len } = mask {
+                        let seen = cols - q_len + r % q_len + 1;
+                        assert!(
+                            row[seen..].iter().all(|&v| v == 0.0),
+                            "masked columns not 0"
+                        );
+                        assert!(row[..seen].iter().all(|&v| v > 0.0));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn softmax_of_large_logits_does_not_overflow() {
+    let mut x = vec![1000.0, 1001.0, -1000.0];
+    softmax_rows(&mut x, 1, 3, Mask::None);
+    assert!(x.iter().all(|v| v.is_finite()));
+    assert!((x[1] - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
+}
+
+#[test]
+fn gelu_matches_reference() {
+    let mut rng = TestRng::new(2);
+    for n in LENS {
+        let x = vec(&mut rng, n, 8.0);
+        let dy = vec(&mut rng, n, 1.0);
+        let (mut got, mut want) = (vec![0.0; n], vec![0.0; n]);
+        gelu_forward(&x, &mut got);
+        gelu_forward_reference(&x, &mut want);
+        // tanh through 1 − 2/(e^(2u)+1) has absolute (not relative) error ~1e-7 near 0, and
+        // the output scales it by |x| ≤ 8.
+        close(&got, &want, 1e-6, "gelu forward");
+        gelu_backward(&x, &dy, &mut got);
+        gelu_backward_reference(&x, &dy, &mut want);
+        close(&got, &want, 2e-6, "gelu backward");
+    }
+}
+
+#[test]
+fn gelu_reference_backward_matches_central_differences() {
+    // In f64 arithmetic on the f32 function's definition: (f(x+h) − f(x−h)) / 2h, h = 1e-3,
+    // truncation error h²·|f'''|/6 < 1e-6; f32 rounding of f at ~1e-7 / 2e-3 adds ~1e-4.
+    let f = |x: f32| {
+        let mut y = [0.0];
+        gelu_forward_reference(&[x], &mut y);
+        y[0] as f64
+    };
+    for i in 0..81 {
+        let x = -4.0 + 0.1 * i as f32;
+        let mut dx = [0.0];
+        gelu_backward_reference(&[x], &[1.0], &mut dx);
+        let h = 1e-3f32;
+        let fd = (f(x + h) - f(x - h)) / (2.0 * h as f64);
+        assert!(
+            (dx[0] as f64 - fd).abs() < 3e-4,
+            "x {x}: analytic {} vs {fd}",
+            dx[0]
+        );
+    }
+}
+
+#[test]
+fn layernorm_matches_reference() {
+    let mut rng = TestRng::new(3);
+    for &c in &LENS[1..] {
+        for rows in [0, 1, 5] {
+            let x: Vec<f32> = vec(&mut rng, rows * c, 3.0)
+                .iter()
+                .map(|v| v + 2.0)
+                .collect();
+            let (gamma, beta, dy) = (
+                vec(&mut rng, c, 1.0),
+                vec(&mut rng, c, 1.0),
+                vec(&mut rng, rows * c, 1.0),
+            );
+            let mut outs = [
+                (vec![0.0; rows * c], vec![0.0; rows], vec![0.0; rows]),
+                (vec![0.0; rows * c], vec![0.0; rows], vec![0.0; rows]),
+            ];
+            let [(y1, m1, r1), (y2, m2, r2)] = &mut outs;
+            layernorm_forward(&x, &gamma, &beta, 1e-5, y1, m1, r1, rows, c);
+            layernorm_forward_reference(&x, &gamma, &beta, 1e-5, y2, m2, r2, rows, c);
+            // Sums of c terms in another order: error ~ c·ε relative to the terms' magnitudes.
+            let tol = 4e-7 * (c as f32 + 10.0);
+            close(y1, y2, tol, "layernorm y");
+            close(m1, m2, tol, "layernorm mean");
+            close(r1, r2, tol, "layernorm rstd");
+            let (mut dx1, mut dx2) = (vec![0.0; rows * c], vec![0.0; rows * c]);
+            let (mut dg1, mut db1) = (vec![0.5; c], vec![0.25; c]);
+            let (mut dg2, mut db2) = (dg1.clone(), db1.clone());
+            layernorm_backward(
+                &dy, &x, &gamma, m2, r2, &mut dx1, &mut dg1, &mut db1, rows, c,
+            );
+            layernorm_backward_reference(
+                &dy, &x, &gamma, m2, r2, &mut dx2, &mut dg2, &mut db2, rows, c,
+            );
+            close(&dx1, &dx2, tol * 4.0, "layernorm dx");
+            close(&dg1, &dg2, tol, "layernorm dgamma");
+            close(&db1, &db2, tol, "layernorm dbeta");
+        }
+    }
+}
+
+#[test]
+fn layernorm_reference_backward_matches_central_differences() {
+    // L = Σ w ⊙ y, so dy = w; perturb every x, gamma and beta by ±h and compare dL.
+    let (rows, c) = (2, 5);
+    let mut rng = TestRng::new(4);
+    let x = vec(&mut rng, rows * c, 2.0);
+    let (gamma, beta, w) = (
+        vec(&mut rng, c, 1.5),
+        vec(&mut rng, c, 1.0),
+        vec(&mut rng, rows * c, 1.0),
+    );
+    let loss = |x: &[f32], gamma: &[f32], beta: &[f32]| -> f64 {
+        let (mut y, mut m, mut r) = (vec![0.0; rows * c], vec![0.0; rows], vec![0.0; rows]);
+        layernorm_forward_reference(x, gamma, beta, 1e-5, &mut y, &mut m, &mut r, rows, c);
+        y.iter().zip(&w).map(|(y, w)| (y * w) as f64).sum()
+    };
+    let (mut y, mut m, mut r) = (vec![0.0; rows * c], vec![0.0; rows], vec![0.0; rows]);
+    layernorm_forward_reference(&x, &gamma, &beta, 1e-5, &mut y, &mut m, &mut r, rows, c);
+    let (mut dx, mut dg, mut db) = (vec![0.0; rows * c], vec![0.0; c], vec![0.0; c]);
+    layernorm_backward_reference(&w, &x, &gamma, &m, &r, &mut dx, &mut dg, &mut db, rows, c);
+    let h = 1e-2f32;
+    // f32 forward: rounding ~1e-6 per loss / 2h = 5e-5; truncation ~h² = 1e-4.
+    let tol = 2e-3;
+    for i in 0..rows * c {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[i] += h;
+        xm[i] -= h;
+        let fd = (loss(&xp, &gamma, &beta) - loss(&xm, &gamma, &beta)) / (2.0 * h as f64);
+        assert!((dx[i] as f64 - fd).abs() < tol, "dx[{i}] {} vs {fd}", dx[i]);
+    }
+    for j in 0..c {
+        let (mut gp, mut gm) = (gamma.clone(), gamma.clone());
+        gp[j] += h;
+        gm[j] -= h;
+        let fd = (loss(&x, &gp, &beta) - loss(&x, &gm, &beta)) / (2.0 * h as f64);
+        assert!(
+            (dg[j] as f64 - fd).abs() < tol,
+            "dgamma[{j}] {} vs {fd}",
+            dg[j]
+        );
+        let (mut bp, mut bm) = (beta.clone(), beta.clone());
+        bp[j] += h;
+        bm[j] -= h;
+        let fd = (loss(&x, &gamma, &bp) - loss(&x, &gamma, &bm)) / (2.0 * h as f64);
+        assert!(
+            (db[j] as f64 - fd).abs() < tol,
+            "dbeta[{j}] {} vs {fd}",
+            db[j]
+        );
+    }
+}
+
+#[test]
+fn adamw_matches_reference_over_steps() {
+    let h = AdamW {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.1,
+    };
+    let mut rng = TestRng::new(5);
+    for n in LENS {
+        let mut p1 = vec(&mut rng, n, 1.0);
+        let (mut m1, mut v1) = (vec![0.0; n], vec![0.0; n]);
+        let (mut p2, mut m2, mut v2) = (p1.clone(), m1.clone(), v1.clone());
+        for t in 1..=5 {
+            let g = vec(&mut rng, n, 0.1);
+            adamw_step(&mut p1, &g, &mut m1, &mut v1, &h, t);
+            adamw_step_reference(&mut p2, &g, &mut m2, &mut v2, &h, t);
+        }
+        close(&p1, &p2, 1e-6, "adamw params");
+        close(&m1, &m2, 1e-6, "adamw m");
+        close(&v1, &v2, 1e-6, "adamw v");
+    }
+}
+
+#[test]
+fn adamw_first_step_moves_by_lr_against_the_gradient_sign() {
+    // At t = 1 the bias-corrected moments are g and g², so the step is lr·g/(|g| + ε).
+    let h = AdamW {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.5,
+    };
+    let (mut p, g) = (vec![1.0, -2.0], vec![0.3, -0.7]);
+    let (mut m, mut v) = (vec![0.0; 2], vec![0.0; 2]);
+    adamw_step(&mut p, &g, &mut m, &mut v, &h, 1);
+    let want = [
+        1.0 * (1.0 - 0.01 * 0.5) - 0.01,
+        -2.0 * (1.0 - 0.01 * 0.5) + 0.01,
+    ];
+    close(&p, &want, 1e-6, "adamw first step");
+}
