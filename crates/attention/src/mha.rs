@@ -19,6 +19,7 @@
 
 use crate::sdpa::{attention, attention_backward, attention_reference, Mask, SdpaCache};
 use ndarray::{s, Array2, Array3, ArrayView3, NdFloat};
+use tfs_kernels::nd::{gemm, matmul};
 use tfs_math::Rng;
 use tfs_nn::{Grads, Init};
 
@@ -82,7 +83,11 @@ impl<F: NdFloat> MultiHead<F> {
             .to_owned()
             .into_shape_with_order((b * t, d))
             .expect("contiguous");
-        let (q, k, v) = (x2.dot(&self.w_q), x2.dot(&self.w_k), x2.dot(&self.w_v));
+        let (q, k, v) = (
+            matmul(&x2, &self.w_q),
+            matmul(&x2, &self.w_k),
+            matmul(&x2, &self.w_v),
+        );
         let mut concat = Array2::zeros((b * t, d));
         let mut caches = Vec::with_capacity(self.heads);
         for h in 0..self.heads {
@@ -97,8 +102,7 @@ impl<F: NdFloat> MultiHead<F> {
                 .assign(&o.into_shape_with_order((b * t, dk)).expect("shape"));
             caches.push(c);
         }
-        let y = concat
-            .dot(&self.w_o)
+        let y = matmul(&concat, &self.w_o)
             .into_shape_with_order((b, t, d))
             .expect("shape");
         (
@@ -119,9 +123,14 @@ impl<F: NdFloat> MultiHead<F> {
             .to_owned()
             .into_shape_with_order((b * t, d))
             .expect("contiguous");
-        let mut dw_o = grads.mat_mut("w_o");
-        dw_o += &c.concat.t().dot(&dy2);
-        let dconcat = dy2.dot(&self.w_o.t());
+        gemm(
+            F::one(),
+            &c.concat.t(),
+            &dy2,
+            F::one(),
+            &mut grads.mat_mut("w_o"),
+        );
+        let dconcat = matmul(&dy2, &self.w_o.t());
         let (mut dq, mut dk_all, mut dv) = (
             Array2::zeros((b * t, d)),
             Array2::zeros((b * t, d)),
@@ -146,10 +155,11 @@ impl<F: NdFloat> MultiHead<F> {
                 .into_shape_with_order((b * t, d))
                 .expect("contiguous");
         for (name, dp) in [("w_q", &dq), ("w_k", &dk_all), ("w_v", &dv)] {
-            let mut g = grads.mat_mut(name);
-            g += &x2.t().dot(dp);
+            gemm(F::one(), &x2.t(), dp, F::one(), &mut grads.mat_mut(name));
         }
-        let dx = dq.dot(&self.w_q.t()) + dk_all.dot(&self.w_k.t()) + dv.dot(&self.w_v.t());
+        let mut dx = matmul(&dq, &self.w_q.t());
+        gemm(F::one(), &dk_all, &self.w_k.t(), F::one(), &mut dx);
+        gemm(F::one(), &dv, &self.w_v.t(), F::one(), &mut dx);
         dx.into_shape_with_order((b, t, d)).expect("shape")
     }
 

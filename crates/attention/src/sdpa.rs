@@ -25,6 +25,7 @@
 //! the readable oracle the batched [`attention`] is tested against.
 
 use ndarray::{s, Array2, Array3, ArrayView3, NdFloat};
+use tfs_kernels::nd::matmul;
 use tfs_math::softmax_rows;
 
 /// Which keys each query may attend to.
@@ -152,7 +153,7 @@ pub fn attention<F: NdFloat>(
     let mut out = Array3::zeros((b, tq, dv));
     let mut weights = Array3::zeros((b, tq, tk));
     for bi in 0..b {
-        let mut sc = q.slice(s![bi, .., ..]).dot(&k.slice(s![bi, .., ..]).t()) * scale;
+        let mut sc = matmul(&q.slice(s![bi, .., ..]), &k.slice(s![bi, .., ..]).t()) * scale;
         if *mask != Mask::None {
             for ((i, j), x) in sc.indexed_iter_mut() {
                 if !mask.allows(bi, i, j) {
@@ -162,7 +163,7 @@ pub fn attention<F: NdFloat>(
         }
         let p = softmax_rows(&sc);
         out.slice_mut(s![bi, .., ..])
-            .assign(&p.dot(&v.slice(s![bi, .., ..])));
+            .assign(&matmul(&p, &v.slice(s![bi, .., ..])));
         weights.slice_mut(s![bi, .., ..]).assign(&p);
     }
     (
@@ -197,8 +198,8 @@ pub fn attention_backward<F: NdFloat>(
     for bi in 0..b {
         let p = c.weights.slice(s![bi, .., ..]);
         let d_o = dout.slice(s![bi, .., ..]);
-        dv.slice_mut(s![bi, .., ..]).assign(&p.t().dot(&d_o));
-        let dp = d_o.dot(&c.v.slice(s![bi, .., ..]).t());
+        dv.slice_mut(s![bi, .., ..]).assign(&matmul(&p.t(), &d_o));
+        let dp = matmul(&d_o, &c.v.slice(s![bi, .., ..]).t());
         let mut ds = &dp * &p;
         for (mut row, prow) in ds.rows_mut().into_iter().zip(p.rows()) {
             let dot: F = row.sum(); // Σ_j δP_ij P_ij
@@ -207,9 +208,9 @@ pub fn attention_backward<F: NdFloat>(
             }
         }
         dq.slice_mut(s![bi, .., ..])
-            .assign(&(ds.dot(&c.k.slice(s![bi, .., ..])) * scale));
+            .assign(&(matmul(&ds, &c.k.slice(s![bi, .., ..])) * scale));
         dk.slice_mut(s![bi, .., ..])
-            .assign(&(ds.t().dot(&c.q.slice(s![bi, .., ..])) * scale));
+            .assign(&(matmul(&ds.t(), &c.q.slice(s![bi, .., ..])) * scale));
     }
     (dq, dk, dv)
 }

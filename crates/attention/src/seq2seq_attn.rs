@@ -27,6 +27,7 @@
 use crate::scorer::{Keys, Score, ScoreKind, StepCache as AttnCache};
 use ndarray::{concatenate, s, Array2, Array3, Axis, NdFloat};
 use ndarray::{ArrayViewD, ArrayViewMutD};
+use tfs_kernels::nd::{gemm, matmul};
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::one_hot;
 use tfs_math::Rng;
@@ -148,7 +149,7 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
                 let h = st.slice(s![.., ..hd]).to_owned();
                 let (c, attn) = self.score.forward(h.view(), keys);
                 let z = concatenate![Axis(1), c, h];
-                let out = z.dot(&self.w_c).mapv(|v| v.tanh());
+                let out = matmul(&z, &self.w_c).mapv(|v| v.tanh());
                 (
                     st,
                     Step {
@@ -182,13 +183,13 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
         let t_len = steps.len();
         let outs: Vec<_> = steps.iter().map(|s| s.out.view()).collect();
         let outs = concatenate(Axis(0), &outs).expect("same width");
-        let logits = outs.dot(&self.w_y) + &self.b_y;
+        let logits = matmul(&outs, &self.w_y) + &self.b_y;
         let flat: Vec<usize> = tgt_steps.iter().flatten().copied().collect();
         let mut dlogits = Array2::zeros(logits.dim());
         let loss = cross_entropy_batch_into(logits.view(), &flat, dlogits.view_mut());
-        let dw_y = outs.t().dot(&dlogits);
+        let dw_y = matmul(&outs.t(), &dlogits);
         let db_y = dlogits.sum_axis(Axis(0)).insert_axis(Axis(0));
-        let douts = dlogits.dot(&self.w_y.t());
+        let douts = matmul(&dlogits, &self.w_y.t());
         let mut dec_grads = self.decoder.zero_grads();
         let mut score_grads = Grads::zeros_like(&self.score);
         let mut dw_c = Array2::zeros(self.w_c.dim());
@@ -214,8 +215,8 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
                 Style::Luong => {
                     let z = st.z.as_ref().expect("Luong caches z");
                     let dpre = &dout * &st.out.mapv(|v| F::one() - v * v);
-                    dw_c += &z.t().dot(&dpre);
-                    let dz = dpre.dot(&self.w_c.t());
+                    gemm(F::one(), &z.t(), &dpre, F::one(), &mut dw_c);
+                    let dz = matmul(&dpre, &self.w_c.t());
                     let dq = self.score.backward(
                         dz.slice(s![.., ..hd]),
                         &st.attn,
@@ -273,7 +274,7 @@ impl<F: NdFloat> AttnSeq2Seq<F> {
         let mut done = vec![false; b];
         for _ in 0..max_len {
             let (st, cache) = self.step(&prev, &state, &keys);
-            let logits = cache.out.dot(&self.w_y) + &self.b_y;
+            let logits = matmul(&cache.out, &self.w_y) + &self.b_y;
             for (r, row) in logits.outer_iter().enumerate() {
                 let best = tfs_math::argmax(row.iter().copied());
                 prev[r] = best;

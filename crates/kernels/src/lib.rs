@@ -6,6 +6,9 @@
 //! loop [`sgemm_reference`] beside it as the oracle. [`mod@bench`] measures GFLOP/s against the same
 //! shapes as `bench/peers/torch_matmul.py`.
 //!
+//! [`nd`]: the bridge from ndarray views to `sgemm` (layouts read from the strides, transposed
+//! views without copies, f64 and odd layouts falling back to ndarray), which the models call.
+//!
 //! [`fused`]: row softmax with a causal mask, GELU (tanh form) forward and backward, layer norm
 //! forward and backward, and the AdamW update, each beside its reference, vectorised by the
 //! compiler for the instruction set found at run time.
@@ -19,6 +22,7 @@
 pub mod bench;
 pub mod fused;
 pub mod gemm;
+pub mod nd;
 pub mod pool;
 
 pub use gemm::{sgemm, sgemm_reference, sgemm_with, GemmConfig, Kernel, Trans};

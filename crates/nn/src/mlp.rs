@@ -43,8 +43,8 @@
 use crate::activation::Activation;
 use crate::init::Init;
 use crate::params::{Grads, Params};
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, NdFloat, Zip};
+use tfs_kernels::nd::gemm;
 use tfs_math::loss::cross_entropy_batch_into;
 use tfs_math::Rng;
 
@@ -142,7 +142,7 @@ impl<F: NdFloat> Mlp<F> {
                     .broadcast(dim)
                     .expect("bias broadcasts over the batch"),
             );
-            general_mat_mul(F::one(), &input, &self.weights[l], F::one(), z);
+            gemm(F::one(), &input, &self.weights[l], F::one(), z);
             if l < last {
                 let act = self.act;
                 Zip::from(&mut rest[0])
@@ -162,7 +162,7 @@ impl<F: NdFloat> Mlp<F> {
             let (lower, upper) = ws.delta.split_at_mut(l);
             let delta = &upper[0];
             let (w, b) = names(l);
-            general_mat_mul(
+            gemm(
                 F::one(),
                 &input.t(),
                 delta,
@@ -172,7 +172,7 @@ impl<F: NdFloat> Mlp<F> {
             grads.vec_mut(&b).assign(&delta.sum_axis(Axis(0)));
             if l > 0 {
                 let below = &mut lower[l - 1];
-                general_mat_mul(F::one(), delta, &self.weights[l].t(), F::zero(), below);
+                gemm(F::one(), delta, &self.weights[l].t(), F::zero(), below);
                 let act = self.act;
                 Zip::from(below)
                     .and(&ws.pre[l - 1])

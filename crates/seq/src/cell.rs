@@ -19,7 +19,6 @@
 //!
 //! Left out: peephole connections, layer stacking inside a cell (stack cells instead).
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayBase, ArrayView2, DataMut, Ix2, NdFloat};
 use std::any::Any;
 use tfs_nn::{Grads, Params};
@@ -149,13 +148,13 @@ pub(crate) fn gemm_acc<F: NdFloat, S: DataMut<Elem = F>>(
     b: &ArrayView2<F>,
     c: &mut ArrayBase<S, Ix2>,
 ) {
-    general_mat_mul(F::one(), a, b, F::one(), c);
+    tfs_kernels::nd::gemm(F::one(), a, b, F::one(), c);
 }
 
 /// `a · b` into a new array.
 pub(crate) fn gemm<F: NdFloat>(a: &ArrayView2<F>, b: &ArrayView2<F>) -> Array2<F> {
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
-    general_mat_mul(F::one(), a, b, F::zero(), &mut c);
+    tfs_kernels::nd::gemm(F::one(), a, b, F::zero(), &mut c);
     c
 }
 

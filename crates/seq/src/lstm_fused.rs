@@ -26,9 +26,9 @@
 
 use crate::cell::{Backprop, FusedSeq, OutGrad, SeqCache, SeqInput};
 use crate::lstm::Lstm;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis, NdFloat};
 use std::any::Any;
+use tfs_kernels::nd::{gemm, matmul};
 use tfs_math::sigmoid;
 use tfs_nn::Grads;
 
@@ -123,7 +123,7 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
             };
             let mut z = Array2::zeros((n, 4 * h));
             z.assign(&lstm.b.broadcast((n, 4 * h)).expect("bias row"));
-            general_mat_mul(F::one(), &x_all, &lstm.w_x, F::one(), &mut z);
+            gemm(F::one(), &x_all, &lstm.w_x, F::one(), &mut z);
             (z, FusedInput::Dense(x_all))
         }
     };
@@ -139,7 +139,7 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
             let prev = (t - 1) * b..t * b;
             (h_all.slice(s![prev.clone(), ..]), c_all.slice(s![prev, ..]))
         };
-        general_mat_mul(F::one(), &h_prev, &lstm.w_h, F::one(), &mut zt);
+        gemm(F::one(), &h_prev, &lstm.w_h, F::one(), &mut zt);
         let c_prev = c_prev.to_owned();
         let zt = zt.as_slice_mut().expect("contiguous row block");
         let ct = c_all
@@ -240,7 +240,7 @@ pub fn backward<F: NdFloat>(
                 dc_next[[r, j]] = dc * f;
             }
         }
-        general_mat_mul(one, &dzt, &lstm.w_h.t(), F::zero(), &mut dh_next);
+        gemm(one, &dzt, &lstm.w_h.t(), F::zero(), &mut dh_next);
     }
     // Weight gradients over all steps at once.
     let mut h_prev_all = Array2::zeros((n, h));
@@ -252,7 +252,7 @@ pub fn backward<F: NdFloat>(
             .slice_mut(s![b.., ..])
             .assign(&seq.h_all.slice(s![..n - b, ..]));
     }
-    general_mat_mul(one, &h_prev_all.t(), &dz, one, &mut grads.mat_mut("w_h"));
+    gemm(one, &h_prev_all.t(), &dz, one, &mut grads.mat_mut("w_h"));
     let mut db = grads.mat_mut("b");
     db += &dz.sum_axis(Axis(0)).insert_axis(Axis(0));
     let dxs = match &seq.x {
@@ -265,8 +265,8 @@ pub fn backward<F: NdFloat>(
             Vec::new()
         }
         FusedInput::Dense(x_all) => {
-            general_mat_mul(one, &x_all.t(), &dz, one, &mut grads.mat_mut("w_x"));
-            let dx_all = dz.dot(&lstm.w_x.t());
+            gemm(one, &x_all.t(), &dz, one, &mut grads.mat_mut("w_x"));
+            let dx_all = matmul(&dz, &lstm.w_x.t());
             (0..t_len)
                 .map(|t| dx_all.slice(s![t * b..(t + 1) * b, ..]).to_owned())
                 .collect()

@@ -2,6 +2,7 @@
 
 mod fused;
 mod gemm;
+mod nd;
 mod pool;
 
 /// A small seeded generator for test inputs (SplitMix64): deterministic across platforms.
