@@ -10,7 +10,16 @@
 //! (`TFS_KERNELS=reference` picks the references). Transcendentals use [`exp_approx`], a
 //! polynomial `exp` that vectorises, where `f32::exp` is a scalar libm call.
 //!
-//! Left out: cross-entropy (fused softmax + loss), attention as one kernel, threads.
+//! Measured (`examples/bench_fused`, one thread, best of runs, busy machine, 2026-11-26), fast vs
+//! reference: GELU forward on 1024×3072 1.2 ms vs 50 ms (tanh is a libm call in the
+//! reference), backward 1.7 vs 55; causal softmax 1024×1024 0.36 vs 1.9; layer norm 1024×768
+//! forward 0.12 vs 0.85, backward 0.16 vs 0.95; AdamW over 124M parameters 59 vs 96 ms
+//! (memory-bound: 28 bytes per parameter). The first `exp_approx` used `n as i32`, which the
+//! compiler left scalar (GELU 3.1 ms, softmax 0.6); reading n from the rounding constant's bits
+//! made it vectorise.
+//!
+//! Left out: cross-entropy (fused softmax + loss), attention as one kernel, threads, PyTorch
+//! comparisons for these kernels.
 
 pub mod adamw;
 pub mod gelu;

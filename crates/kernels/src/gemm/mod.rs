@@ -36,38 +36,45 @@
 //!   assumed. MR = 12 and 8 measured the same within ±3% on large products (CPU time, two
 //!   alternated runs: 2048³ 217-227, 1024×3072×768 215-230, 1024×768×3072 225-234) and MR = 8
 //!   was 3-10% ahead on 64³-256³ (64³: 191-195 vs 172-178), where 14-row panels pad more, so
-//!   the kernel is now 8×32 with MC = 128 (the table below was measured with 14×32).
-//! * Side by side with PyTorch 2.15 (MKL), `bench_gemm` and `bench/peers/torch_matmul.py` run
-//!   case by case in turn, 3 rounds, best of each (GFLOP/s, ours / PyTorch):
+//!   the kernel is now 8×32 with MC = 128.
+//! * Side by side with PyTorch 2.15 (MKL), final code: `bench_gemm` and
+//!   `bench/peers/torch_matmul.py` run case by case in turn, 5 rounds, best of each (GFLOP/s):
 //!
-//!   | case                      | ours 1t | torch 1t | ratio | ours 2t | torch 2t | ratio |
-//!   |---------------------------|--------:|---------:|------:|--------:|---------:|------:|
-//!   | 128³                      |     226 |      111 |  2.04 |     228 |      199 |  1.14 |
-//!   | 256³                      |     242 |      114 |  2.12 |     451 |      220 |  2.05 |
-//!   | 512³                      |     252 |      116 |  2.16 |     494 |      227 |  2.18 |
-//!   | 1024³                     |     248 |      113 |  2.19 |     490 |      223 |  2.19 |
-//!   | 2048³                     |     210 |      107 |  1.96 |     436 |      214 |  2.04 |
-//!   | qkv fwd  NN 1024×2304×768 |     230 |      112 |  2.04 |     474 |      215 |  2.21 |
-//!   | qkv dx   NT 1024×768×2304 |     241 |      110 |  2.19 |     471 |      216 |  2.18 |
-//!   | qkv dw   TN 768×2304×1024 |     225 |      110 |  2.05 |     459 |      210 |  2.19 |
-//!   | fc fwd   NN 1024×3072×768 |     222 |      108 |  2.06 |     438 |      206 |  2.13 |
-//!   | fc dx    NT 1024×768×3072 |     240 |      111 |  2.16 |     446 |      215 |  2.07 |
-//!   | fc dw    TN 768×3072×1024 |     218 |      108 |  2.02 |     436 |      208 |  2.10 |
-//!   | proj fwd NN 1024×768×3072 |     236 |      110 |  2.14 |     458 |      221 |  2.07 |
-//!   | proj dx  NT 1024×3072×768 |     227 |      108 |  2.09 |     440 |      202 |  2.18 |
-//!   | proj dw  TN 3072×768×1024 |     221 |      106 |  2.08 |     442 |      210 |  2.11 |
-//!   | lm_head fwd NN 1024×50257×768 | 211 |       88 |  2.39 |     407 |      177 |  2.30 |
-//!   | lm_head dx  NT 1024×768×50257 | 238 |      110 |  2.17 |     456 |      216 |  2.11 |
-//!   | lm_head dw  TN 768×50257×1024 | 218 |       92 |  2.36 |     415 |      164 |  2.53 |
+//!   | case                          | ours 1t | torch 1t | ratio | ours 2t | torch 2t | ratio  |
+//!   |-------------------------------|--------:|---------:|------:|--------:|---------:|-------:|
+//!   | 128³                          |     246 |      112 |  2.20 |     246 |      193 |  1.28† |
+//!   | 256³                          |     251 |      114 |  2.20 |     451 |      220 |  2.05¹ |
+//!   | 512³                          |     257 |      116 |  2.20 |     500 |      226 |  2.21  |
+//!   | 1024³                         |     252 |      117 |  2.15 |     477 |      222 |  2.15  |
+//!   | 2048³                         |     245 |      112 |  2.19 |     474 |      211 |  2.24  |
+//!   | qkv.fwd NN 1024×2304×768      |     253 |      113 |  2.25 |     479 |      210 |  2.28  |
+//!   | qkv.dx NT 1024×768×2304       |     253 |      113 |  2.23 |     471 |      216 |  2.18¹ |
+//!   | qkv.dw TN 768×2304×1024       |     246 |      114 |  2.15 |     459 |      210 |  2.19¹ |
+//!   | fc.fwd NN 1024×3072×768       |     243 |      112 |  2.17 |     438 |      206 |  2.13¹ |
+//!   | fc.dx NT 1024×768×3072        |     249 |      112 |  2.21 |     446 |      215 |  2.07¹ |
+//!   | fc.dw TN 768×3072×1024        |     241 |      112 |  2.15 |     436 |      208 |  2.10¹ |
+//!   | proj.fwd NN 1024×768×3072     |     238 |      114 |  2.09 |     458 |      221 |  2.07¹ |
+//!   | proj.dx NT 1024×3072×768      |     248 |      110 |  2.26 |     440 |      202 |  2.18¹ |
+//!   | proj.dw TN 3072×768×1024      |     244 |      110 |  2.23 |     442 |      210 |  2.11¹ |
+//!   | lm_head.fwd NN 1024×50257×768 |     232 |       95 |  2.44 |     407 |      177 |  2.30¹ |
+//!   | lm_head.dx NT 1024×768×50257  |     236 |      109 |  2.16 |     456 |      216 |  2.11¹ |
+//!   | lm_head.dw TN 768×50257×1024  |     228 |       93 |  2.46 |     415 |      164 |  2.53¹ |
+//!   | attn.scores NT 1024×1024×64   |     257 |      118 |  2.19 |     511 |      221 |  2.32  |
+//!   | attn.values NN 1024×64×1024   |     235 |      110 |  2.15 |     456 |      211 |  2.16  |
+//!
+//!   ¹ Two-thread cells from an earlier run (14×32 kernel, no A prefetch; 3 rounds) taken when
+//!   the second core was free: in the final rounds another process held one core during these
+//!   cases and both sides stayed near one core's rate. † Ours keeps 128³ on one thread.
 //!
 //!   MKL seems to take its AVX2 path on this AMD CPU (≈ 110 per core, the AVX2 rate). At 128³
 //!   ours stays on one thread (see below). AVX2 6×16 alone: 129 at 1024³ (half the vector width,
 //!   as expected); portable 8×8 on baseline x86_64 (SSE2, no FMA): 28. While other builds use
 //!   the second core, 2 threads fall back to about one thread's rate (ours and PyTorch alike).
-//! * Cache blocks: KC = 256, MC = 126 (now 128 with MR = 8), NC = 4096. Tried KC ∈ {160, 192, 256, 320, 384, 512},
-//!   MC ∈ {84, 126, 252, 504}, NC ∈ {512, 1024, 4096} on 2048³, 1024×3072×768 and
-//!   1024×768×50257 (NT): all within noise (195-220 GFLOP/cpu-s) except NC = 1024 (≈ 185) and
-//!   KC = 160 (≈ 200); larger KC did not help even at k = 50257.
+//! * Cache blocks: KC = 256, MC = 128, NC = 4096. With 14×32 (MC = 126) I tried KC ∈ {160,
+//!   192, 256, 320, 384, 512}, MC ∈ {84, 126, 252, 504}, NC ∈ {512, 1024, 4096} on 2048³,
+//!   1024×3072×768 and 1024×768×50257 (NT): all within noise (195-220 GFLOP/cpu-s) except
+//!   NC = 1024 (≈ 185) and KC = 160 (≈ 200); larger KC did not help even at k = 50257. With
+//!   8×32, MC ∈ {120, 128, 192, 256} and KC = 384: all 221-239, within noise.
 //! * Packing (profiled with perf): the first scalar packers took 8% of 2048³ (NN) and 23% of
 //!   1024×768×3072 (NT, both operands transposing). Reading R source rows side by side was
 //!   worse than expected: with lda = 3072 floats (12 KiB) all R rows fall in one L1 set. Copying
