@@ -3,11 +3,15 @@
 //! Each benchmark runs the same work as its peer script in `bench/peers/` and returns one JSON
 //! object with the peer's keys, so the two lines can be compared in one session: [`mlp`] (the
 //! MNIST MLP recipe, peer `torch_mlp.py`), [`lstm`] (char-level LSTM training, peer
-//! `torch_lstm.py`) and [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`).
+//! `torch_lstm.py`), [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`),
+//! [`gemm`] (our sgemm, peer `torch_matmul.py`) and [`kernels`] (the fused kernels' bandwidth
+//! beside the machine's copy bandwidth).
 //!
 //! Left out: argument parsing and printing (the `tfs` binary does both), repeated-run statistics
 //! beyond best-of-N, and any comparison logic: the ratio is read off the two lines.
 
+pub mod gemm;
+pub mod kernels;
 pub mod lstm;
 pub mod mlp;
 pub mod tokenizer;

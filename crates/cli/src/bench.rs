@@ -1,4 +1,4 @@
-//! `tfs bench mlp|lstm|tokenizer`: parses the arguments, runs the benchmark in `tfs-bench` and
+//! `tfs bench mlp|lstm|tokenizer|gemm|kernels`: parses the arguments, runs the benchmark in `tfs-bench` and
 //! prints its one JSON line (same keys as the peer in bench/peers/).
 
 use crate::Global;
@@ -18,6 +18,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8192)]
         vocab_size: usize,
     },
+    /// GEMM GFLOP/s on square and GPT-2 shapes, one line per case (peer: bench/peers/torch_matmul.py)
+    Gemm {
+        /// Thread counts to measure, comma-separated
+        #[arg(long, default_value = "1,2", value_delimiter = ',')]
+        threads: Vec<usize>,
+        /// Only the cases whose name contains this (e.g. square, gpt2.fc)
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// Seconds of timed runs per case (best and median reported)
+        #[arg(long, default_value_t = 0.5)]
+        min_seconds: f64,
+    },
+    /// Fused kernels: achieved GB/s beside the measured copy bandwidth, one line per kernel
+    Kernels {
+        /// Seconds of timed runs per kernel
+        #[arg(long, default_value_t = 0.3)]
+        min_seconds: f64,
+    },
     /// Char-level LSTM training throughput (peer: bench/peers/torch_lstm.py)
     Lstm {
         #[arg(long, default_value_t = 100)]
@@ -29,6 +47,24 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
     let line = match cmd {
+        BenchCommand::Gemm {
+            threads,
+            filter,
+            min_seconds,
+        } => {
+            anyhow::ensure!(
+                !threads.is_empty() && threads.iter().all(|&t| t > 0),
+                "--threads must list counts of at least 1"
+            );
+            anyhow::ensure!(min_seconds >= 0.0, "--min-seconds must not be negative");
+            tfs_bench::gemm::gemm(&threads, &filter, min_seconds, &mut |v| println!("{v}"));
+            return Ok(());
+        }
+        BenchCommand::Kernels { min_seconds } => {
+            anyhow::ensure!(min_seconds >= 0.0, "--min-seconds must not be negative");
+            tfs_bench::kernels::kernels(min_seconds, &mut |v| println!("{v}"));
+            return Ok(());
+        }
         BenchCommand::Mlp { epochs } => {
             anyhow::ensure!(epochs != Some(0), "--epochs must be at least 1");
             tfs_bench::mlp::mlp(

@@ -23,6 +23,7 @@ pub mod bench;
 pub mod fused;
 pub mod gemm;
 pub mod nd;
+pub mod peak;
 pub mod pool;
 
 pub use gemm::{sgemm, sgemm_reference, sgemm_with, GemmConfig, Kernel, Trans};

@@ -1,7 +1,8 @@
 //! Fused element-wise and row-wise kernels of transformer training, each beside its reference:
 //! row softmax with an optional causal mask ([`softmax`]), GELU in its tanh form forward and
 //! backward ([`gelu`]), layer norm forward and backward ([`layernorm`]), and the AdamW update
-//! ([`adamw`]).
+//! ([`adamw`]), softmax cross-entropy fused with its gradient ([`crossentropy`]), and bias + GELU
+//! and the residual add ([`elementwise`]).
 //!
 //! They are memory-bound: the fast versions win by reading each input once (one pass where the
 //! textbook formula takes several) and by running SIMD-wide. The SIMD comes from the compiler:
@@ -18,10 +19,12 @@
 //! compiler left scalar (GELU 3.1 ms, softmax 0.6); reading n from the rounding constant's bits
 //! made it vectorise.
 //!
-//! Left out: cross-entropy (fused softmax + loss), attention as one kernel, threads, PyTorch
-//! comparisons for these kernels.
+//! Left out: attention as one kernel, threads, PyTorch comparisons for these kernels (`tfs bench
+//! kernels` compares each with the machine's copy bandwidth instead).
 
 pub mod adamw;
+pub mod crossentropy;
+pub mod elementwise;
 pub mod gelu;
 pub mod layernorm;
 pub mod softmax;

@@ -274,3 +274,79 @@ fn adamw_first_step_moves_by_lr_against_the_gradient_sign() {
     ];
     close(&p, &want, 1e-6, "adamw first step");
 }
+
+#[test]
+fn cross_entropy_matches_reference_and_the_gradient_is_the_derivative() {
+    use tfs_kernels::fused::crossentropy::{cross_entropy, cross_entropy_reference};
+    let mut rng = TestRng::new(21);
+    for &vocab in &[1usize, 2, 15, 16, 17, 65, 769] {
+        for &rows in &[0usize, 1, 3, 8] {
+            let logits = vec(&mut rng, rows * vocab, 8.0);
+            let targets: Vec<usize> = (0..rows).map(|_| rng.range(0, vocab - 1)).collect();
+            let (mut d1, mut d2) = (vec![0.0; rows * vocab], vec![0.0; rows * vocab]);
+            let l1 = cross_entropy(&logits, &targets, &mut d1, vocab);
+            let l2 = cross_entropy_reference(&logits, &targets, &mut d2, vocab);
+            // exp_approx is within 3e-7 relative; the loss is a log of sums of ≤ 769 of them.
+            assert!(
+                (l1 - l2).abs() <= 1e-5 * (1.0 + l2.abs()),
+                "V={vocab} R={rows}: {l1} vs {l2}"
+            );
+            close(&d1, &d2, 1e-6, &format!("dlogits V={vocab} R={rows}"));
+        }
+    }
+    // The reference's gradient against central differences of its loss (f32 logits, so a
+    // loose tolerance: ε = 1e-2 on logits of size ~1, loss differences of ~1e-3).
+    let (rows, vocab) = (3, 7);
+    let logits = vec(&mut rng, rows * vocab, 2.0);
+    let targets = [0, 6, 3];
+    let mut d = vec![0.0; rows * vocab];
+    cross_entropy_reference(&logits, &targets, &mut d, vocab);
+    let mut scratch = vec![0.0; rows * vocab];
+    for i in 0..rows * vocab {
+        let (mut lp, mut lm) = (logits.clone(), logits.clone());
+        lp[i] += 1e-2;
+        lm[i] -= 1e-2;
+        let num = (cross_entropy_reference(&lp, &targets, &mut scratch, vocab)
+            - cross_entropy_reference(&lm, &targets, &mut scratch, vocab))
+            / 2e-2;
+        assert!(
+            (num - d[i] as f64).abs() < 1e-4,
+            "coordinate {i}: {num} vs {}",
+            d[i]
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "target 7 out of range for vocabulary 7")]
+fn cross_entropy_rejects_a_target_outside_the_vocabulary() {
+    let mut d = vec![0.0; 7];
+    tfs_kernels::fused::crossentropy::cross_entropy(&[0.0; 7], &[7], &mut d, 7);
+}
+
+#[test]
+fn bias_gelu_and_residual_add_match_references() {
+    use tfs_kernels::fused::elementwise::{
+        bias_gelu, bias_gelu_reference, residual_add, residual_add_reference,
+    };
+    let mut rng = TestRng::new(22);
+    for &cols in &[1usize, 15, 16, 17, 100] {
+        for &rows in &[0usize, 1, 5] {
+            let x = vec(&mut rng, rows * cols, 3.0);
+            let b = vec(&mut rng, cols, 1.0);
+            let (mut p1, mut y1) = (vec![0.0; rows * cols], vec![0.0; rows * cols]);
+            let (mut p2, mut y2) = (vec![0.0; rows * cols], vec![0.0; rows * cols]);
+            bias_gelu(&x, &b, &mut p1, &mut y1);
+            bias_gelu_reference(&x, &b, &mut p2, &mut y2);
+            close(&p1, &p2, 0.0, "pre-activation");
+            close(&y1, &y2, 1e-5, "bias_gelu");
+        }
+    }
+    for &n in &LENS {
+        let (x, r) = (vec(&mut rng, n, 1.0), vec(&mut rng, n, 1.0));
+        let (mut y1, mut y2) = (vec![0.0; n], vec![0.0; n]);
+        residual_add(&x, &r, &mut y1);
+        residual_add_reference(&x, &r, &mut y2);
+        close(&y1, &y2, 0.0, "residual_add");
+    }
+}
