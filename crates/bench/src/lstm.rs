@@ -42,7 +42,7 @@ pub fn lstm(
     let secs = t0.elapsed().as_secs_f64();
     Ok(json!({
         "impl": crate::impl_name(),
-        "threads": tfs_math::threads(),
+        "threads": tfs_kernels::pool::default_threads(),
         "hidden": hidden, "seq_len": r.seq_len, "batch": r.batch, "steps": steps,
         "tokens_per_s": (steps * r.seq_len * r.batch) as f64 / secs,
         "final_loss": run.train_curve.last().map(|p| p.1),

@@ -31,7 +31,7 @@ pub fn mlp(
     let samples = (train.y.len() / recipe.batch * recipe.batch * recipe.epochs) as f64;
     Ok(json!({
         "impl": crate::impl_name(),
-        "threads": tfs_math::threads(),
+        "threads": tfs_kernels::pool::default_threads(),
         "epochs": recipe.epochs,
         "batch": recipe.batch,
         "samples_per_s": samples / train_s,

@@ -30,8 +30,9 @@ pub fn argmax<T: PartialOrd + Copy>(xs: impl IntoIterator<Item = T>) -> usize {
     best.map_or(0, |b| b.0)
 }
 
-/// Threads this process may run at once (`std::thread::available_parallelism`, 1 if unknown):
-/// what every benchmark line reports as `threads` and every results.json records as `cores`.
+/// Cores this process may run on (`std::thread::available_parallelism`, 1 if unknown): what every
+/// results.json records as `cores`. The threads the kernels use are `tfs_kernels::pool::
+/// default_threads()` (these cores, or `TFS_THREADS`), which the benchmark lines report.
 pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
