@@ -3,7 +3,8 @@
 //! Each benchmark runs the same work as its peer script in `bench/peers/` and returns one JSON
 //! object with the peer's keys, so the two lines can be compared in one session: [`mlp`] (the
 //! MNIST MLP recipe, peer `torch_mlp.py`), [`lstm`] (char-level LSTM training, peer
-//! `torch_lstm.py`) and [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`).
+//! `torch_lstm.py`), [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`) and
+//! [`transformer`] (encoder-decoder training on toy translation, peer `torch_transformer.py`).
 //!
 //! Left out: argument parsing and printing (the `tfs` binary does both), repeated-run statistics
 //! beyond best-of-N, and any comparison logic: the ratio is read off the two lines.
@@ -11,6 +12,7 @@
 pub mod lstm;
 pub mod mlp;
 pub mod tokenizer;
+pub mod transformer;
 
 use std::fmt;
 

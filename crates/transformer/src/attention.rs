@@ -71,30 +71,38 @@ pub struct MhaCache<F> {
     b: usize,
 }
 
-/// Softmax of each row of `s` in place, after setting the entries `mask` forbids to −∞; a row
-/// with nothing visible becomes all zeros.
+/// How many leading keys query `i` of batch row `b` may see. Every Phase 4 mask is a prefix:
+/// padding allows `j < len[b]`, causal `j ≤ i`, both the smaller of the two (the tests hold
+/// this equal to [`Mask::allows`]).
+pub fn visible(mask: &Mask, b: usize, i: usize, tk: usize) -> usize {
+    match mask {
+        Mask::None => tk,
+        Mask::Causal => (i + 1).min(tk),
+        Mask::Padding(len) => len[b].min(tk),
+        Mask::CausalPadding(len) => (i + 1).min(len[b]).min(tk),
+    }
+}
+
+/// Softmax of each row of `s` in place over the keys `mask` lets it see (the rest become 0,
+/// as e^−∞ would); a row with nothing visible becomes all zeros.
 fn masked_softmax<F: NdFloat>(mut s: ArrayViewMut2<F>, mask: &Mask, b: usize) {
+    let tk = s.ncols();
     for (i, mut row) in s.rows_mut().into_iter().enumerate() {
-        if *mask != Mask::None {
-            for (j, x) in row.iter_mut().enumerate() {
-                if !mask.allows(b, i, j) {
-                    *x = F::neg_infinity();
-                }
-            }
-        }
-        let m = row.fold(F::neg_infinity(), |a, &x| a.max(x));
-        if m == F::neg_infinity() {
-            row.fill(F::zero());
+        let n = visible(mask, b, i, tk);
+        row.slice_mut(s![n..]).fill(F::zero());
+        if n == 0 {
             continue;
         }
+        let mut seen = row.slice_mut(s![..n]);
+        let m = seen.fold(F::neg_infinity(), |a, &x| a.max(x));
         let mut sum = F::zero();
-        row.mapv_inplace(|x| {
+        seen.mapv_inplace(|x| {
             let e = (x - m).exp();
             sum += e;
             e
         });
         let inv = F::one() / sum;
-        row.mapv_inplace(|x| x * inv);
+        seen.mapv_inplace(|x| x * inv);
     }
 }
 

@@ -148,6 +148,26 @@ fn self_and_cross_attention_backward_match_finite_differences() {
 }
 
 #[test]
+fn every_phase4_mask_is_a_prefix_of_the_keys() {
+    let lens = vec![0, 3, 7];
+    for mask in [
+        Mask::None,
+        Mask::Causal,
+        Mask::Padding(lens.clone()),
+        Mask::CausalPadding(lens),
+    ] {
+        for b in 0..3 {
+            for i in 0..6 {
+                let n = tfs_transformer::attention::visible(&mask, b, i, 5);
+                for j in 0..5 {
+                    assert_eq!(j < n, mask.allows(b, i, j), "{mask:?} b={b} i={i} j={j}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn attention_parameters_are_named_with_their_biases() {
     let m: Mha<f32> = Mha::new(4, 2, &mut Rng::new(0));
     assert_eq!(

@@ -118,7 +118,7 @@ fn diagram(cfg: &Config, trace: &[tfs_transformer::trace::TraceRow]) -> String {
     bx(ex, 560.0, w, 40.0, "#e3f1e3", &[t("add & norm: enc.i.ln1 (gamma, beta)"), t("LN(x + SelfAttn(x))")]);
     bx(ex, 460.0, w, 80.0, "#cfe3f7", &[t("enc.i.ffn: w1 (D, F) b1, w2 (F, D) b2"), t("W2·act(W1·x + b1) + b2"), format!("hidden {}", shape("enc.0.ffn hidden"))]);
     bx(ex, 400.0, w, 40.0, "#e3f1e3", &[t("add & norm: enc.i.ln2"), t("LN(x + FFN(x))")]);
-    bx(ex, 345.0, w, 40.0, "#ffffff", &[t("memory M"), shape("memory (encoder output)")]);
+    bx(ex, 280.0, w, 40.0, "#ffffff", &[t("memory M"), shape("memory (encoder output)")]);
     // Decoder column (right).
     bx(dx, 820.0, w, 40.0, "#eeeeee", &[t("target ids, shifted: BOS y1 … y(T-1)"), shape("tgt_in ids (BOS + shifted target)")]);
     bx(dx, 740.0, w, 55.0, "#fde9c9", &[t("tgt_emb.weight (V_tgt, D) · √D + sinusoidal PE"), shape("tgt_emb·√D + PE")]);
@@ -144,15 +144,15 @@ fn diagram(cfg: &Config, trace: &[tfs_transformer::trace::TraceRow]) -> String {
         arrow(&mut out, c, 560.0, c, 540.0);
         arrow(&mut out, c, 460.0, c, 440.0);
     }
-    arrow(&mut out, ex + w / 2.0, 400.0, ex + w / 2.0, 385.0);
+    arrow(&mut out, ex + w / 2.0, 400.0, ex + w / 2.0, 320.0);
     arrow(&mut out, dx + w / 2.0, 400.0, dx + w / 2.0, 380.0);
     arrow(&mut out, dx + w / 2.0, 285.0, dx + w / 2.0, 265.0);
     arrow(&mut out, dx + w / 2.0, 225.0, dx + w / 2.0, 135.0);
     arrow(&mut out, dx + w / 2.0, 90.0, dx + w / 2.0, 70.0);
     // Memory into every decoder block's cross-attention.
     out.push_str(&format!(
-        r##"<path d="M{} 365 L470 365 L470 500 L{} 500" fill="none" stroke="#1f5fa8" stroke-width="2" marker-end="url(#a)"/>
-<text x="470" y="355" text-anchor="middle" fill="#1f5fa8" font-size="11">M → K, V</text>
+        r##"<path d="M{} 300 L470 300 L470 500 L{} 500" fill="none" stroke="#1f5fa8" stroke-width="2" marker-end="url(#a)"/>
+<text x="470" y="290" text-anchor="middle" fill="#1f5fa8" font-size="11">M → K, V</text>
 "##,
         ex + w,
         dx
