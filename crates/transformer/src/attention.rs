@@ -234,6 +234,7 @@ impl<F: NdFloat> Mha<F> {
                 let cols = h * dk..(h + 1) * dk;
                 let p = c.p.slice(s![bi, h, .., ..]);
                 let d_o = dconcat.slice(s![rq.clone(), cols.clone()]);
+                // ANCHOR: head_backward
                 // δV = Pᵀ δO
                 matmul_into(
                     p,
@@ -279,6 +280,7 @@ impl<F: NdFloat> Mha<F> {
                     scale,
                     F::zero(),
                 );
+                // ANCHOR_END: head_backward
             }
         }
         let dxq =

@@ -67,6 +67,7 @@ pub(crate) struct Wrap<'a, F> {
 }
 
 impl<F: NdFloat> Wrap<'_, F> {
+    // ANCHOR: wrap
     /// The sublayer's input: `LN(x)` in pre-norm, else `x`.
     pub fn enter(&self, x: ArrayView2<F>) -> (Array2<F>, Option<LnCache<F>>) {
         match (self.cfg.norm, self.ln) {
@@ -89,6 +90,7 @@ impl<F: NdFloat> Wrap<'_, F> {
             _ => (s, None),
         }
     }
+    // ANCHOR_END: wrap
 
     /// Backward of [`Wrap::leave`]: `(δx from the residual, δf)`.
     pub fn leave_back(
@@ -310,6 +312,7 @@ impl<F: NdFloat> DecoderLayer<F> {
             self.wrap(&self.ln2),
             self.wrap(&self.ln3),
         ];
+        // ANCHOR: decoder_backward
         let (res, df) = w[2].leave_back(dy, &c.w[2].leave, g, "ln3");
         let dn3 = self.ffn.backward(df.view(), &c.ffn, g.group_mut("ffn"));
         let mut dx2 = w[2].enter_back(dn3, &c.w[2].enter, g, "ln3");
@@ -333,6 +336,7 @@ impl<F: NdFloat> DecoderLayer<F> {
             dx += &r;
         }
         (dx, dmem)
+        // ANCHOR_END: decoder_backward
     }
 }
 

@@ -132,10 +132,12 @@ impl<F: NdFloat> Ffn<F> {
             x.dim(),
             self.w1.nrows()
         );
+        // ANCHOR: forward
         let h = affine(x, self.w1.view(), self.b1.view());
         let act = self.act;
         let a = h.mapv(|v| act.f(v));
         let y = affine(a.view(), self.w2.view(), self.b2.view());
+        // ANCHOR_END: forward
         (
             y,
             FfnCache {

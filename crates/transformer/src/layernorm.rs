@@ -79,6 +79,7 @@ impl<F: NdFloat> LayerNorm<F> {
             .zip(rstd.iter_mut())
             .zip(y.rows_mut())
         {
+            // ANCHOR: forward
             let mu = xr.sum() * inv_d;
             let var = xr.fold(F::zero(), |a, &v| a + (v - mu) * (v - mu)) * inv_d;
             *r = F::one() / (var + eps).sqrt();
@@ -92,6 +93,7 @@ impl<F: NdFloat> LayerNorm<F> {
                     *h = (x - mu) * rr;
                     *y = g * *h + b;
                 });
+            // ANCHOR_END: forward
         }
         (y, LnCache { xhat, rstd })
     }
@@ -122,6 +124,7 @@ impl<F: NdFloat> LayerNorm<F> {
             .zip(c.rstd.iter())
             .zip(dx.rows_mut())
         {
+            // ANCHOR: backward
             let (mut mg, mut mgh) = (F::zero(), F::zero());
             for ((&dyv, &h), &g) in dyr.iter().zip(hr).zip(&self.gamma) {
                 mg += dyv * g;
@@ -134,6 +137,7 @@ impl<F: NdFloat> LayerNorm<F> {
                 .and(&hr)
                 .and(&self.gamma)
                 .for_each(|o, &dyv, &h, &g| *o = r * (dyv * g - mg - h * mgh));
+            // ANCHOR_END: backward
         }
         dx
     }

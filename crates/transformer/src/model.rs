@@ -396,6 +396,7 @@ impl<F: NdFloat> Transformer<F> {
         if let (Some(ln), Some(lc)) = (&self.dec_norm, &c.dec_norm) {
             dy = ln.backward(dy.view(), lc, g.group_mut("dec_norm"));
         }
+        // ANCHOR: backward
         let mut dmem = Array2::zeros((batch.b * batch.ts, self.cfg.d));
         for (i, (layer, lc)) in self.dec.iter().zip(&c.dec).enumerate().rev() {
             let (dx, dm) = layer.backward(dy, lc, g.group_mut(&format!("dec.{i}")));
@@ -413,6 +414,7 @@ impl<F: NdFloat> Transformer<F> {
         }
         self.src_emb
             .backward(&batch.src, (dmem * sd).view(), g.group_mut("src_emb"));
+        // ANCHOR_END: backward
         g
     }
 
