@@ -6,16 +6,17 @@
 //! transformer (embeddings + sinusoidal positions → encoder → decoder → linear → softmax) with
 //! named parameters; [`trace`]: the shape of every tensor on a tiny batch; [`tasks`]: toy
 //! translation (digits → words, reversal, copy); [`train`]: teacher forcing, AdamW with warmup,
-//! greedy decoding. Every matrix product goes through [`ops`].
+//! greedy decoding; [`decode`]: beam search. Every matrix product goes through [`ops`].
 //!
 //! Every backward is derived in its module's header, written by hand, gradient-checked in f64,
 //! and the whole model is compared tensor by tensor with a PyTorch implementation through a
 //! committed fixture (`fixtures/transformer/`).
 //!
-//! Left out: dropout, label smoothing, beam search, KV caching, mixed precision.
+//! Left out: dropout, label smoothing, KV caching, mixed precision.
 
 pub mod attention;
 pub mod block;
+pub mod decode;
 pub mod ffn;
 pub mod layernorm;
 pub mod model;

@@ -32,7 +32,7 @@
 //! the decoder) and padded target positions are left out of the loss, so a padded batch gives
 //! each sequence exactly the outputs it would get alone (a test checks it).
 //!
-//! Left out: dropout, label smoothing, beam search (greedy only), key/value caching during
+//! Left out: dropout, label smoothing (beam search is in `decode.rs`), key/value caching during
 //! decoding (each step re-runs the decoder over the prefix), shared source/target embeddings.
 
 use crate::block::{BlockConfig, DecoderCache, DecoderLayer, EncoderCache, EncoderLayer, Norm};

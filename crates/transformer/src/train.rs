@@ -12,7 +12,7 @@
 //! gradients near the output are large (Xiong et al., 2020), so full-size first steps can throw
 //! it into a bad region; `p5-ablations` shows post-norm with and without warmup.
 //!
-//! Left out: label smoothing, checkpointing, bucketing by length, beam search.
+//! Left out: label smoothing, checkpointing, bucketing by length (beam search: `decode.rs`).
 
 use crate::model::{Batch, Transformer};
 use crate::tasks::{Example, Task};

@@ -164,3 +164,43 @@ fn batch_shifts_the_target_behind_bos() {
     assert_eq!(&b.tgt_out[..3], &[3, 0, 5]);
     assert_eq!(b.src_len, [4, 2]);
 }
+
+#[test]
+fn beam_search_of_width_one_is_greedy() {
+    let m: Transformer<f64> = Transformer::new(tiny(Norm::Post, false), &mut Rng::new(9));
+    for src in [vec![1, 2, 3], vec![6], vec![0, 5, 5, 2, 4]] {
+        let greedy = m.greedy(&[src.as_slice()], 4, 5, 8).remove(0);
+        assert_eq!(
+            m.beam_search(&src, 4, 5, 1, 8).tokens,
+            greedy,
+            "source {src:?}"
+        );
+    }
+}
+
+/// The score beam search reports is the model's own log-likelihood of what it returns.
+#[test]
+fn beam_search_scores_are_the_models_log_likelihood() {
+    let m: Transformer<f64> = Transformer::new(tiny(Norm::Pre, true), &mut Rng::new(10));
+    for beam in [1, 3] {
+        let h = m.beam_search(&[2, 6, 1], 4, 5, beam, 8);
+        let mut tgt = h.tokens.clone();
+        tgt.push(5);
+        let n = tgt.len();
+        let batch = Batch::new(
+            &[Example {
+                src: vec![2, 6, 1],
+                tgt,
+            }],
+            4,
+        );
+        let (z, _) = m.forward(&batch);
+        let (loss, _) = m.loss(z.view(), &batch);
+        assert!(
+            (h.log_prob + loss * n as f64).abs() < 1e-9,
+            "beam {beam}: {} vs {}",
+            h.log_prob,
+            -loss * n as f64
+        );
+    }
+}

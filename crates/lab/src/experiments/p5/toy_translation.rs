@@ -30,6 +30,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let mut records = Vec::new();
     let mut rows: Vec<Vec<String>> = lengths.iter().map(|l| vec![l.to_string()]).collect();
     let mut examples = Vec::new();
+    let (mut beam_rows, mut beam_json) = (Vec::new(), Vec::new());
     for task in [Task::Words, Task::Reverse, Task::Copy] {
         let mut rng = Rng::new(ctx.seed);
         let cfg = Config { d, ffn: 4 * d, ..Config::small(10, task.tgt_vocab()) };
@@ -47,6 +48,19 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             Series::new(task.name(), ev.iter().map(|&(l, e, _)| (l as f64, e)).collect()).with_markers(),
         );
         loss_chart = loss_chart.series(Series::new(task.name(), crate::moving_average(&log.losses, 50, 10)));
+        // Greedy against beam search (k = 4) on the first examples of the longest lengths.
+        let n_beam = n_test.min(30);
+        for (len, ex) in test.iter().rev().take(3).rev() {
+            let ex = &ex[..n_beam];
+            let greedy = exact(&decode_all(&m, task, ex), ex);
+            let beams: Vec<Vec<usize>> = ex
+                .iter()
+                .map(|e| m.beam_search(&e.src, task.bos(), task.eos(), 4, e.tgt.len() + 5).tokens)
+                .collect();
+            let beam = exact(&beams, ex);
+            beam_rows.push(vec![task.name().to_string(), len.to_string(), format!("{:.0}%", 100.0 * greedy), format!("{:.0}%", 100.0 * beam)]);
+            beam_json.push(json!({"task": task.name(), "length": len, "examples": n_beam, "greedy_exact": greedy, "beam4_exact": beam}));
+        }
         // A few outputs per task: one short, one at the edge of training, one beyond it.
         let mut shown = Vec::new();
         for &(len, ref ex) in test.iter().filter(|(l, _)| [4, 10, 12].contains(l) || ctx.quick) {
@@ -74,6 +88,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     loss_chart.draw(&ctx.figure("train_loss.svg"))?;
     ctx.set("setup", json!({"d": d, "heads": 4, "ffn": 4 * d, "layers": "2 + 2", "norm": "post", "steps": steps, "batch": 32, "train_lengths": [1, train_max], "optimizer": "AdamW 1e-3 (decay 0.01), warmup then cosine to 1e-5, clip 1", "test_per_length": n_test}));
     ctx.set("tasks", json!(records));
+    ctx.set("greedy_vs_beam", json!(beam_json));
     ctx.md(&format!(
         "One post-norm transformer per task (D = {d}, 4 heads, FFN {}, 2 encoder + 2 decoder \
          blocks), {steps} AdamW steps of 32 examples whose source lengths are drawn from 1-{train_max} \
@@ -83,5 +98,12 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     ));
     ctx.table(&["source length", "digits → words", "reverse", "copy"], &rows);
     ctx.table(&["task", "length", "source", "greedy output", ""], &examples);
+    ctx.md("Greedy decoding against beam search of width 4 (exact match on the first test examples of the three longest lengths):");
+    ctx.table(&["task", "source length", "greedy", "beam, k = 4"], &beam_rows);
     Ok(())
+}
+
+/// The exact-match rate of outputs against targets (EOS excluded).
+fn exact(out: &[Vec<usize>], ex: &[tfs_transformer::Example]) -> f64 {
+    tfs_transformer::train::score(out, ex).0
 }
