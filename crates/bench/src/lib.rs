@@ -4,6 +4,7 @@
 //! object with the peer's keys, so the two lines can be compared in one session: [`mlp`] (the
 //! MNIST MLP recipe, peer `torch_mlp.py`), [`lstm`] (char-level LSTM training, peer
 //! `torch_lstm.py`), [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`),
+//! [`transformer`] (encoder-decoder training on toy translation, peer `torch_transformer.py`),
 //! [`gemm`] (our sgemm, peer `torch_matmul.py`) and [`kernels`] (the fused kernels' bandwidth
 //! beside the machine's copy bandwidth).
 //!
@@ -15,6 +16,7 @@ pub mod kernels;
 pub mod lstm;
 pub mod mlp;
 pub mod tokenizer;
+pub mod transformer;
 
 use std::fmt;
 

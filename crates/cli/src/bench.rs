@@ -1,4 +1,4 @@
-//! `tfs bench mlp|lstm|tokenizer|gemm|kernels`: parses the arguments, runs the benchmark in `tfs-bench` and
+//! `tfs bench mlp|lstm|tokenizer|transformer|gemm|kernels`: parses the arguments, runs the benchmark in `tfs-bench` and
 //! prints its one JSON line (same keys as the peer in bench/peers/).
 
 use crate::Global;
@@ -42,6 +42,14 @@ pub enum BenchCommand {
         steps: usize,
         #[arg(long, default_value_t = 256)]
         hidden: usize,
+    },
+    /// Encoder-decoder transformer training throughput on toy translation
+    /// (peer: bench/peers/torch_transformer.py)
+    Transformer {
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
     },
 }
 
@@ -89,6 +97,13 @@ pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
                 "--steps and --hidden must be at least 1"
             );
             tfs_bench::lstm::lstm(&global.data_dir, global.fetch, steps, hidden, global.seed)?
+        }
+        BenchCommand::Transformer { steps, batch } => {
+            anyhow::ensure!(
+                steps > 0 && batch > 0,
+                "--steps and --batch must be at least 1"
+            );
+            tfs_bench::transformer::transformer(steps, batch, global.seed)
         }
     };
     println!("{line}");

@@ -71,6 +71,7 @@ registry! {
     p2 { char_rnn, vanishing_gradients, long_range, cell_comparison, seq2seq_reverse }
     p3 { tokenizer_comparison, word2vec, positional_encoding, one_hot_vs_embedding }
     p4 { seq2seq_attention, attention_heatmaps, luong_variants, scaling, self_attention }
+    p5 { shapes, toy_translation, vs_rnn, ablations, attention_maps }
 }
 
 /// Every experiment, in roadmap order.
