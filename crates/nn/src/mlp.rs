@@ -36,6 +36,8 @@
 //! - ndarray's `matrixmultiply` on one thread: 1.62 s/epoch vs PyTorch 1.17 s (0.72×).
 //! - enabling its `threading` feature (both cores): 1.08 s/epoch vs PyTorch 1.11 s (1.02×).
 //! - all buffers reused through `Workspace` and GEMMs writing in place: no allocation per step.
+//! - our own GEMM (`tfs_kernels`, AVX-512, transposed views read without copies): 0.68-0.70
+//!   s/epoch vs PyTorch 1.27-1.41 s in the same session (5-epoch runs), about 2.0×.
 //!
 //! Not tried yet: fusing bias+ReLU into one pass, f32 SIMD for the elementwise backward, and a
 //! transposed-weights layout for the `δ Wᵀ` product.

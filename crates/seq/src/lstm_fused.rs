@@ -22,7 +22,17 @@
 //!   packing, ~13% in thread scheduling; `MATMUL_NUM_THREADS=1` changes little (32k).
 //! - PyTorch sustains ~250 GFLOP/s on this model (it scales ~4× from H=256 to H=512), i.e. the
 //!   machine's AVX-512 peak; matrixmultiply's AVX2 kernel cannot get there. Closing the gap needs
-//!   our own AVX-512 GEMM for the small `(B, H)·(H, 4H)` products: planned with Phase 6's kernels.
+//!   our own AVX-512 GEMM for the small `(B, H)·(H, 4H)` products.
+//! - with our own GEMM (`tfs_kernels::nd::gemm`, AVX-512, 2.1-2.5× PyTorch's matmul on every
+//!   shape measured): 38-40k tokens/s vs PyTorch 123-127k in the same session, 0.32×. Still far
+//!   off. `perf record` (40 steps) now: 23% in our GEMM micro-kernel, 8% in its packing and
+//!   transposes, 17% in libm's `expf`/`expm1f`/`tanhf` (the gate nonlinearities, one scalar call
+//!   per element), 6% in this backward's scalar gate loop (2-D indexing with bounds checks), and
+//!   ~15% in the kernel: page faults of fresh per-step buffers, thread wake-ups of the pool for
+//!   products of 32×256·256×1024 (17 MFLOP: microseconds of work per wake-up).
+//!   Next, in order of the profile: vectorised sigmoid/tanh (`tfs_kernels::fused::exp_approx`)
+//!   over the gate block, buffers allocated once per sequence, one thread for products this
+//!   small, and the gate loop over contiguous slices. PyTorch's oneDNN LSTM fuses all of this.
 
 use crate::cell::{Backprop, FusedSeq, OutGrad, SeqCache, SeqInput};
 use crate::lstm::Lstm;
