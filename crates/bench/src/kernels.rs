@@ -15,21 +15,8 @@
 //! Left out: threads (the kernels run on one), caches warmer than main memory for small sizes.
 
 use serde_json::{json, Value};
-use std::time::Instant;
+use tfs_kernels::bench::best_of;
 use tfs_kernels::fused::{adamw, crossentropy, elementwise, gelu, layernorm, softmax};
-
-/// Best seconds of `f` over runs lasting at least `min_seconds` (after one warm-up run).
-fn best_of(min_seconds: f64, mut f: impl FnMut()) -> f64 {
-    f();
-    let (start, mut best, mut runs) = (Instant::now(), f64::INFINITY, 0);
-    while runs < 3 || start.elapsed().as_secs_f64() < min_seconds {
-        let t = Instant::now();
-        f();
-        best = best.min(t.elapsed().as_secs_f64());
-        runs += 1;
-    }
-    best
-}
 
 /// Deterministic values in [-1, 1).
 fn fill(n: usize, seed: u64) -> Vec<f32> {

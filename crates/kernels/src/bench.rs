@@ -179,7 +179,7 @@ pub fn run(threads: &[usize], kernel: Kernel, filter: &str, min_seconds: f64) ->
 
 /// Times `f` like [`bench_gemm`] does: one warm-up, then at least 3 runs and `min_seconds`;
 /// returns the fastest run in seconds.
-fn best_of(min_seconds: f64, mut f: impl FnMut()) -> f64 {
+pub fn best_of(min_seconds: f64, mut f: impl FnMut()) -> f64 {
     f();
     let (start, mut best, mut runs) = (Instant::now(), f64::INFINITY, 0);
     while runs < 3 || start.elapsed().as_secs_f64() < min_seconds {
