@@ -136,7 +136,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         "GFLOP/s (2n³ / time)",
     )
     .log2_x()
-    .legend(LegendPosition::UpperLeft);
+    .legend(LegendPosition::Coordinate(470, 118));
     for (name, pts) in names.iter().zip(curves) {
         chart = chart.series(Series::new(*name, pts).with_markers());
     }
