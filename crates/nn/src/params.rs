@@ -183,16 +183,19 @@ impl<F: NdFloat> Grads<F> {
 
     /// Mutable access to the tensor at `name`.
     pub fn get_mut(&mut self, name: &str) -> &mut ArrayD<F> {
-        let keys: Vec<String> = self.keys().iter().map(|k| k.to_string()).collect();
-        let missing = move || -> ! { panic!("Grads: no tensor '{name}' (have {keys:?})") };
+        // Checked first with a shared borrow, so the panic can list what is there and the
+        // common path allocates nothing (backward passes call this every step).
+        if !self.contains(name) {
+            panic!("Grads: no tensor '{name}' (have {:?})", self.keys());
+        }
         match name.split_once('.') {
             None => match self.find_mut(name) {
                 Some(Node::Tensor(t)) => t,
-                _ => missing(),
+                _ => unreachable!("checked by contains"),
             },
             Some((head, rest)) => match self.find_mut(head) {
                 Some(Node::Group(g)) => g.get_mut(rest),
-                _ => missing(),
+                _ => unreachable!("checked by contains"),
             },
         }
     }
@@ -216,16 +219,17 @@ impl<F: NdFloat> Grads<F> {
     /// The subtree at the dotted path `name` (a sub-module's gradients, named as the sub-module
     /// names them).
     pub fn group_mut(&mut self, name: &str) -> &mut Grads<F> {
-        let keys: Vec<String> = self.keys().iter().map(|k| k.to_string()).collect();
-        let missing = move || -> ! { panic!("Grads: no group '{name}' (have {keys:?})") };
         let (head, rest) = match name.split_once('.') {
             Some((h, r)) => (h, Some(r)),
             None => (name, None),
         };
+        if !matches!(self.find(head), Some(Node::Group(_))) {
+            panic!("Grads: no group '{name}' (have {:?})", self.keys());
+        }
         match (self.find_mut(head), rest) {
             (Some(Node::Group(g)), None) => g,
             (Some(Node::Group(g)), Some(r)) => g.group_mut(r),
-            _ => missing(),
+            _ => unreachable!("checked above"),
         }
     }
 

@@ -139,3 +139,11 @@ fn a_wrong_gradient_is_reported_by_its_name() {
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(msg.contains("tensor 'layers.1.bias'"), "{msg}");
 }
+
+#[test]
+#[should_panic(expected = "Grads: no tensor 'layers.9.weight'")]
+fn a_missing_gradient_name_is_named() {
+    let mut rng = Rng::new(9);
+    let mlp: Mlp<f32> = Mlp::new(&[3, 2], Activation::Relu, Init::HeNormal, &mut rng);
+    mlp.zero_grads().mat_mut("layers.9.weight");
+}
