@@ -65,8 +65,11 @@ fn state<'a, F: NdFloat>(
     name: &str,
     like: &ArrayD<F>,
 ) -> &'a mut ArrayD<F> {
-    map.entry(name.to_string())
-        .or_insert_with(|| ArrayD::zeros(like.raw_dim()))
+    // Looked up by &str first: no String is built on the steps after the first.
+    if !map.contains_key(name) {
+        map.insert(name.to_string(), ArrayD::zeros(like.raw_dim()));
+    }
+    map.get_mut(name).expect("inserted above")
 }
 
 /// Plain stochastic gradient descent.
