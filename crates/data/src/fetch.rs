@@ -274,7 +274,11 @@ pub fn ensure_with(
     eprintln!("fetching {} into {} ...", spec.name, dir.display());
     match fetch(spec, data_dir, download) {
         Ok(_) => Ok(()),
-        Err(e @ (DataError::Download { .. } | DataError::Checksum { .. })) => {
+        Err(
+            e @ (DataError::Download { .. }
+            | DataError::Checksum { .. }
+            | DataError::Corrupt { .. }),
+        ) => {
             let why = e.to_string().replace(['\n', '\r'], " ");
             Err(DataError::Missing {
                 path: missing,

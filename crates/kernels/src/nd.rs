@@ -25,6 +25,9 @@ use ndarray::{Array2, ArrayBase, ArrayView2, Data, DataMut, Ix2, NdFloat};
 use std::any::TypeId;
 
 /// `c = α·a·b + β·c`. Shapes: `a: (m, k)`, `b: (k, n)`, `c: (m, n)`; panics naming them otherwise.
+///
+/// Precondition of the f32 fast path: while it runs, no other thread may write (or, for `c`, read)
+/// the memory between the rows of these views (the padding of a view into a larger array).
 pub fn gemm<F, SA, SB, SC>(
     alpha: F,
     a: &ArrayBase<SA, Ix2>,
@@ -149,13 +152,11 @@ where
     if sc.trans != Trans::N {
         return false;
     }
-    let size = std::mem::size_of::<F>();
-    let range = |p: *const F, len: usize| (p as usize, p as usize + len * size);
-    let c_range = range(c.as_ptr(), sc.len);
-    if sc.len > 0
-        && (overlaps(c_range, range(a.as_ptr(), sa.len))
-            || overlaps(c_range, range(b.as_ptr(), sb.len)))
-    {
+    if spans_overlap(
+        (a.as_ptr(), sa.len),
+        (b.as_ptr(), sb.len),
+        (c.as_ptr(), sc.len),
+    ) {
         return false;
     }
     let to_f32 = |x: F| x.to_f32().expect("f32 is f32");
@@ -164,8 +165,11 @@ where
     // Each view's elements lie within `len` elements from its first one, because `stored`
     // derived `len` from the view's own shape and non-negative strides; the memory between rows
     // belongs to the same allocation as the view (ndarray views never span allocations). The
-    // mutable C span does not overlap the A or B spans (checked above), so the shared and
-    // mutable slices alias nothing.
+    // mutable C span does not overlap the A or B spans (checked above), so these slices do not
+    // alias each other. The spans also cover the padding between rows, which other views of the
+    // same array may own: sound as long as no other thread touches that padding during this call
+    // (documented on `gemm`; no caller in the project shares an array across threads). A
+    // raw-pointer entry into sgemm would remove that condition.
     unsafe {
         let a = std::slice::from_raw_parts(a.as_ptr() as *const f32, sa.len);
         let b = std::slice::from_raw_parts(b.as_ptr() as *const f32, sb.len);
@@ -177,8 +181,33 @@ where
     true
 }
 
-/// Whether `gemm` would take the fast path for f32 views of these shapes and strides (for tests
-/// and benchmarks that must know which path they measured).
+/// Whether C's memory span (first to last element, padding included) overlaps A's or B's.
+fn spans_overlap<F>(a: (*const F, usize), b: (*const F, usize), c: (*const F, usize)) -> bool {
+    let size = std::mem::size_of::<F>();
+    let range = |(p, len): (*const F, usize)| (p as usize, p as usize + len * size);
+    c.1 > 0 && (overlaps(range(c), range(a)) || overlaps(range(c), range(b)))
+}
+
+/// Whether these f32 views would be sent to the fallback because C's span overlaps A's or B's
+/// (views into one array whose rows interleave), for the tests.
+pub fn operands_overlap(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &ArrayView2<f32>) -> bool {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    match (
+        stored(m, k, a.strides()),
+        stored(k, n, b.strides()),
+        stored(m, n, c.strides()),
+    ) {
+        (Some(sa), Some(sb), Some(sc)) => spans_overlap(
+            (a.as_ptr(), sa.len),
+            (b.as_ptr(), sb.len),
+            (c.as_ptr(), sc.len),
+        ),
+        _ => false,
+    }
+}
+
+/// Whether the layouts of these f32 views fit the fast path (strides only: the overlap check and
+/// `TFS_KERNELS` are not considered), for tests and benchmarks that must know.
 pub fn takes_fast_path(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &ArrayView2<f32>) -> bool {
     let ((m, k), n) = (a.dim(), b.ncols());
     matches!(

@@ -122,7 +122,8 @@ pub struct Backprop<F> {
 pub trait SeqCache<F>: Any {
     /// Every output h_t stacked: `(T·B, H)`, step-major.
     fn hidden_all(&self, hidden: usize) -> Array2<F>;
-    /// The final state s_T (s_0 for an empty sequence).
+    /// The final state s_T. (A fused cache returns s_0 for an empty sequence; the step-wise
+    /// cache needs at least one step: callers handle T = 0 themselves.)
     fn final_state(&self) -> Array2<F>;
     /// For the backward pass to recover its own cache type.
     fn as_any(&self) -> &dyn Any;

@@ -134,4 +134,15 @@ fn optimizer_state_follows_names_not_positions() {
     assert_eq!(values(&m1, "a"), values(&m2, "a"));
     assert_eq!(values(&m1, "b"), values(&m2, "b"));
     assert_eq!(values(&m1, "a"), vec![-(1.0 + 1.5 + 1.75)]);
+    // One optimizer, the tensors visited in the other order on the second step: state keyed by
+    // position would give `a` the velocity `b` built up.
+    let mut opt = Momentum::new(1.0, 0.5, false);
+    let mut ab = tensor("a", &[0.0]);
+    ab.insert("b", ArrayD::from_elem(IxDyn(&[1]), 0.0));
+    opt.step(&mut ab, &g);
+    let mut ba = tensor("b", &values(&ab, "b"));
+    ba.insert("a", ArrayD::from_elem(IxDyn(&[1]), values(&ab, "a")[0]));
+    opt.step(&mut ba, &g);
+    assert_eq!(values(&ba, "a"), vec![-(1.0 + 1.5)]);
+    assert_eq!(values(&ba, "b"), vec![-(10.0 + 15.0)]);
 }
