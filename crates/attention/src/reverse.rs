@@ -78,21 +78,7 @@ pub fn train(
 
 /// (exact-match rate, per-token accuracy) of predictions against targets (EOS excluded).
 pub fn score(preds: &[Vec<usize>], pairs: &[Pair]) -> (f64, f64) {
-    let (mut exact, mut right, mut total) = (0, 0, 0);
-    for (p, pair) in preds.iter().zip(pairs) {
-        let want = &pair.tgt[..pair.tgt.len() - 1];
-        exact += usize::from(p[..] == want[..]);
-        right += want
-            .iter()
-            .enumerate()
-            .filter(|(i, w)| p.get(*i) == Some(w))
-            .count();
-        total += want.len();
-    }
-    (
-        exact as f64 / pairs.len().max(1) as f64,
-        right as f64 / total.max(1) as f64,
-    )
+    tfs_nn::train::sequence_accuracy(preds, pairs.iter().map(|x| &x.tgt[..x.tgt.len() - 1]))
 }
 
 /// Greedy exact-match and per-token accuracy per test length: `[(length, exact, token)]`.

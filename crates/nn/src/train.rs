@@ -93,3 +93,27 @@ pub fn accuracy<F: NdFloat>(mlp: &Mlp<F>, x: ArrayView2<F>, y: &[usize]) -> f64 
     let p = predict_all(mlp, x);
     p.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len().max(1) as f64
 }
+
+/// (exact-match rate, per-token accuracy) of predicted sequences against wanted ones: a sequence
+/// counts as exact when it equals its target; per-token accuracy compares position by position
+/// (a missing position is wrong). Shared by the seq2seq trainers of Phases 2, 4 and 5.
+pub fn sequence_accuracy<'a>(
+    preds: &[Vec<usize>],
+    wants: impl IntoIterator<Item = &'a [usize]>,
+) -> (f64, f64) {
+    let (mut n, mut exact, mut right, mut total) = (0, 0, 0, 0);
+    for (p, want) in preds.iter().zip(wants) {
+        n += 1;
+        exact += usize::from(p[..] == want[..]);
+        right += want
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| p.get(*i) == Some(w))
+            .count();
+        total += want.len();
+    }
+    (
+        exact as f64 / n.max(1) as f64,
+        right as f64 / total.max(1) as f64,
+    )
+}

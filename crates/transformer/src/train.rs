@@ -103,21 +103,7 @@ pub fn train<F: NdFloat>(
 
 /// (exact-match rate, per-token accuracy) of greedy outputs against the targets (EOS excluded).
 pub fn score(preds: &[Vec<usize>], examples: &[Example]) -> (f64, f64) {
-    let (mut exact, mut right, mut total) = (0, 0, 0);
-    for (p, e) in preds.iter().zip(examples) {
-        let want = &e.tgt[..e.tgt.len() - 1];
-        exact += usize::from(p[..] == want[..]);
-        right += want
-            .iter()
-            .enumerate()
-            .filter(|(i, w)| p.get(*i) == Some(w))
-            .count();
-        total += want.len();
-    }
-    (
-        exact as f64 / examples.len().max(1) as f64,
-        right as f64 / total.max(1) as f64,
-    )
+    tfs_nn::train::sequence_accuracy(preds, examples.iter().map(|x| &x.tgt[..x.tgt.len() - 1]))
 }
 
 /// Greedy decoding of a set of examples (in chunks of 100).

@@ -147,3 +147,12 @@ fn a_missing_gradient_name_is_named() {
     let mlp: Mlp<f32> = Mlp::new(&[3, 2], Activation::Relu, Init::HeNormal, &mut rng);
     mlp.zero_grads().mat_mut("layers.9.weight");
 }
+
+#[test]
+fn sequence_accuracy_counts_exact_sequences_and_tokens() {
+    let preds = vec![vec![1, 2, 3], vec![1, 9], vec![]];
+    let wants: Vec<&[usize]> = vec![&[1, 2, 3], &[1, 2, 3], &[4]];
+    let (exact, token) = tfs_nn::train::sequence_accuracy(&preds, wants);
+    assert_eq!(exact, 1.0 / 3.0);
+    assert_eq!(token, 4.0 / 7.0); // 3 + 1 + 0 right of 3 + 3 + 1
+}
