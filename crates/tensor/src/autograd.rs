@@ -1,0 +1,241 @@
+//! Reverse-mode automatic differentiation: the graph walk, and the one `match` that gives every
+//! op's backward.
+//!
+//! `loss.backward()` on a scalar L:
+//!
+//! ```text
+//!   order = the nodes that need gradients, inputs before outputs (depth-first post-order)
+//!   ḡ[L] = 1
+//!   for node in reversed(order):          every consumer of a node comes before it here,
+//!       ḡ = take ḡ[node]                  so ḡ[node] is complete when it is taken (and freed)
+//!       leaf?  keep ḡ as the result
+//!       else   for (input, ḡᵢ) in backward(node.op, node, ḡ):  ḡ[input] += ḡᵢ
+//! ```
+//!
+//! This is the chain rule, `∂L/∂x = Σ_consumers y of x  (∂y/∂x)ᵀ ∂L/∂y`, evaluated once per
+//! node. A node's gradient is dropped as soon as its inputs' gradients are made, so the gradient
+//! buffers alive at once are those of the graph's current "frontier", not of every node.
+//! Gradients are plain values (no graph of the backward pass: no second derivatives).
+
+use crate::op::{BinaryOp, Op};
+use crate::ops::{
+    arith, attention, broadcast_strides, gather_strided, matmul, nn, reduce, reduce_to, shape,
+};
+use crate::tensor::{CpuBuffer, Tensor};
+use std::collections::{HashMap, HashSet};
+
+/// The gradients of the leaves that need them, by tensor.
+#[derive(Default)]
+pub struct Grads {
+    map: HashMap<usize, Tensor>,
+}
+
+impl Grads {
+    /// `∂L/∂t` for a leaf `t` (None if L does not depend on it).
+    pub fn get(&self, t: &Tensor) -> Option<&Tensor> {
+        self.map.get(&t.id())
+    }
+    /// `∂L/∂t`, or zeros of `t`'s shape when L does not depend on it.
+    pub fn get_or_zeros(&self, t: &Tensor) -> Tensor {
+        self.get(t)
+            .cloned()
+            .unwrap_or_else(|| Tensor::zeros(t.shape()))
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Nodes reachable from `root` that need gradients, inputs before the nodes that use them.
+fn topo_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            order.push(t);
+            continue;
+        }
+        if !t.requires_grad() || !seen.insert(t.id()) {
+            continue;
+        }
+        stack.push((t.clone(), true));
+        if let Some(op) = t.op() {
+            for x in op.inputs() {
+                if x.requires_grad() && !seen.contains(&x.id()) {
+                    stack.push((x.clone(), false));
+                }
+            }
+        }
+    }
+    order
+}
+
+impl Tensor {
+    /// Gradients of this scalar with respect to every leaf it depends on that needs one.
+    pub fn backward(&self) -> Grads {
+        assert_eq!(
+            self.numel(),
+            1,
+            "backward: the output must be a scalar, got shape {:?}",
+            self.shape()
+        );
+        let mut grads = Grads::default();
+        let mut pending: HashMap<usize, CpuBuffer> = HashMap::new();
+        pending.insert(self.id(), CpuBuffer::new(vec![1.0]));
+        for node in topo_order(self).iter().rev() {
+            let Some(g) = pending.remove(&node.id()) else {
+                continue;
+            };
+            let Some(op) = node.op() else {
+                let shape = node.shape();
+                grads
+                    .map
+                    .insert(node.id(), Tensor::new(g.as_slice().to_vec(), shape));
+                continue;
+            };
+            let inputs = op.inputs();
+            let input_grads = backward_of(op, node, g.as_slice());
+            drop(g);
+            for (x, gx) in inputs.into_iter().zip(input_grads) {
+                let Some(gx) = gx.filter(|_| x.requires_grad()) else {
+                    continue;
+                };
+                debug_assert_eq!(gx.len(), x.numel(), "backward of {}", op.name());
+                match pending.get_mut(&x.id()) {
+                    Some(acc) => acc
+                        .as_mut_slice()
+                        .iter_mut()
+                        .zip(&gx)
+                        .for_each(|(a, b)| *a += b),
+                    None => {
+                        pending.insert(x.id(), CpuBuffer::new(gx));
+                    }
+                }
+            }
+        }
+        grads
+    }
+}
+
+/// `ȳ` of `x` broadcast to `shape`, contiguous.
+fn expand(x: &Tensor, shape: &[usize]) -> Vec<f32> {
+    if x.shape() == shape {
+        return x.to_vec();
+    }
+    gather_strided(&x.data(), shape, &broadcast_strides(x.shape(), shape))
+}
+
+/// The gradient of each input of `op` (None where not computed) given the op's output `out`
+/// and the gradient `dy` flowing into it.
+fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
+    let ys = out.shape();
+    match op {
+        Op::Binary(kind, a, b) => {
+            let (ra, rb) = (a.requires_grad(), b.requires_grad());
+            let (ga, gb): (Option<Vec<f32>>, Option<Vec<f32>>) = match kind {
+                BinaryOp::Add => (ra.then(|| dy.to_vec()), rb.then(|| dy.to_vec())),
+                BinaryOp::Sub => (
+                    ra.then(|| dy.to_vec()),
+                    rb.then(|| dy.iter().map(|g| -g).collect()),
+                ),
+                BinaryOp::Mul => (
+                    ra.then(|| dy.iter().zip(expand(b, ys)).map(|(g, b)| g * b).collect()),
+                    rb.then(|| dy.iter().zip(expand(a, ys)).map(|(g, a)| g * a).collect()),
+                ),
+                BinaryOp::Div => {
+                    let bv = expand(b, ys);
+                    (
+                        ra.then(|| dy.iter().zip(&bv).map(|(g, b)| g / b).collect()),
+                        rb.then(|| {
+                            let y = out.data();
+                            dy.iter()
+                                .zip(y.iter())
+                                .zip(&bv)
+                                .map(|((g, y), b)| -g * y / b)
+                                .collect()
+                        }),
+                    )
+                }
+            };
+            vec![
+                ga.map(|g| reduce_to(&g, ys, a.shape())),
+                gb.map(|g| reduce_to(&g, ys, b.shape())),
+            ]
+        }
+        Op::Affine { mul, .. } => vec![Some(dy.iter().map(|g| g * mul).collect())],
+        Op::Unary(kind, x) => {
+            vec![Some(arith::unary_backward(
+                *kind,
+                &x.data(),
+                &out.data(),
+                dy,
+            ))]
+        }
+        Op::Sum { x, axis, scale } => {
+            vec![Some(reduce::sum_backward(x.shape(), *axis, *scale, dy))]
+        }
+        Op::Max { x, axis, argmax } => {
+            vec![Some(reduce::max_backward(x.shape(), *axis, argmax, dy))]
+        }
+        Op::MatMul(a, b) => {
+            let (ga, gb) =
+                matmul::matmul_backward(a, b, dy, (a.requires_grad(), b.requires_grad()));
+            vec![ga, gb]
+        }
+        Op::Linear { x, w, b } => {
+            let rb = b.as_ref().is_some_and(|b| b.requires_grad());
+            let (gx, gw, gb) =
+                matmul::linear_backward(x, w, dy, (x.requires_grad(), w.requires_grad(), rb));
+            let mut v = vec![gx, gw];
+            if b.is_some() {
+                v.push(gb);
+            }
+            v
+        }
+        Op::Softmax(_) => vec![Some(nn::softmax_backward(
+            &out.data(),
+            dy,
+            ys[ys.len() - 1],
+        ))],
+        Op::LogSoftmax(_) => vec![Some(nn::log_softmax_backward(
+            &out.data(),
+            dy,
+            ys[ys.len() - 1],
+        ))],
+        Op::CrossEntropy { dlogits, .. } => vec![Some(dlogits.iter().map(|d| d * dy[0]).collect())],
+        Op::LayerNorm {
+            x, w, mean, rstd, ..
+        } => {
+            let (gx, gw, gb) = nn::layer_norm_backward(x, w, mean, rstd, dy);
+            vec![Some(gx), Some(gw), Some(gb)]
+        }
+        Op::IndexSelect { x, ids } => vec![Some(nn::index_select_backward(x.shape(), ids, dy))],
+        Op::Dropout { mask, .. } => vec![Some(dy.iter().zip(mask).map(|(g, m)| g * m).collect())],
+        Op::MaskedFill { mask, .. } => vec![Some(
+            dy.iter()
+                .zip(mask.iter().cycle())
+                .map(|(&g, &m)| if m { 0.0 } else { g })
+                .collect(),
+        )],
+        Op::Reshape(_) => vec![Some(dy.to_vec())],
+        Op::Transpose { a, b, .. } => vec![Some(shape::transpose_data(dy, ys, *a, *b))],
+        Op::Cat { xs, axis } => {
+            let refs: Vec<&Tensor> = xs.iter().collect();
+            shape::cat_backward(&refs, *axis, dy)
+                .into_iter()
+                .map(Some)
+                .collect()
+        }
+        Op::Narrow { x, axis, start } => {
+            vec![Some(shape::narrow_backward(x.shape(), *axis, *start, dy))]
+        }
+        Op::Sdpa { q, k, v, probs, .. } => {
+            let (gq, gk, gv) = attention::sdpa_backward(q, k, v, probs, dy);
+            vec![Some(gq), Some(gk), Some(gv)]
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The record an op leaves in the graph: which op, its inputs, and what its backward needs.
+//!
+//! One variant per differentiable op. The forward passes live in `ops/`; every backward lives in
+//! one `match` in [`crate::autograd`], so that the whole calculus of the framework reads in one
+//! file. An input that does not need a gradient is still held (the backward of the other input
+//! may read it, as in `∂(a·b)/∂a = b`).
+
+use crate::ops::attention::AttnMask;
+use crate::tensor::Tensor;
+use std::rc::Rc;
+
+/// Elementwise binary ops, with broadcasting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// Elementwise unary ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Exp,
+    Log,
+    Tanh,
+    Sqrt,
+    Relu,
+    /// GELU, tanh form (GPT-2's): ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+    Gelu,
+    /// GELU, exact: x·Φ(x).
+    GeluErf,
+}
+
+pub enum Op {
+    /// `a ∘ b` broadcast to a common shape.
+    Binary(BinaryOp, Tensor, Tensor),
+    /// `y = x·mul + add` (add needs no gradient: it is a constant).
+    Affine {
+        x: Tensor,
+        mul: f32,
+    },
+    Unary(UnaryOp, Tensor),
+    /// Sum along `axis` times `scale` (1 for sum, 1/n for mean); `None`: over every element.
+    Sum {
+        x: Tensor,
+        axis: Option<usize>,
+        scale: f32,
+    },
+    /// Max along `axis`; `argmax` holds the winning index of each output element.
+    Max {
+        x: Tensor,
+        axis: usize,
+        argmax: Vec<u32>,
+    },
+    /// `(…, M, K) @ (…, K, N)`, or `(…, M, K) @ (K, N)`.
+    MatMul(Tensor, Tensor),
+    /// `x Wᵀ + b` with `W: (out, in)`, as `torch.nn.Linear`.
+    Linear {
+        x: Tensor,
+        w: Tensor,
+        b: Option<Tensor>,
+    },
+    /// Softmax over the last axis (backward reads the output).
+    Softmax(Tensor),
+    /// Log-softmax over the last axis (backward reads the output).
+    LogSoftmax(Tensor),
+    /// Mean cross-entropy; the fused kernel computed `∂L/∂logits` in the forward pass.
+    CrossEntropy {
+        logits: Tensor,
+        dlogits: Vec<f32>,
+    },
+    /// Layer norm over the last axis, saving each row's mean and 1/σ.
+    LayerNorm {
+        x: Tensor,
+        w: Tensor,
+        b: Tensor,
+        mean: Vec<f32>,
+        rstd: Vec<f32>,
+    },
+    /// Rows of `x` (along axis 0) picked by `ids`: embedding lookup and gather.
+    IndexSelect {
+        x: Tensor,
+        ids: Rc<[usize]>,
+    },
+    /// `x ⊙ mask`, the mask already scaled by 1/(1 − p).
+    Dropout {
+        x: Tensor,
+        mask: Vec<f32>,
+    },
+    /// Elements where `mask` (broadcast over leading axes) is true replaced by a constant.
+    MaskedFill {
+        x: Tensor,
+        mask: Rc<[bool]>,
+    },
+    /// Another shape over the same elements.
+    Reshape(Tensor),
+    /// Axes `a` and `b` swapped.
+    Transpose {
+        x: Tensor,
+        a: usize,
+        b: usize,
+    },
+    /// Concatenation along `axis`.
+    Cat {
+        xs: Vec<Tensor>,
+        axis: usize,
+    },
+    /// `len` entries of `axis` from `start`.
+    Narrow {
+        x: Tensor,
+        axis: usize,
+        start: usize,
+    },
+    /// Fused scaled dot-product attention, saving the attention weights `P: (B, H, Tq, Tk)`.
+    Sdpa {
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttnMask,
+        probs: Vec<f32>,
+    },
+}
+
+impl Op {
+    /// The op's inputs, in the order its backward returns their gradients.
+    pub fn inputs(&self) -> Vec<&Tensor> {
+        match self {
+            Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
+            Op::Affine { x, .. }
+            | Op::Unary(_, x)
+            | Op::Sum { x, .. }
+            | Op::Max { x, .. }
+            | Op::Softmax(x)
+            | Op::LogSoftmax(x)
+            | Op::CrossEntropy { logits: x, .. }
+            | Op::IndexSelect { x, .. }
+            | Op::Dropout { x, .. }
+            | Op::MaskedFill { x, .. }
+            | Op::Reshape(x)
+            | Op::Transpose { x, .. }
+            | Op::Narrow { x, .. } => vec![x],
+            Op::Linear { x, w, b } => {
+                let mut v = vec![x, w];
+                v.extend(b.as_ref());
+                v
+            }
+            Op::LayerNorm { x, w, b, .. } => vec![x, w, b],
+            Op::Cat { xs, .. } => xs.iter().collect(),
+            Op::Sdpa { q, k, v, .. } => vec![q, k, v],
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Binary(BinaryOp::Add, ..) => "add",
+            Op::Binary(BinaryOp::Sub, ..) => "sub",
+            Op::Binary(BinaryOp::Mul, ..) => "mul",
+            Op::Binary(BinaryOp::Div, ..) => "div",
+            Op::Affine { .. } => "affine",
+            Op::Unary(u, _) => match u {
+                UnaryOp::Exp => "exp",
+                UnaryOp::Log => "log",
+                UnaryOp::Tanh => "tanh",
+                UnaryOp::Sqrt => "sqrt",
+                UnaryOp::Relu => "relu",
+                UnaryOp::Gelu => "gelu",
+                UnaryOp::GeluErf => "gelu_erf",
+            },
+            Op::Sum { .. } => "sum",
+            Op::Max { .. } => "max",
+            Op::MatMul(..) => "matmul",
+            Op::Linear { .. } => "linear",
+            Op::Softmax(_) => "softmax",
+            Op::LogSoftmax(_) => "log_softmax",
+            Op::CrossEntropy { .. } => "cross_entropy",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::IndexSelect { .. } => "index_select",
+            Op::Dropout { .. } => "dropout",
+            Op::MaskedFill { .. } => "masked_fill",
+            Op::Reshape(_) => "reshape",
+            Op::Transpose { .. } => "transpose",
+            Op::Cat { .. } => "cat",
+            Op::Narrow { .. } => "narrow",
+            Op::Sdpa { .. } => "sdpa",
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Scaled dot-product attention, fused: one op for scores, mask, softmax and the weighted sum,
+//! forward and backward, with the heads spread over the kernel threads.
+//!
+//! For each batch b and head h (q: (Tq, hs), k, v: (Tk, hs)):
+//!
+//! ```text
+//!   S = q kᵀ / √hs        P = softmax over the visible keys of each row (0 elsewhere)     O = P v
+//!   v̄ = Pᵀ Ō              P̄ = Ō vᵀ        S̄ = P ⊙ (P̄ − rowsum(P̄ ⊙ P)) / √hs
+//!   q̄ = S̄ k               k̄ = S̄ᵀ q
+//! ```
+//!
+//! Every mask of the project shows each query a prefix of the keys: causal (query i of Tq sees
+//! keys 0..=Tk − Tq + i, so the last query sees all of them: training and KV-cache decoding
+//! alike), padding (batch b sees its first `len[b]` keys), or both (the shorter prefix). So the
+//! softmax runs over that prefix and the rest is exactly 0; a query that sees no key gets 0.
+//! P (B, H, Tq, Tk) is saved for backward: memory quadratic in T (Phase 9's flash attention
+//! removes it).
+
+use crate::op::Op;
+use crate::tensor::Tensor;
+use std::sync::Arc;
+use std::sync::Mutex;
+use tfs_kernels::fused::softmax;
+use tfs_kernels::{pool, sgemm_with, GemmConfig, Trans};
+
+/// Which keys each query sees.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttnMask {
+    None,
+    Causal,
+    /// Batch b sees its first `len[b]` keys.
+    Padding(Arc<[usize]>),
+    CausalPadding(Arc<[usize]>),
+}
+
+impl AttnMask {
+    /// How many leading keys query `i` of batch `b` sees.
+    pub fn visible(&self, b: usize, i: usize, tq: usize, tk: usize) -> usize {
+        let causal = (tk + i + 1).saturating_sub(tq).min(tk);
+        match self {
+            AttnMask::None => tk,
+            AttnMask::Causal => causal,
+            AttnMask::Padding(l) => l[b].min(tk),
+            AttnMask::CausalPadding(l) => l[b].min(causal),
+        }
+    }
+}
+
+/// One-thread GEMM (the heads are already spread over the threads) on contiguous operands.
+#[allow(clippy::too_many_arguments)]
+fn gemm1(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let cfg = GemmConfig {
+        threads: 1,
+        ..GemmConfig::from_env()
+    };
+    let t = |x: bool| if x { Trans::T } else { Trans::N };
+    let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
+    sgemm_with(&cfg, t(ta), t(tb), m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
+}
+
+/// Runs `f(bh, chunks)` for every (batch, head) index, spread over the kernel threads, where
+/// `chunks[j]` is the bh-th piece of `outs[j]` (pieces of `sizes[j]` elements).
+fn per_head(
+    bh: usize,
+    outs: &mut [&mut [f32]],
+    sizes: &[usize],
+    f: &(dyn Fn(usize, &mut [&mut [f32]]) + Sync),
+) {
+    if sizes.contains(&0) {
+        return; // nothing to compute: the outputs are empty or stay 0
+    }
+    let mut pieces: Vec<Vec<&mut [f32]>> = (0..bh).map(|_| Vec::new()).collect();
+    for (o, &s) in outs.iter_mut().zip(sizes) {
+        for (i, c) in o.chunks_mut(s.max(1)).take(bh).enumerate() {
+            pieces[i].push(c);
+        }
+    }
+    let slots: Vec<Mutex<Vec<&mut [f32]>>> = pieces.into_iter().map(Mutex::new).collect();
+    let threads = pool::default_threads().min(bh).max(1);
+    pool::run(threads, &|t| {
+        for i in (t..bh).step_by(threads) {
+            let mut chunk = slots[i].lock().expect("one task per head");
+            f(i, &mut chunk);
+        }
+    });
+}
+
+/// Checks shapes and returns (B, H, Tq, Tk, hs).
+fn dims(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &AttnMask,
+) -> (usize, usize, usize, usize, usize) {
+    let ok = q.dims() == 4 && k.dims() == 4 && v.shape() == k.shape();
+    let (b, h, tq, hs) = if ok {
+        (q.dim(0), q.dim(1), q.dim(2), q.dim(3))
+    } else {
+        (0, 0, 0, 0)
+    };
+    assert!(
+        ok && k.dim(0) == b && k.dim(1) == h && k.dim(3) == hs,
+        "sdpa: q {:?}, k {:?}, v {:?} must be (B, H, Tq, hs), (B, H, Tk, hs), (B, H, Tk, hs)",
+        q.shape(),
+        k.shape(),
+        v.shape()
+    );
+    if let AttnMask::Padding(l) | AttnMask::CausalPadding(l) = mask {
+        assert_eq!(l.len(), b, "sdpa: {} key lengths for batch {b}", l.len());
+    }
+    (b, h, tq, k.dim(2), hs)
+}
+
+/// Fused attention `softmax(q kᵀ/√hs, masked) v` over `(B, H, T, hs)` tensors.
+pub fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
+    let (b, h, tq, tk, hs) = dims(q, k, v, mask);
+    let scale = 1.0 / (hs as f32).sqrt();
+    let (mut out, mut probs) = (vec![0.0f32; b * h * tq * hs], vec![0.0f32; b * h * tq * tk]);
+    {
+        let (qd, kd, vd) = (q.data(), k.data(), v.data());
+        let (qs, ks) = (tq * hs, tk * hs);
+        let (qd, kd, vd) = (&*qd, &*kd, &*vd);
+        per_head(
+            b * h,
+            &mut [&mut out, &mut probs],
+            &[qs, tq * tk],
+            &|i, c| {
+                let [o, p] = c else { unreachable!() };
+                let (qi, ki, vi) = (
+                    &qd[i * qs..][..qs],
+                    &kd[i * ks..][..ks],
+                    &vd[i * ks..][..ks],
+                );
+                gemm1(false, true, tq, tk, hs, qi, ki, p);
+                for (r, row) in p.chunks_exact_mut(tk.max(1)).enumerate() {
+                    let seen = mask.visible(i / h, r, tq, tk);
+                    let (vis, hid) = row.split_at_mut(seen);
+                    vis.iter_mut().for_each(|x| *x *= scale);
+                    if seen > 0 {
+                        softmax::softmax_rows(vis, 1, seen, softmax::Mask::None);
+                    }
+                    hid.fill(0.0);
+                }
+                gemm1(false, false, tq, hs, tk, p, vi, o);
+            },
+        );
+    }
+    let rg = q.requires_grad() || k.requires_grad() || v.requires_grad();
+    Tensor::from_op_if(out, q.shape(), rg, || Op::Sdpa {
+        q: q.clone(),
+        k: k.clone(),
+        v: v.clone(),
+        mask: mask.clone(),
+        probs,
+    })
+}
+
+/// Backward of [`sdpa`]: (q̄, k̄, v̄).
+pub(crate) fn sdpa_backward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    probs: &[f32],
+    dout: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (b, h, tq, tk, hs) = (q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3));
+    let scale = 1.0 / (hs as f32).sqrt();
+    let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
+    let (mut dq, mut dk, mut dv) = (
+        vec![0.0; b * h * qs],
+        vec![0.0; b * h * ks],
+        vec![0.0; b * h * ks],
+    );
+    let (qd, kd, vd) = (q.data(), k.data(), v.data());
+    let (qd, kd, vd) = (&*qd, &*kd, &*vd);
+    per_head(
+        b * h,
+        &mut [&mut dq, &mut dk, &mut dv],
+        &[qs, ks, ks],
+        &|i, c| {
+            let [dqi, dki, dvi] = c else { unreachable!() };
+            let (qi, ki, vi) = (
+                &qd[i * qs..][..qs],
+                &kd[i * ks..][..ks],
+                &vd[i * ks..][..ks],
+            );
+            let (p, g) = (&probs[i * ps..][..ps], &dout[i * qs..][..qs]);
+            gemm1(true, false, tk, hs, tq, p, g, dvi);
+            let mut ds = vec![0.0f32; ps];
+            gemm1(false, true, tq, tk, hs, g, vi, &mut ds);
+            for (dr, pr) in ds
+                .chunks_exact_mut(tk.max(1))
+                .zip(p.chunks_exact(tk.max(1)))
+            {
+                let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                dr.iter_mut()
+                    .zip(pr)
+                    .for_each(|(d, &p)| *d = p * (*d - dot) * scale);
+            }
+            gemm1(false, false, tq, hs, tk, &ds, ki, dqi);
+            gemm1(true, false, tk, hs, tq, &ds, qi, dki);
+        },
+    );
+    (dq, dk, dv)
+}
+
+/// The unfused reference: the same attention from framework ops (matmul, masked fill, softmax),
+/// whose backward comes from the graph. The fused op is tested equal to it.
+pub fn sdpa_reference(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
+    let (b, h, tq, tk, hs) = dims(q, k, v, mask);
+    let s = q
+        .matmul(&k.transpose(-1, -2))
+        .scale(1.0 / (hs as f32).sqrt());
+    let mut hidden = vec![false; b * h * tq * tk];
+    for (idx, m) in hidden.iter_mut().enumerate() {
+        let (bb, r, c) = (idx / (h * tq * tk), (idx / tk) % tq, idx % tk);
+        *m = c >= mask.visible(bb, r, tq, tk);
+    }
+    // −10⁹ rather than −∞: a row that sees nothing stays finite (uniform), then is zeroed below.
+    let p = s.masked_fill(&hidden, -1e9).softmax();
+    // A query that sees nothing gets 0, like the fused op.
+    let empty: Vec<bool> = (0..b * h * tq * tk)
+        .map(|idx| mask.visible(idx / (h * tq * tk), (idx / tk) % tq, tq, tk) == 0)
+        .collect();
+    let p = if empty.iter().any(|&e| e) {
+        p.masked_fill(&empty, 0.0)
+    } else {
+        p
+    };
+    p.matmul(v)
+}

@@ -1,0 +1,275 @@
+//! The neural-network ops, fused where a fused kernel exists: softmax and log-softmax over the
+//! last axis, cross-entropy with its gradient, layer norm, embedding lookup (row gather),
+//! dropout and masked fill.
+//!
+//! ```text
+//!   softmax:      y = e^(x−m)/s                x̄ = y ⊙ (ȳ − ⟨ȳ, y⟩)            per row
+//!   log_softmax:  y = x − m − ln s             x̄ = ȳ − e^y · Σ ȳ               per row
+//!   cross-entropy L = −(1/n) Σ log softmax(z)[t]   z̄ = L̄ · (softmax(z) − onehot(t)) / n
+//!   layer norm    y = γ (x − μ)/σ + β          x̄ = (1/σ)(g − mean(g) − x̂·mean(g ⊙ x̂)), g = ȳ ⊙ γ
+//!   gather        y[i] = x[ids[i]]             x̄[r] = Σ_{i: ids[i] = r} ȳ[i]  (scatter-add)
+//!   dropout       y = x ⊙ m, m ∈ {0, 1/(1−p)}  x̄ = ȳ ⊙ m
+//!   masked fill   y = mask ? c : x             x̄ = mask ? 0 : ȳ
+//! ```
+//!
+//! Cross-entropy leaves out targets equal to [`IGNORE`] (padding) from the mean, as PyTorch's
+//! `ignore_index`; with no target left the loss is 0 (PyTorch: NaN).
+
+use crate::op::Op;
+use crate::tensor::Tensor;
+use std::rc::Rc;
+use tfs_kernels::fused::{crossentropy, layernorm, softmax};
+use tfs_math::Rng;
+
+/// A target id that cross-entropy skips.
+pub const IGNORE: usize = usize::MAX;
+
+/// (rows, cols) of a tensor read as rows of its last axis.
+fn rows_cols(x: &Tensor) -> (usize, usize) {
+    let c = if x.dims() == 0 { 1 } else { x.dim(-1) };
+    (x.numel() / c.max(1), c)
+}
+
+impl Tensor {
+    /// Softmax over the last axis.
+    pub fn softmax(&self) -> Tensor {
+        let (r, c) = rows_cols(self);
+        let mut y = self.to_vec();
+        softmax::softmax_rows(&mut y, r, c, softmax::Mask::None);
+        Tensor::from_op_if(y, self.shape(), self.requires_grad(), || {
+            Op::Softmax(self.clone())
+        })
+    }
+
+    /// Log-softmax over the last axis.
+    pub fn log_softmax(&self) -> Tensor {
+        let (_, c) = rows_cols(self);
+        let mut y = self.to_vec();
+        for row in y.chunks_exact_mut(c.max(1)) {
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let s: f32 = row.iter().map(|&v| (v - m).exp()).sum();
+            let ls = m + s.ln();
+            row.iter_mut().for_each(|v| *v -= ls);
+        }
+        Tensor::from_op_if(y, self.shape(), self.requires_grad(), || {
+            Op::LogSoftmax(self.clone())
+        })
+    }
+
+    /// Mean cross-entropy of `self: (n, V)` logits against `targets: (n)` (ids < V, or
+    /// [`IGNORE`]), fused with its gradient.
+    pub fn cross_entropy(&self, targets: &[usize]) -> Tensor {
+        let (n, v) = rows_cols(self);
+        assert!(
+            self.dims() == 2 && targets.len() == n,
+            "cross_entropy: logits {:?} must be (n, V) with n = {} targets",
+            self.shape(),
+            targets.len()
+        );
+        let keep: Vec<usize> = (0..n).filter(|&i| targets[i] != IGNORE).collect();
+        let z = self.data();
+        let mut dz = vec![0.0f32; n * v];
+        let loss = if keep.is_empty() {
+            0.0
+        } else if keep.len() == n {
+            crossentropy::cross_entropy(&z, targets, &mut dz, v)
+        } else {
+            let mut zk = Vec::with_capacity(keep.len() * v);
+            keep.iter()
+                .for_each(|&i| zk.extend_from_slice(&z[i * v..(i + 1) * v]));
+            let tk: Vec<usize> = keep.iter().map(|&i| targets[i]).collect();
+            let mut dk = vec![0.0; zk.len()];
+            let l = crossentropy::cross_entropy(&zk, &tk, &mut dk, v);
+            for (j, &i) in keep.iter().enumerate() {
+                dz[i * v..(i + 1) * v].copy_from_slice(&dk[j * v..(j + 1) * v]);
+            }
+            l
+        };
+        drop(z);
+        Tensor::from_op_if(vec![loss as f32], &[], self.requires_grad(), || {
+            Op::CrossEntropy {
+                logits: self.clone(),
+                dlogits: dz,
+            }
+        })
+    }
+
+    /// Layer norm over the last axis with weight `w` and bias `b` (both `(C)`).
+    pub fn layer_norm(&self, w: &Tensor, b: &Tensor, eps: f32) -> Tensor {
+        let (r, c) = rows_cols(self);
+        assert!(
+            w.shape() == [c] && b.shape() == [c],
+            "layer_norm: x {:?} needs weight and bias ({c}), got {:?} and {:?}",
+            self.shape(),
+            w.shape(),
+            b.shape()
+        );
+        let (mut y, mut mean, mut rstd) = (vec![0.0; r * c], vec![0.0; r], vec![0.0; r]);
+        layernorm::layernorm_forward(
+            &self.data(),
+            &w.data(),
+            &b.data(),
+            eps,
+            &mut y,
+            &mut mean,
+            &mut rstd,
+            r,
+            c,
+        );
+        let rg = self.requires_grad() || w.requires_grad() || b.requires_grad();
+        Tensor::from_op_if(y, self.shape(), rg, || Op::LayerNorm {
+            x: self.clone(),
+            w: w.clone(),
+            b: b.clone(),
+            mean,
+            rstd,
+        })
+    }
+
+    /// Rows of `self` (along axis 0) at `ids`: shape `(ids.len(), rest…)`.
+    pub fn index_select(&self, ids: &[usize]) -> Tensor {
+        let rows = self.dim(0);
+        let w = self.numel() / rows.max(1);
+        let d = self.data();
+        let mut out = Vec::with_capacity(ids.len() * w);
+        for &i in ids {
+            assert!(
+                i < rows,
+                "index_select: index {i} out of range for {rows} rows"
+            );
+            out.extend_from_slice(&d[i * w..(i + 1) * w]);
+        }
+        drop(d);
+        let mut shape = self.shape().to_vec();
+        shape[0] = ids.len();
+        Tensor::from_op_if(out, &shape, self.requires_grad(), || Op::IndexSelect {
+            x: self.clone(),
+            ids: ids.into(),
+        })
+    }
+
+    /// Embedding lookup: `self: (V, C)` rows at `ids` laid out as `shape` → `(shape…, C)`.
+    pub fn embedding(&self, ids: &[usize], shape: &[usize]) -> Tensor {
+        let mut s = shape.to_vec();
+        s.push(self.dim(-1));
+        self.index_select(ids).reshape(&s)
+    }
+
+    /// Dropout with probability `p` (inverted: kept elements scaled by 1/(1 − p)); the mask
+    /// comes from `rng`. `p = 0` returns `self`.
+    pub fn dropout(&self, p: f32, rng: &mut Rng) -> Tensor {
+        assert!(
+            (0.0..1.0).contains(&p),
+            "dropout: p = {p} must be in [0, 1)"
+        );
+        if p == 0.0 {
+            return self.clone();
+        }
+        let keep = 1.0 / (1.0 - p);
+        let mask: Vec<f32> = (0..self.numel())
+            .map(|_| if rng.uniform() < p as f64 { 0.0 } else { keep })
+            .collect();
+        let y = self
+            .data()
+            .iter()
+            .zip(&mask)
+            .map(|(&x, &m)| x * m)
+            .collect();
+        Tensor::from_op_if(y, self.shape(), self.requires_grad(), || Op::Dropout {
+            x: self.clone(),
+            mask,
+        })
+    }
+
+    /// `value` where `mask` is true, `self` elsewhere; `mask` covers the trailing axes of
+    /// `self` (its length divides the element count) and repeats over the leading ones.
+    pub fn masked_fill(&self, mask: &[bool], value: f32) -> Tensor {
+        let n = self.numel();
+        assert!(
+            !mask.is_empty() && n.is_multiple_of(mask.len()),
+            "masked_fill: mask of {} elements does not tile shape {:?}",
+            mask.len(),
+            self.shape()
+        );
+        let y = self
+            .data()
+            .iter()
+            .zip(mask.iter().cycle())
+            .map(|(&x, &m)| if m { value } else { x })
+            .collect();
+        Tensor::from_op_if(y, self.shape(), self.requires_grad(), || Op::MaskedFill {
+            x: self.clone(),
+            mask: Rc::from(mask),
+        })
+    }
+}
+
+/// Backward of softmax over rows of length `c`.
+pub(crate) fn softmax_backward(y: &[f32], dy: &[f32], c: usize) -> Vec<f32> {
+    let mut dx = vec![0.0; y.len()];
+    for ((dxr, yr), gr) in dx
+        .chunks_exact_mut(c.max(1))
+        .zip(y.chunks_exact(c.max(1)))
+        .zip(dy.chunks_exact(c.max(1)))
+    {
+        let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+        for ((d, &y), &g) in dxr.iter_mut().zip(yr).zip(gr) {
+            *d = y * (g - dot);
+        }
+    }
+    dx
+}
+
+/// Backward of log-softmax over rows of length `c`.
+pub(crate) fn log_softmax_backward(y: &[f32], dy: &[f32], c: usize) -> Vec<f32> {
+    let mut dx = vec![0.0; y.len()];
+    for ((dxr, yr), gr) in dx
+        .chunks_exact_mut(c.max(1))
+        .zip(y.chunks_exact(c.max(1)))
+        .zip(dy.chunks_exact(c.max(1)))
+    {
+        let s: f32 = gr.iter().sum();
+        for ((d, &y), &g) in dxr.iter_mut().zip(yr).zip(gr) {
+            *d = g - y.exp() * s;
+        }
+    }
+    dx
+}
+
+/// Backward of layer norm: (x̄, w̄, b̄).
+pub(crate) fn layer_norm_backward(
+    x: &Tensor,
+    w: &Tensor,
+    mean: &[f32],
+    rstd: &[f32],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (r, c) = rows_cols(x);
+    let (mut dx, mut dw, mut db) = (vec![0.0; r * c], vec![0.0; c], vec![0.0; c]);
+    layernorm::layernorm_backward(
+        dy,
+        &x.data(),
+        &w.data(),
+        mean,
+        rstd,
+        &mut dx,
+        &mut dw,
+        &mut db,
+        r,
+        c,
+    );
+    (dx, dw, db)
+}
+
+/// Backward of a row gather: scatter-add of ȳ's rows into a zero tensor of `x`'s shape.
+pub(crate) fn index_select_backward(shape: &[usize], ids: &[usize], dy: &[f32]) -> Vec<f32> {
+    let w: usize = shape[1..].iter().product();
+    let mut dx = vec![0.0; shape.iter().product()];
+    for (j, &i) in ids.iter().enumerate() {
+        dx[i * w..(i + 1) * w]
+            .iter_mut()
+            .zip(&dy[j * w..(j + 1) * w])
+            .for_each(|(d, &g)| *d += g);
+    }
+    dx
+}

@@ -1,0 +1,205 @@
+//! The training infrastructure and the framework's bookkeeping: optimizers, clipping, schedules,
+//! the loader, no_grad, the memory counter, and the error messages of shape misuse.
+
+use tfs_math::Rng;
+use tfs_tensor::loader::{epoch_batches, Loader};
+use tfs_tensor::nn::{Linear, Module};
+use tfs_tensor::optim::{clip_grad_norm, groups_decay_matrices, AdamW, Optimizer, Sgd};
+use tfs_tensor::schedule::Schedule;
+use tfs_tensor::{memory, no_grad, Tensor};
+
+fn quadratic(w: &Tensor) -> Tensor {
+    // L = Σ (w − 1)², ∂L/∂w = 2(w − 1)
+    let d = w.add_scalar(-1.0);
+    d.mul(&d).sum_all()
+}
+
+#[test]
+fn sgd_and_momentum_follow_their_formulas() {
+    let w = Tensor::var(vec![0.0, 2.0], &[2]);
+    let params = vec![("w".to_string(), w.clone())];
+    let mut opt = Sgd::new(0.1, 0.9, false);
+    let g1 = quadratic(&w).backward(); // g = (−2, 2)
+    opt.step(&params, &g1); // v = g; w = (0.2, 1.8)
+    assert_eq!(w.to_vec(), vec![0.2, 1.8]);
+    let g2 = quadratic(&w).backward(); // g = (−1.6, 1.6); v = 0.9·(−2, 2) + g = (−3.4, 3.4)
+    opt.step(&params, &g2);
+    let got = w.to_vec();
+    assert!(
+        (got[0] - 0.54).abs() < 1e-6 && (got[1] - 1.46).abs() < 1e-6,
+        "{got:?}"
+    );
+}
+
+#[test]
+fn adamw_groups_decay_matrices_only() {
+    let mut rng = Rng::new(1);
+    let lin = Linear::new(3, 2, true, &mut rng);
+    lin.bias.as_ref().unwrap().assign(&[0.5, -0.5]);
+    let params = lin.parameters();
+    let groups = groups_decay_matrices(&params, 0.5);
+    assert_eq!(groups[0].names, vec!["weight"]);
+    assert_eq!(groups[1].names, vec!["bias"]);
+    // Zero gradients: Adam's step is 0, so only decay moves a parameter.
+    let x = Tensor::new(vec![0.0; 3], &[1, 3]);
+    let g = lin
+        .forward(&x)
+        .mul(&Tensor::zeros(&[1, 2]))
+        .sum_all()
+        .backward();
+    let (w0, b0) = (lin.weight.to_vec(), lin.bias.as_ref().unwrap().to_vec());
+    let mut opt = AdamW::new(0.1, &groups);
+    opt.step(&params, &g);
+    let w1 = lin.weight.to_vec();
+    assert!(
+        w0.iter().zip(&w1).all(|(a, b)| (b - a * 0.95).abs() < 1e-6),
+        "weight decays by lr·λ"
+    );
+    assert_eq!(
+        lin.bias.as_ref().unwrap().to_vec(),
+        b0,
+        "bias does not decay"
+    );
+    assert_eq!(opt.steps(), 1);
+}
+
+#[test]
+fn adamw_minimises_a_quadratic() {
+    let w = Tensor::var(vec![-3.0, 4.0, 0.5], &[3]);
+    let params = vec![("w".to_string(), w.clone())];
+    let mut opt = AdamW::new(0.1, &[]);
+    for _ in 0..300 {
+        let g = quadratic(&w).backward();
+        opt.step(&params, &g);
+    }
+    assert!(
+        w.to_vec().iter().all(|v| (v - 1.0).abs() < 1e-2),
+        "{:?}",
+        w.to_vec()
+    );
+}
+
+#[test]
+fn clipping_scales_to_the_global_norm() {
+    let (a, b) = (
+        Tensor::var(vec![0.0; 2], &[2]),
+        Tensor::var(vec![0.0], &[1]),
+    );
+    let params = vec![("a".to_string(), a.clone()), ("b".to_string(), b.clone())];
+    // L = 3a₀ + 4b₀ → g = (3, 0), (4): norm 5.
+    let l = a
+        .mul(&Tensor::new(vec![3.0, 0.0], &[2]))
+        .sum_all()
+        .add(&b.scale(4.0).sum_all());
+    let g = l.backward();
+    assert!((clip_grad_norm(&params, &g, 1.0) - 5.0).abs() < 1e-6);
+    assert_eq!(g.get(&a).unwrap().to_vec(), vec![0.6, 0.0]);
+    assert!((g.get(&b).unwrap().item() - 0.8).abs() < 1e-6);
+    assert!(
+        (clip_grad_norm(&params, &g, 10.0) - 1.0).abs() < 1e-6,
+        "below the bound: unchanged"
+    );
+}
+
+#[test]
+fn warmup_cosine_schedule() {
+    let s = Schedule::WarmupCosine {
+        lr: 1.0,
+        min_lr: 0.1,
+        warmup: 10,
+        total: 110,
+    };
+    assert!((s.at(0) - 0.1).abs() < 1e-6 && (s.at(9) - 1.0).abs() < 1e-6);
+    assert!(
+        (s.at(60) - 0.55).abs() < 1e-5,
+        "half way down the cosine: {}",
+        s.at(60)
+    );
+    assert_eq!(s.at(110), 0.1);
+    assert!(
+        (1..110).all(|t| t < 10 || s.at(t) <= s.at(t - 1) + 1e-6),
+        "monotone after warmup"
+    );
+    assert_eq!(Schedule::Constant(0.3).at(1000), 0.3);
+}
+
+#[test]
+fn loader_is_seeded_complete_and_prefetched() {
+    let e0 = epoch_batches(10, 3, 7, 0, false);
+    let mut all: Vec<usize> = e0.concat();
+    all.sort();
+    assert_eq!(
+        all,
+        (0..10).collect::<Vec<_>>(),
+        "one epoch visits every example once"
+    );
+    assert_eq!(e0.len(), 4);
+    assert_eq!(epoch_batches(10, 3, 7, 0, true).len(), 3, "drop_last");
+    assert_ne!(
+        e0,
+        epoch_batches(10, 3, 7, 1, false),
+        "each epoch reshuffles"
+    );
+    let main = std::thread::current().id();
+    let made: Vec<(Vec<usize>, bool)> = Loader::new(10, 3, 7, true, 2, move |b| {
+        (b.to_vec(), std::thread::current().id() != main)
+    })
+    .take(6)
+    .collect();
+    assert!(
+        made.iter().all(|(_, bg)| *bg),
+        "batches are made on the loader's thread"
+    );
+    let expect: Vec<Vec<usize>> = [
+        epoch_batches(10, 3, 7, 0, true),
+        epoch_batches(10, 3, 7, 1, true),
+    ]
+    .concat();
+    assert_eq!(made.into_iter().map(|(b, _)| b).collect::<Vec<_>>(), expect);
+}
+
+#[test]
+fn no_grad_records_nothing() {
+    let w = Tensor::var(vec![1.0, 2.0], &[2]);
+    let y = no_grad(|| w.mul(&w).sum_all());
+    assert!(!y.requires_grad() && y.is_leaf());
+    let z = w.mul(&w).sum_all();
+    assert!(
+        z.requires_grad() && !z.is_leaf(),
+        "recording resumes after no_grad"
+    );
+}
+
+#[test]
+fn memory_counter_sees_allocations_and_frees() {
+    // Other tests run in parallel threads, so measure a large allocation against the noise.
+    let before = memory::allocated();
+    let t = Tensor::zeros(&[1 << 22]); // 16 MiB
+    assert!(memory::allocated() >= before + (16 << 20) - (1 << 20));
+    assert!(memory::peak() >= 16 << 20);
+    drop(t);
+    assert!(
+        memory::allocated() < before + (16 << 20) / 2,
+        "freed on drop"
+    );
+}
+
+#[test]
+fn gradients_flow_through_shared_subexpressions() {
+    // y = x·x + x: ∂y/∂x = 2x + 1, x used twice.
+    let x = Tensor::var(vec![3.0], &[1]);
+    let y = x.mul(&x).add(&x).sum_all();
+    assert_eq!(y.backward().get(&x).unwrap().item(), 7.0);
+}
+
+#[test]
+#[should_panic(expected = "matmul: [2, 3] @ [4, 5]: inner sizes 3 and 4 differ")]
+fn shape_errors_name_the_op_and_shapes() {
+    let _ = Tensor::zeros(&[2, 3]).matmul(&Tensor::zeros(&[4, 5]));
+}
+
+#[test]
+#[should_panic(expected = "add: shapes [2, 3] and [4] do not broadcast")]
+fn broadcast_errors_name_the_shapes() {
+    let _ = Tensor::zeros(&[2, 3]).add(&Tensor::zeros(&[4]));
+}

@@ -1,0 +1,7 @@
+//! tfs-tensor's tests: every op's backward against finite differences (grad), the fused ops
+//! against their references, the infrastructure (optim, schedule, loader, memory), and the
+//! proof of equality with Phase 5 and with PyTorch (equal).
+
+mod equal;
+mod grad;
+mod infra;
