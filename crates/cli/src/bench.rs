@@ -50,6 +50,9 @@ pub enum BenchCommand {
         steps: usize,
         #[arg(long, default_value_t = 32)]
         batch: usize,
+        /// Train on the Phase 6 framework (autograd) instead of the hand-written backward
+        #[arg(long)]
+        framework: bool,
     },
 }
 
@@ -98,12 +101,20 @@ pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
             );
             tfs_bench::lstm::lstm(&global.data_dir, global.fetch, steps, hidden, global.seed)?
         }
-        BenchCommand::Transformer { steps, batch } => {
+        BenchCommand::Transformer {
+            steps,
+            batch,
+            framework,
+        } => {
             anyhow::ensure!(
                 steps > 0 && batch > 0,
                 "--steps and --batch must be at least 1"
             );
-            tfs_bench::transformer::transformer(steps, batch, global.seed)
+            if framework {
+                tfs_bench::transformer::transformer_framework(steps, batch, global.seed)
+            } else {
+                tfs_bench::transformer::transformer(steps, batch, global.seed)
+            }
         }
     };
     println!("{line}");

@@ -88,9 +88,23 @@ thread_local! {
     static IN_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The number of threads kernels use unless told otherwise: `TFS_THREADS`, else the core count.
+/// A thread count set by [`set_threads`] (0: none), which wins over the environment.
+static OVERRIDE: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the thread count for the rest of the process (`None`: back to `TFS_THREADS` / the cores),
+/// for experiments that compare thread counts in one run. At most the pool's size is used.
+pub fn set_threads(n: Option<usize>) {
+    OVERRIDE.store(n.unwrap_or(0), Ordering::SeqCst);
+}
+
+/// The number of threads kernels use unless told otherwise: [`set_threads`], else `TFS_THREADS`,
+/// else the core count.
 pub fn default_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
+    let set = OVERRIDE.load(Ordering::Relaxed);
+    if set > 0 {
+        return set;
+    }
     *THREADS.get_or_init(|| {
         let env = std::env::var("TFS_THREADS")
             .ok()

@@ -13,9 +13,9 @@
 //! - [`nn`]: the [`nn::Module`] trait with named parameters (`"enc.0.self_attn.q.weight"`),
 //!   Linear, Embedding, LayerNorm, Dropout, multi-head attention, FFN, encoder and decoder blocks
 //!   and the encoder-decoder transformer of Phase 5, rebuilt from ops.
-//! - [`optim`], [`schedule`], [`loader`], [`log`]: SGD / momentum / AdamW with parameter groups,
+//! - [`optim`], [`schedule`], [`loader`], [`log`], [`train`]: SGD / momentum / AdamW with parameter groups,
 //!   gradient clipping, warmup + cosine, a seeded batch loader with a prefetch thread, JSON-lines
-//!   logging.
+//!   logging, and the shared training loop ([`train::fit`]).
 //!
 //! Every op's backward is gradient-checked (tests/it/grad.rs), and every module is proven equal,
 //! outputs and gradients, to its Phase 5 hand-written twin and to a PyTorch training step
@@ -33,6 +33,7 @@ pub mod ops;
 pub mod optim;
 pub mod schedule;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::Grads;
 pub use ops::attention::{sdpa, sdpa_reference, AttnMask};

@@ -114,6 +114,9 @@ use blocked::{MatPtr, View};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+/// A kernel set by [`Kernel::set_override`] (its index + 1; 0: none).
+static KERNEL_OVERRIDE: AtomicUsize = AtomicUsize::new(0);
+
 /// Whether an operand is used as stored (`N`) or transposed (`T`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Trans {
@@ -156,10 +159,36 @@ impl Kernel {
             .unwrap_or(Kernel::Portable)
     }
 
-    /// [`Kernel::best`] unless `TFS_KERNELS` names another one (`reference`, `portable`, `avx2`,
-    /// `avx512`); a name this CPU cannot run falls back to the best. Read once per process.
+    const ALL: [Kernel; 4] = [
+        Kernel::Reference,
+        Kernel::Portable,
+        Kernel::Avx2,
+        Kernel::Avx512,
+    ];
+
+    fn from_index(i: usize) -> Option<Kernel> {
+        i.checked_sub(1).and_then(|i| Kernel::ALL.get(i).copied())
+    }
+
+    /// Makes [`Kernel::from_env`] answer `k` for the rest of the process (`None`: back to the
+    /// environment), for experiments that compare kernels in one run; every fused kernel's
+    /// reference switch follows it too. A kernel this CPU cannot run is ignored.
+    pub fn set_override(k: Option<Kernel>) {
+        let i = k
+            .filter(|k| k.is_available())
+            .and_then(|k| Kernel::ALL.iter().position(|&x| x == k))
+            .map_or(0, |i| i + 1);
+        KERNEL_OVERRIDE.store(i, Ordering::SeqCst);
+    }
+
+    /// [`Kernel::best`] unless [`Kernel::set_override`] or `TFS_KERNELS` names another one
+    /// (`reference`, `portable`, `avx2`, `avx512`); a name this CPU cannot run falls back to the
+    /// best. The environment is read once per process.
     pub fn from_env() -> Kernel {
         static CHOSEN: OnceLock<Kernel> = OnceLock::new();
+        if let Some(k) = Kernel::from_index(KERNEL_OVERRIDE.load(Ordering::Relaxed)) {
+            return k;
+        }
         *CHOSEN.get_or_init(|| {
             let wanted = match std::env::var("TFS_KERNELS").as_deref().map(str::trim) {
                 Ok("reference") => Kernel::Reference,

@@ -14,7 +14,7 @@
 //! Names: `src_emb.weight`, `tgt_emb.weight`, `enc.{i}.{self_attn,ln1,ffn,ln2}.*`,
 //! `dec.{i}.{self_attn,ln1,cross_attn,ln2,ffn,ln3}.*`, `enc_norm.*`/`dec_norm.*` (pre-norm),
 //! `out.weight (V, D)` (absent when tied), `out.bias`; inside: `q/k/v/o.{weight,bias}`,
-//! `fc1/fc2.{weight,bias}`, `lnK.{weight,bias}`.
+//! `fc1/fc2.{weight,bias}`, `lnK.{weight,bias}`. [`phase5_name`] maps each to Phase 5's name.
 
 use super::attention::MultiHeadAttention;
 use super::{join, Dropout, Embedding, LayerNorm, Linear, Module};
@@ -403,4 +403,27 @@ impl Module for Transformer {
         self.enc.iter_mut().for_each(|b| b.set_training(t));
         self.dec.iter_mut().for_each(|b| b.set_training(t));
     }
+}
+
+/// Phase 5's name for a framework parameter, and whether the framework stores it transposed
+/// (`x Wᵀ` with `W: (out, in)` here, `x W` with `W: (in, out)` in Phase 5):
+/// `enc.0.self_attn.q.weight` ↔ `enc.0.self_attn.w_q` (transposed), `….q.bias` ↔ `….b_q`,
+/// `ffn.fc1.weight` ↔ `ffn.w1`, `ln1.weight`/`bias` ↔ `ln1.gamma`/`beta`, `out.weight` ↔ `out.w`.
+pub fn phase5_name(name: &str) -> (String, bool) {
+    let (head, leaf) = name.rsplit_once('.').unwrap_or(("", name));
+    let (prefix, module) = head
+        .rsplit_once('.')
+        .map_or((None, head), |(p, m)| (Some(p), m));
+    let w = leaf == "weight";
+    let (local, transposed) = match module {
+        "q" | "k" | "v" | "o" => (format!("{}_{module}", if w { "w" } else { "b" }), w),
+        "fc1" | "fc2" => (format!("{}{}", if w { "w" } else { "b" }, &module[2..]), w),
+        "out" => return ((if w { "out.w" } else { "out.b" }).into(), w),
+        "src_emb" | "tgt_emb" => return (name.into(), false),
+        ln => (format!("{ln}.{}", if w { "gamma" } else { "beta" }), false),
+    };
+    (
+        prefix.map_or(local.clone(), |p| format!("{p}.{local}")),
+        transposed,
+    )
 }

@@ -23,26 +23,7 @@ use tfs_transformer as p5;
 
 const TOL: f32 = 2e-4;
 
-/// Phase 5's name for a framework parameter, and whether the framework stores it transposed
-/// (`x Wᵀ` with `W: (out, in)` against Phase 5's `x W` with `W: (in, out)`).
-fn p5_name(name: &str) -> (String, bool) {
-    let (head, leaf) = name.rsplit_once('.').expect("dotted name");
-    let (prefix, module) = head
-        .rsplit_once('.')
-        .map_or((None, head), |(p, m)| (Some(p), m));
-    let w = leaf == "weight";
-    let (local, transposed) = match module {
-        "q" | "k" | "v" | "o" => (format!("{}_{module}", if w { "w" } else { "b" }), w),
-        "fc1" | "fc2" => (format!("{}{}", if w { "w" } else { "b" }, &module[2..]), w),
-        "out" => return ((if w { "out.w" } else { "out.b" }).into(), w),
-        "src_emb" | "tgt_emb" => return (name.into(), false),
-        ln => (format!("{ln}.{}", if w { "gamma" } else { "beta" }), false),
-    };
-    (
-        prefix.map_or(local.clone(), |p| format!("{p}.{local}")),
-        transposed,
-    )
-}
+use tfs_tensor::nn::transformer::phase5_name as p5_name;
 
 fn values<P: Params<f32>>(m: &P) -> HashMap<String, ArrayD<f32>> {
     let mut v = HashMap::new();
