@@ -21,6 +21,7 @@ use crate::op::{BinaryOp, Op};
 use crate::ops::{
     arith, attention, broadcast_strides, gather_strided, matmul, nn, reduce, reduce_to, shape,
 };
+use crate::tensor::cache::{copy, CollectBuf};
 use crate::tensor::{CpuBuffer, Tensor};
 use std::collections::{HashMap, HashSet};
 
@@ -91,10 +92,9 @@ impl Tensor {
                 continue;
             };
             let Some(op) = node.op() else {
-                let shape = node.shape();
                 grads
                     .map
-                    .insert(node.id(), Tensor::new(g.as_slice().to_vec(), shape));
+                    .insert(node.id(), Tensor::from_buffer(g, node.shape()));
                 continue;
             };
             let inputs = op.inputs();
@@ -124,7 +124,7 @@ impl Tensor {
 /// `ȳ` of `x` broadcast to `shape`, contiguous.
 fn expand(x: &Tensor, shape: &[usize]) -> Vec<f32> {
     if x.shape() == shape {
-        return x.to_vec();
+        return copy(&x.data());
     }
     gather_strided(&x.data(), shape, &broadcast_strides(x.shape(), shape))
 }
@@ -137,36 +137,46 @@ fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
         Op::Binary(kind, a, b) => {
             let (ra, rb) = (a.requires_grad(), b.requires_grad());
             let (ga, gb): (Option<Vec<f32>>, Option<Vec<f32>>) = match kind {
-                BinaryOp::Add => (ra.then(|| dy.to_vec()), rb.then(|| dy.to_vec())),
+                BinaryOp::Add => (ra.then(|| copy(dy)), rb.then(|| copy(dy))),
                 BinaryOp::Sub => (
-                    ra.then(|| dy.to_vec()),
-                    rb.then(|| dy.iter().map(|g| -g).collect()),
+                    ra.then(|| copy(dy)),
+                    rb.then(|| dy.iter().map(|g| -g).collect_buf()),
                 ),
                 BinaryOp::Mul => (
-                    ra.then(|| dy.iter().zip(expand(b, ys)).map(|(g, b)| g * b).collect()),
-                    rb.then(|| dy.iter().zip(expand(a, ys)).map(|(g, a)| g * a).collect()),
+                    ra.then(|| {
+                        dy.iter()
+                            .zip(expand(b, ys))
+                            .map(|(g, b)| g * b)
+                            .collect_buf()
+                    }),
+                    rb.then(|| {
+                        dy.iter()
+                            .zip(expand(a, ys))
+                            .map(|(g, a)| g * a)
+                            .collect_buf()
+                    }),
                 ),
                 BinaryOp::Div => {
                     let bv = expand(b, ys);
                     (
-                        ra.then(|| dy.iter().zip(&bv).map(|(g, b)| g / b).collect()),
+                        ra.then(|| dy.iter().zip(&bv).map(|(g, b)| g / b).collect_buf()),
                         rb.then(|| {
                             let y = out.data();
                             dy.iter()
                                 .zip(y.iter())
                                 .zip(&bv)
                                 .map(|((g, y), b)| -g * y / b)
-                                .collect()
+                                .collect_buf()
                         }),
                     )
                 }
             };
             vec![
-                ga.map(|g| reduce_to(&g, ys, a.shape())),
-                gb.map(|g| reduce_to(&g, ys, b.shape())),
+                ga.map(|g| reduce_to(g, ys, a.shape())),
+                gb.map(|g| reduce_to(g, ys, b.shape())),
             ]
         }
-        Op::Affine { mul, .. } => vec![Some(dy.iter().map(|g| g * mul).collect())],
+        Op::Affine { mul, .. } => vec![Some(dy.iter().map(|g| g * mul).collect_buf())],
         Op::Unary(kind, x) => {
             vec![Some(arith::unary_backward(
                 *kind,
@@ -206,7 +216,9 @@ fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
             dy,
             ys[ys.len() - 1],
         ))],
-        Op::CrossEntropy { dlogits, .. } => vec![Some(dlogits.iter().map(|d| d * dy[0]).collect())],
+        Op::CrossEntropy { dlogits, .. } => {
+            vec![Some(dlogits.iter().map(|d| d * dy[0]).collect_buf())]
+        }
         Op::LayerNorm {
             x, w, mean, rstd, ..
         } => {
@@ -214,14 +226,16 @@ fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
             vec![Some(gx), Some(gw), Some(gb)]
         }
         Op::IndexSelect { x, ids } => vec![Some(nn::index_select_backward(x.shape(), ids, dy))],
-        Op::Dropout { mask, .. } => vec![Some(dy.iter().zip(mask).map(|(g, m)| g * m).collect())],
+        Op::Dropout { mask, .. } => {
+            vec![Some(dy.iter().zip(mask).map(|(g, m)| g * m).collect_buf())]
+        }
         Op::MaskedFill { mask, .. } => vec![Some(
             dy.iter()
                 .zip(mask.iter().cycle())
                 .map(|(&g, &m)| if m { 0.0 } else { g })
-                .collect(),
+                .collect_buf(),
         )],
-        Op::Reshape(_) => vec![Some(dy.to_vec())],
+        Op::Reshape(_) => vec![Some(copy(dy))],
         Op::Transpose { a, b, .. } => vec![Some(shape::transpose_data(dy, ys, *a, *b))],
         Op::Cat { xs, axis } => {
             let refs: Vec<&Tensor> = xs.iter().collect();

@@ -10,6 +10,7 @@
 
 use super::{broadcast_shape, broadcast_strides, for_each_offset};
 use crate::op::{BinaryOp, Op, UnaryOp};
+use crate::tensor::cache::{take, zeros, CollectBuf};
 use crate::tensor::Tensor;
 use tfs_kernels::fused::gelu;
 
@@ -28,7 +29,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
     let shape = broadcast_shape(Op::Binary(op, a.clone(), b.clone()).name(), sa, sb);
     let (da, db) = (a.data(), b.data());
     let n: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(n);
+    let mut out = take(n);
     if sa == sb {
         out.extend(da.iter().zip(db.iter()).map(|(&x, &y)| apply(op, x, y)));
     } else if *sa == *shape && sb.len() <= sa.len() && sa[sa.len() - sb.len()..] == *sb {
@@ -39,7 +40,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
         }
     } else {
         let (st_a, st_b) = (broadcast_strides(sa, &shape), broadcast_strides(sb, &shape));
-        let mut xs = Vec::with_capacity(n);
+        let mut xs = take(n);
         for_each_offset(&shape, &st_a, |o| xs.push(da[o]));
         let mut i = 0;
         for_each_offset(&shape, &st_b, |o| {
@@ -54,7 +55,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
 
 /// `x·mul + add`.
 pub fn affine(x: &Tensor, mul: f32, add: f32) -> Tensor {
-    let out = x.data().iter().map(|&v| v * mul + add).collect();
+    let out = x.data().iter().map(|&v| v * mul + add).collect_buf();
     Tensor::from_op_if(out, x.shape(), x.requires_grad(), || Op::Affine {
         x: x.clone(),
         mul,
@@ -69,17 +70,17 @@ fn phi_cdf(x: f32) -> f32 {
 pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
     let d = x.data();
     let out: Vec<f32> = match op {
-        UnaryOp::Exp => d.iter().map(|v| v.exp()).collect(),
-        UnaryOp::Log => d.iter().map(|v| v.ln()).collect(),
-        UnaryOp::Tanh => d.iter().map(|v| v.tanh()).collect(),
-        UnaryOp::Sqrt => d.iter().map(|v| v.sqrt()).collect(),
-        UnaryOp::Relu => d.iter().map(|&v| v.max(0.0)).collect(),
+        UnaryOp::Exp => d.iter().map(|v| v.exp()).collect_buf(),
+        UnaryOp::Log => d.iter().map(|v| v.ln()).collect_buf(),
+        UnaryOp::Tanh => d.iter().map(|v| v.tanh()).collect_buf(),
+        UnaryOp::Sqrt => d.iter().map(|v| v.sqrt()).collect_buf(),
+        UnaryOp::Relu => d.iter().map(|&v| v.max(0.0)).collect_buf(),
         UnaryOp::Gelu => {
-            let mut y = vec![0.0; d.len()];
+            let mut y = zeros(d.len());
             gelu::gelu_forward(&d, &mut y);
             y
         }
-        UnaryOp::GeluErf => d.iter().map(|&v| v * phi_cdf(v)).collect(),
+        UnaryOp::GeluErf => d.iter().map(|&v| v * phi_cdf(v)).collect_buf(),
     };
     drop(d);
     Tensor::from_op_if(out, x.shape(), x.requires_grad(), || {
@@ -91,22 +92,22 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
 pub(crate) fn unary_backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32]) -> Vec<f32> {
     let z = x.iter().zip(y).zip(dy);
     match op {
-        UnaryOp::Exp => z.map(|((_, &y), &g)| g * y).collect(),
-        UnaryOp::Log => z.map(|((&x, _), &g)| g / x).collect(),
-        UnaryOp::Tanh => z.map(|((_, &y), &g)| g * (1.0 - y * y)).collect(),
-        UnaryOp::Sqrt => z.map(|((_, &y), &g)| g / (2.0 * y)).collect(),
+        UnaryOp::Exp => z.map(|((_, &y), &g)| g * y).collect_buf(),
+        UnaryOp::Log => z.map(|((&x, _), &g)| g / x).collect_buf(),
+        UnaryOp::Tanh => z.map(|((_, &y), &g)| g * (1.0 - y * y)).collect_buf(),
+        UnaryOp::Sqrt => z.map(|((_, &y), &g)| g / (2.0 * y)).collect_buf(),
         UnaryOp::Relu => z
             .map(|((&x, _), &g)| if x > 0.0 { g } else { 0.0 })
-            .collect(),
+            .collect_buf(),
         UnaryOp::Gelu => {
-            let mut dx = vec![0.0; x.len()];
+            let mut dx = zeros(x.len());
             gelu::gelu_backward(x, dy, &mut dx);
             dx
         }
         UnaryOp::GeluErf => {
             let inv_sqrt_2pi = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
             z.map(|((&x, _), &g)| g * (phi_cdf(x) + x * (-0.5 * x * x).exp() * inv_sqrt_2pi))
-                .collect()
+                .collect_buf()
         }
     }
 }

@@ -17,6 +17,7 @@
 //! removes it).
 
 use crate::op::Op;
+use crate::tensor::cache::zeros;
 use crate::tensor::Tensor;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -115,7 +116,7 @@ fn dims(
 pub fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
     let (b, h, tq, tk, hs) = dims(q, k, v, mask);
     let scale = 1.0 / (hs as f32).sqrt();
-    let (mut out, mut probs) = (vec![0.0f32; b * h * tq * hs], vec![0.0f32; b * h * tq * tk]);
+    let (mut out, mut probs) = (zeros(b * h * tq * hs), zeros(b * h * tq * tk));
     {
         let (qd, kd, vd) = (q.data(), k.data(), v.data());
         let (qs, ks) = (tq * hs, tk * hs);
@@ -166,11 +167,7 @@ pub(crate) fn sdpa_backward(
     let (b, h, tq, tk, hs) = (q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3));
     let scale = 1.0 / (hs as f32).sqrt();
     let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
-    let (mut dq, mut dk, mut dv) = (
-        vec![0.0; b * h * qs],
-        vec![0.0; b * h * ks],
-        vec![0.0; b * h * ks],
-    );
+    let (mut dq, mut dk, mut dv) = (zeros(b * h * qs), zeros(b * h * ks), zeros(b * h * ks));
     let (qd, kd, vd) = (q.data(), k.data(), v.data());
     let (qd, kd, vd) = (&*qd, &*kd, &*vd);
     per_head(
@@ -186,7 +183,7 @@ pub(crate) fn sdpa_backward(
             );
             let (p, g) = (&probs[i * ps..][..ps], &dout[i * qs..][..qs]);
             gemm1(true, false, tk, hs, tq, p, g, dvi);
-            let mut ds = vec![0.0f32; ps];
+            let mut ds = zeros(ps);
             gemm1(false, true, tq, tk, hs, g, vi, &mut ds);
             for (dr, pr) in ds
                 .chunks_exact_mut(tk.max(1))

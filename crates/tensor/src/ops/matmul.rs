@@ -11,6 +11,7 @@
 //! is both faster and the same arithmetic. Every transpose above is a GEMM flag, not a copy.
 
 use crate::op::Op;
+use crate::tensor::cache::{take, zeros};
 use crate::tensor::Tensor;
 use tfs_kernels::{sgemm, Trans};
 
@@ -58,7 +59,7 @@ impl Tensor {
     /// `self @ o`: `(…, m, k) @ (…, k, n)` or `(…, m, k) @ (k, n)`.
     pub fn matmul(&self, o: &Tensor) -> Tensor {
         let (batch, m, k, n, shared) = dims(self.shape(), o.shape());
-        let mut out = vec![0.0f32; batch * m * n];
+        let mut out = zeros(batch * m * n);
         {
             let (a, b) = (self.data(), o.data());
             if shared {
@@ -100,7 +101,7 @@ impl Tensor {
             b.map(|b| b.shape().to_vec())
         );
         let rows = self.numel() / n_in.max(1);
-        let mut out = Vec::with_capacity(rows * n_out);
+        let mut out = take(rows * n_out);
         match b {
             Some(b) => (0..rows).for_each(|_| out.extend_from_slice(&b.data())),
             None => out.resize(rows * n_out, 0.0),
@@ -137,7 +138,7 @@ pub(crate) fn matmul_backward(
     let (batch, m, k, n, shared) = dims(a.shape(), b.shape());
     let (ad, bd) = (a.data(), b.data());
     let da = need.0.then(|| {
-        let mut da = vec![0.0; batch * m * k];
+        let mut da = zeros(batch * m * k);
         if shared {
             gemm(false, true, batch * m, k, n, dc, &bd, 0.0, &mut da);
         } else {
@@ -163,11 +164,11 @@ pub(crate) fn matmul_backward(
     });
     let db = need.1.then(|| {
         if shared {
-            let mut db = vec![0.0; k * n];
+            let mut db = zeros(k * n);
             gemm(true, false, k, n, batch * m, &ad, dc, 0.0, &mut db);
             db
         } else {
-            let mut db = vec![0.0; batch * k * n];
+            let mut db = zeros(batch * k * n);
             for i in 0..batch {
                 let (ai, g) = (
                     &ad[i * m * k..(i + 1) * m * k],
@@ -202,17 +203,17 @@ pub(crate) fn linear_backward(
     let (n_out, n_in) = (w.dim(0), w.dim(1));
     let rows = x.numel() / n_in.max(1);
     let dx = need.0.then(|| {
-        let mut dx = vec![0.0; rows * n_in];
+        let mut dx = zeros(rows * n_in);
         gemm(false, false, rows, n_in, n_out, dy, &w.data(), 0.0, &mut dx);
         dx
     });
     let dw = need.1.then(|| {
-        let mut dw = vec![0.0; n_out * n_in];
+        let mut dw = zeros(n_out * n_in);
         gemm(true, false, n_out, n_in, rows, dy, &x.data(), 0.0, &mut dw);
         dw
     });
     let db = need.2.then(|| {
-        let mut db = vec![0.0; n_out];
+        let mut db = zeros(n_out);
         for row in dy.chunks_exact(n_out.max(1)) {
             db.iter_mut().zip(row).for_each(|(d, &g)| *d += g);
         }

@@ -95,19 +95,19 @@ pub(crate) fn for_each_offset(shape: &[usize], st: &[usize], mut f: impl FnMut(u
 
 /// `src` read through strides `st` as a contiguous tensor of shape `shape`.
 pub(crate) fn gather_strided(src: &[f32], shape: &[usize], st: &[usize]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(shape.iter().product());
+    let mut out = crate::tensor::cache::take(shape.iter().product());
     for_each_offset(shape, st, |o| out.push(src[o]));
     out
 }
 
 /// Sums `g` (of the broadcast shape `outer`) down to the shape `inner` it was broadcast from:
 /// the gradient of a broadcast input.
-pub(crate) fn reduce_to(g: &[f32], outer: &[usize], inner: &[usize]) -> Vec<f32> {
+pub(crate) fn reduce_to(g: Vec<f32>, outer: &[usize], inner: &[usize]) -> Vec<f32> {
     if outer == inner {
-        return g.to_vec();
+        return g;
     }
     let n_in: usize = inner.iter().product();
-    let mut out = vec![0.0f32; n_in];
+    let mut out = crate::tensor::cache::zeros(n_in);
     // Fast path: `inner` is a suffix of `outer` (a bias over rows).
     let suffix = inner.len() <= outer.len() && outer[outer.len() - inner.len()..] == *inner;
     if suffix && n_in > 0 {

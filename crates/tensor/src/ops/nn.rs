@@ -16,6 +16,7 @@
 //! `ignore_index`; with no target left the loss is 0 (PyTorch: NaN).
 
 use crate::op::Op;
+use crate::tensor::cache::{copy, take, zeros, CollectBuf};
 use crate::tensor::Tensor;
 use std::rc::Rc;
 use tfs_kernels::fused::{crossentropy, layernorm, softmax};
@@ -34,7 +35,7 @@ impl Tensor {
     /// Softmax over the last axis.
     pub fn softmax(&self) -> Tensor {
         let (r, c) = rows_cols(self);
-        let mut y = self.to_vec();
+        let mut y = copy(&self.data());
         softmax::softmax_rows(&mut y, r, c, softmax::Mask::None);
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || {
             Op::Softmax(self.clone())
@@ -44,7 +45,7 @@ impl Tensor {
     /// Log-softmax over the last axis.
     pub fn log_softmax(&self) -> Tensor {
         let (_, c) = rows_cols(self);
-        let mut y = self.to_vec();
+        let mut y = copy(&self.data());
         for row in y.chunks_exact_mut(c.max(1)) {
             let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
             let s: f32 = row.iter().map(|&v| (v - m).exp()).sum();
@@ -68,17 +69,17 @@ impl Tensor {
         );
         let keep: Vec<usize> = (0..n).filter(|&i| targets[i] != IGNORE).collect();
         let z = self.data();
-        let mut dz = vec![0.0f32; n * v];
+        let mut dz = zeros(n * v);
         let loss = if keep.is_empty() {
             0.0
         } else if keep.len() == n {
             crossentropy::cross_entropy(&z, targets, &mut dz, v)
         } else {
-            let mut zk = Vec::with_capacity(keep.len() * v);
+            let mut zk = take(keep.len() * v);
             keep.iter()
                 .for_each(|&i| zk.extend_from_slice(&z[i * v..(i + 1) * v]));
             let tk: Vec<usize> = keep.iter().map(|&i| targets[i]).collect();
-            let mut dk = vec![0.0; zk.len()];
+            let mut dk = zeros(zk.len());
             let l = crossentropy::cross_entropy(&zk, &tk, &mut dk, v);
             for (j, &i) in keep.iter().enumerate() {
                 dz[i * v..(i + 1) * v].copy_from_slice(&dk[j * v..(j + 1) * v]);
@@ -104,7 +105,7 @@ impl Tensor {
             w.shape(),
             b.shape()
         );
-        let (mut y, mut mean, mut rstd) = (vec![0.0; r * c], vec![0.0; r], vec![0.0; r]);
+        let (mut y, mut mean, mut rstd) = (zeros(r * c), zeros(r), zeros(r));
         layernorm::layernorm_forward(
             &self.data(),
             &w.data(),
@@ -131,7 +132,7 @@ impl Tensor {
         let rows = self.dim(0);
         let w = self.numel() / rows.max(1);
         let d = self.data();
-        let mut out = Vec::with_capacity(ids.len() * w);
+        let mut out = take(ids.len() * w);
         for &i in ids {
             assert!(
                 i < rows,
@@ -168,13 +169,13 @@ impl Tensor {
         let keep = 1.0 / (1.0 - p);
         let mask: Vec<f32> = (0..self.numel())
             .map(|_| if rng.uniform() < p as f64 { 0.0 } else { keep })
-            .collect();
+            .collect_buf();
         let y = self
             .data()
             .iter()
             .zip(&mask)
             .map(|(&x, &m)| x * m)
-            .collect();
+            .collect_buf();
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || Op::Dropout {
             x: self.clone(),
             mask,
@@ -196,7 +197,7 @@ impl Tensor {
             .iter()
             .zip(mask.iter().cycle())
             .map(|(&x, &m)| if m { value } else { x })
-            .collect();
+            .collect_buf();
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || Op::MaskedFill {
             x: self.clone(),
             mask: Rc::from(mask),
@@ -206,7 +207,7 @@ impl Tensor {
 
 /// Backward of softmax over rows of length `c`.
 pub(crate) fn softmax_backward(y: &[f32], dy: &[f32], c: usize) -> Vec<f32> {
-    let mut dx = vec![0.0; y.len()];
+    let mut dx = zeros(y.len());
     for ((dxr, yr), gr) in dx
         .chunks_exact_mut(c.max(1))
         .zip(y.chunks_exact(c.max(1)))
@@ -222,7 +223,7 @@ pub(crate) fn softmax_backward(y: &[f32], dy: &[f32], c: usize) -> Vec<f32> {
 
 /// Backward of log-softmax over rows of length `c`.
 pub(crate) fn log_softmax_backward(y: &[f32], dy: &[f32], c: usize) -> Vec<f32> {
-    let mut dx = vec![0.0; y.len()];
+    let mut dx = zeros(y.len());
     for ((dxr, yr), gr) in dx
         .chunks_exact_mut(c.max(1))
         .zip(y.chunks_exact(c.max(1)))
@@ -245,7 +246,7 @@ pub(crate) fn layer_norm_backward(
     dy: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (r, c) = rows_cols(x);
-    let (mut dx, mut dw, mut db) = (vec![0.0; r * c], vec![0.0; c], vec![0.0; c]);
+    let (mut dx, mut dw, mut db) = (zeros(r * c), zeros(c), zeros(c));
     layernorm::layernorm_backward(
         dy,
         &x.data(),
@@ -264,7 +265,7 @@ pub(crate) fn layer_norm_backward(
 /// Backward of a row gather: scatter-add of ȳ's rows into a zero tensor of `x`'s shape.
 pub(crate) fn index_select_backward(shape: &[usize], ids: &[usize], dy: &[f32]) -> Vec<f32> {
     let w: usize = shape[1..].iter().product();
-    let mut dx = vec![0.0; shape.iter().product()];
+    let mut dx = zeros(shape.iter().product());
     for (j, &i) in ids.iter().enumerate() {
         dx[i * w..(i + 1) * w]
             .iter_mut()

@@ -9,7 +9,22 @@
 //! only changes the output's shape (the elements are the same).
 
 use crate::op::Op;
+use crate::tensor::cache::{take, zeros};
 use crate::tensor::Tensor;
+
+/// Σ x in f64, with 8 independent partial sums so that the loop vectorises (a single running
+/// sum is one long chain of dependent additions).
+fn sum_f64(x: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rest: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v as f64;
+        }
+    }
+    acc.iter().sum::<f64>() + rest
+}
 
 /// (outer, n, inner) around `axis`.
 pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
@@ -34,7 +49,7 @@ fn sum_impl(x: &Tensor, axis: Option<isize>, keepdim: bool, mean: bool) -> Tenso
         None => {
             let n = d.len();
             let scale = if mean { 1.0 / n.max(1) as f32 } else { 1.0 };
-            let s: f64 = d.iter().map(|&v| v as f64).sum();
+            let s = sum_f64(&d);
             drop(d);
             Tensor::from_op_if(vec![s as f32 * scale], &[], x.requires_grad(), || Op::Sum {
                 x: x.clone(),
@@ -46,7 +61,7 @@ fn sum_impl(x: &Tensor, axis: Option<isize>, keepdim: bool, mean: bool) -> Tenso
             let axis = x.axis(a);
             let (outer, n, inner) = split_at_axis(x.shape(), axis);
             let scale = if mean { 1.0 / n.max(1) as f32 } else { 1.0 };
-            let mut out = vec![0.0f32; outer * inner];
+            let mut out = zeros(outer * inner);
             for o in 0..outer {
                 let dst = &mut out[o * inner..(o + 1) * inner];
                 for j in 0..n {
@@ -78,7 +93,7 @@ pub(crate) fn sum_backward(
         None => vec![dy[0] * scale; n],
         Some(axis) => {
             let (outer, len, inner) = split_at_axis(shape, axis);
-            let mut dx = Vec::with_capacity(n);
+            let mut dx = take(n);
             for o in 0..outer {
                 let g = &dy[o * inner..(o + 1) * inner];
                 for _ in 0..len {
@@ -143,7 +158,7 @@ impl Tensor {
 /// Backward of [`Op::Max`]: ȳ routed to the arg-max.
 pub(crate) fn max_backward(shape: &[usize], axis: usize, argmax: &[u32], dy: &[f32]) -> Vec<f32> {
     let (outer, n, inner) = split_at_axis(shape, axis);
-    let mut dx = vec![0.0; outer * n * inner];
+    let mut dx = zeros(outer * n * inner);
     for o in 0..outer {
         for i in 0..inner {
             let j = argmax[o * inner + i] as usize;

@@ -11,6 +11,7 @@
 use super::reduce::split_at_axis;
 use super::{gather_strided, strides};
 use crate::op::Op;
+use crate::tensor::cache::{take, zeros};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -58,7 +59,7 @@ impl Tensor {
             self.shape()
         );
         let d = self.data();
-        let mut y = Vec::with_capacity(outer * len * inner);
+        let mut y = take(outer * len * inner);
         for o in 0..outer {
             y.extend_from_slice(&d[(o * n + start) * inner..(o * n + start + len) * inner]);
         }
@@ -108,7 +109,7 @@ impl Tensor {
         }
         let (outer, _, inner) = split_at_axis(base, axis);
         let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-        let mut y = Vec::with_capacity(outer * total * inner);
+        let mut y = take(outer * total * inner);
         let datas: Vec<_> = xs.iter().map(|x| x.data()).collect();
         for o in 0..outer {
             for (x, d) in xs.iter().zip(&datas) {
@@ -140,7 +141,7 @@ pub(crate) fn transpose_data(x: &[f32], shape: &[usize], a: usize, b: usize) -> 
 pub(crate) fn cat_backward(xs: &[&Tensor], axis: usize, dy: &[f32]) -> Vec<Vec<f32>> {
     let (outer, _, inner) = split_at_axis(xs[0].shape(), axis);
     let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-    let mut out: Vec<Vec<f32>> = xs.iter().map(|x| Vec::with_capacity(x.numel())).collect();
+    let mut out: Vec<Vec<f32>> = xs.iter().map(|x| take(x.numel())).collect();
     for o in 0..outer {
         let mut off = o * total * inner;
         for (x, g) in xs.iter().zip(out.iter_mut()) {
@@ -156,7 +157,7 @@ pub(crate) fn cat_backward(xs: &[&Tensor], axis: usize, dy: &[f32]) -> Vec<Vec<f
 pub(crate) fn narrow_backward(shape: &[usize], axis: usize, start: usize, dy: &[f32]) -> Vec<f32> {
     let (outer, n, inner) = split_at_axis(shape, axis);
     let len = dy.len() / (outer * inner).max(1);
-    let mut dx = vec![0.0; outer * n * inner];
+    let mut dx = zeros(outer * n * inner);
     for o in 0..outer {
         dx[(o * n + start) * inner..(o * n + start + len) * inner]
             .copy_from_slice(&dy[o * len * inner..(o + 1) * len * inner]);

@@ -203,3 +203,29 @@ fn shape_errors_name_the_op_and_shapes() {
 fn broadcast_errors_name_the_shapes() {
     let _ = Tensor::zeros(&[2, 3]).add(&Tensor::zeros(&[4]));
 }
+
+#[test]
+fn freed_buffers_are_reused_and_not_counted_live() {
+    use tfs_tensor::tensor::cache;
+    // Run on a fresh thread: the cache is per thread, so other tests cannot touch it.
+    std::thread::spawn(|| {
+        let n = 1 << 16;
+        let t = Tensor::new(cache::zeros(n), &[n]);
+        let ptr = t.data().as_ptr();
+        let live = memory::allocated();
+        drop(t);
+        assert!(
+            cache::cached() >= n * 4,
+            "a freed buffer waits in the cache"
+        );
+        assert!(
+            memory::allocated() <= live,
+            "cached bytes are not live bytes"
+        );
+        let again = cache::zeros(n - 100); // the same size class
+        assert_eq!(again.as_ptr(), ptr, "the freed buffer is reused");
+        assert!(again.iter().all(|&v| v == 0.0), "reused buffers are zeroed");
+    })
+    .join()
+    .unwrap();
+}
