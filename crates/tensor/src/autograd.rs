@@ -50,6 +50,56 @@ impl Grads {
     }
 }
 
+/// One node of a recorded graph, for drawing and teaching.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphNode {
+    pub id: usize,
+    /// The op that made it, or `"leaf"` (a variable) / `"const"` (data without gradient).
+    pub op: &'static str,
+    pub shape: Vec<usize>,
+    /// Ids of the op's inputs.
+    pub inputs: Vec<usize>,
+    pub requires_grad: bool,
+}
+
+impl Tensor {
+    /// Every node the graph behind `self` holds, inputs before the nodes that use them.
+    pub fn graph(&self) -> Vec<GraphNode> {
+        let mut out: Vec<GraphNode> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack = vec![(self.clone(), false)];
+        while let Some((t, expanded)) = stack.pop() {
+            let inputs: Vec<Tensor> = t
+                .op()
+                .map_or(Vec::new(), |op| op.inputs().into_iter().cloned().collect());
+            if expanded {
+                out.push(GraphNode {
+                    id: t.id(),
+                    op: t
+                        .op()
+                        .map_or(if t.requires_grad() { "leaf" } else { "const" }, |o| {
+                            o.name()
+                        }),
+                    shape: t.shape().to_vec(),
+                    inputs: inputs.iter().map(Tensor::id).collect(),
+                    requires_grad: t.requires_grad(),
+                });
+                continue;
+            }
+            if !seen.insert(t.id()) {
+                continue;
+            }
+            stack.push((t.clone(), true));
+            for x in inputs.into_iter().rev() {
+                if !seen.contains(&x.id()) {
+                    stack.push((x, false));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Nodes reachable from `root` that need gradients, inputs before the nodes that use them.
 fn topo_order(root: &Tensor) -> Vec<Tensor> {
     let mut order = Vec::new();

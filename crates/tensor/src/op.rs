@@ -167,6 +167,7 @@ impl Op {
                 UnaryOp::Gelu => "gelu",
                 UnaryOp::GeluErf => "gelu_erf",
             },
+            Op::Sum { scale, .. } if *scale != 1.0 => "mean",
             Op::Sum { .. } => "sum",
             Op::Max { .. } => "max",
             Op::MatMul(..) => "matmul",

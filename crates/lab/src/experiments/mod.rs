@@ -72,7 +72,7 @@ registry! {
     p3 { tokenizer_comparison, word2vec, positional_encoding, one_hot_vs_embedding }
     p4 { seq2seq_attention, attention_heatmaps, luong_variants, scaling, self_attention }
     p5 { shapes, toy_translation, vs_rnn, ablations, attention_maps }
-    p6 { hand_vs_framework, autograd_overhead, training_infra, cpu_scaling }
+    p6 { autograd_graph, hand_vs_framework, autograd_overhead, training_infra, cpu_scaling }
 }
 
 /// Every experiment, in roadmap order.

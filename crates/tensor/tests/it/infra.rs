@@ -229,3 +229,15 @@ fn freed_buffers_are_reused_and_not_counted_live() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn the_graph_lists_every_node_inputs_first() {
+    let x = Tensor::new(vec![1.0, 2.0], &[1, 2]);
+    let w = Tensor::var(vec![0.5, -0.5], &[2, 1]);
+    let y = x.matmul(&w).tanh().sum_all();
+    let g = y.graph();
+    let ops: Vec<&str> = g.iter().map(|n| n.op).collect();
+    assert_eq!(ops, vec!["const", "leaf", "matmul", "tanh", "sum"]);
+    assert_eq!(g[2].inputs, vec![x.id(), w.id()]);
+    assert_eq!(g.last().unwrap().id, y.id());
+}
