@@ -125,6 +125,7 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
     order
 }
 
+// ANCHOR: walk
 impl Tensor {
     /// Gradients of this scalar with respect to every leaf it depends on that needs one.
     pub fn backward(&self) -> Grads {
@@ -170,6 +171,7 @@ impl Tensor {
         grads
     }
 }
+// ANCHOR_END: walk
 
 /// `ȳ` of `x` broadcast to `shape`, contiguous.
 fn expand(x: &Tensor, shape: &[usize]) -> Vec<f32> {
@@ -241,11 +243,13 @@ fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
         Op::Max { x, axis, argmax } => {
             vec![Some(reduce::max_backward(x.shape(), *axis, argmax, dy))]
         }
+        // ANCHOR: matmul_arm
         Op::MatMul(a, b) => {
             let (ga, gb) =
                 matmul::matmul_backward(a, b, dy, (a.requires_grad(), b.requires_grad()));
             vec![ga, gb]
         }
+        // ANCHOR_END: matmul_arm
         Op::Linear { x, w, b } => {
             let rb = b.as_ref().is_some_and(|b| b.requires_grad());
             let (gx, gw, gb) =

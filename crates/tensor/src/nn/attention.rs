@@ -49,6 +49,7 @@ impl MultiHeadAttention {
             .transpose(1, 2)
     }
 
+    // ANCHOR: forward
     /// Attention of queries from `xq: (B, Tq, D)` over keys and values from `xkv: (B, Tk, D)`.
     pub fn forward(&self, xq: &Tensor, xkv: &Tensor, mask: &AttnMask) -> Tensor {
         let (b, tq, d) = (xq.dim(0), xq.dim(1), xq.dim(2));
@@ -58,6 +59,7 @@ impl MultiHeadAttention {
         let o = sdpa(&q, &k, &v, mask).transpose(1, 2).reshape(&[b, tq, d]);
         self.o.forward(&o)
     }
+    // ANCHOR_END: forward
 }
 
 impl Module for MultiHeadAttention {

@@ -97,6 +97,7 @@ impl Module for Ffn {
     }
 }
 
+// ANCHOR: sublayer
 /// One residual sublayer's wrapping: `LN(x + Drop(f(x)))` or `x + Drop(f(LN(x)))`.
 fn sublayer(
     x: &Tensor,
@@ -117,6 +118,8 @@ fn sublayer(
         _ => s,
     }
 }
+
+// ANCHOR_END: sublayer
 
 fn layer_norm(cfg: &Config) -> Option<LayerNorm> {
     (cfg.norm != Norm::None).then(|| LayerNorm::new(cfg.d))

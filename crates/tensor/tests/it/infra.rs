@@ -241,3 +241,26 @@ fn the_graph_lists_every_node_inputs_first() {
     assert_eq!(g[2].inputs, vec![x.id(), w.id()]);
     assert_eq!(g.last().unwrap().id, y.id());
 }
+
+#[test]
+fn json_log_writes_one_object_per_line() {
+    let path = std::env::temp_dir().join(format!("tfs-jsonlog-{}.jsonl", std::process::id()));
+    {
+        let mut log = tfs_tensor::log::JsonLog::create(&path).unwrap();
+        log.log(0, &[("loss", 2.5), ("lr", 1e-3)]).unwrap();
+        log.log(1, &[("loss", f64::NAN)]).unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["step"], 0);
+    assert_eq!(lines[0]["loss"], 2.5);
+    assert!(
+        lines[1]["loss"].is_null(),
+        "NaN is written as null (JSON has no NaN)"
+    );
+}
