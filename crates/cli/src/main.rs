@@ -9,6 +9,7 @@
 
 mod bench;
 mod data;
+mod gpt;
 mod lab;
 mod tokenizer;
 
@@ -60,6 +61,9 @@ enum Command {
     /// Datasets: fetch them with checksums
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// GPT: train on a text, sample from a checkpoint
+    #[command(subcommand)]
+    Gpt(gpt::GptCommand),
 }
 
 fn main() {
@@ -74,6 +78,7 @@ fn main() {
         Command::Bench(cmd) => bench::run(cmd, &global),
         Command::Data(cmd) => data::run(cmd, &global),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
+        Command::Gpt(cmd) => gpt::run(cmd, &global),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,5 +1,7 @@
 //! The `tfs` binary end to end: exit codes and one-line errors on bad input.
 
+mod gpt;
+
 use std::process::Command;
 
 // The fetch tests' HTTP server on 127.0.0.1, shared rather than copied.

@@ -96,6 +96,16 @@ pub(crate) fn for_each_offset(shape: &[usize], st: &[usize], mut f: impl FnMut(u
 /// `src` read through strides `st` as a contiguous tensor of shape `shape`.
 pub(crate) fn gather_strided(src: &[f32], shape: &[usize], st: &[usize]) -> Vec<f32> {
     let mut out = crate::tensor::cache::take(shape.iter().product());
+    let d = shape.len();
+    if d >= 2 && st[d - 1] == 1 && shape[d - 1] > 1 {
+        // The last axis is contiguous in the source: copy whole runs of it (a head's features
+        // when heads are split or merged) instead of one element at a time.
+        let run = shape[d - 1];
+        for_each_offset(&shape[..d - 1], &st[..d - 1], |o| {
+            out.extend_from_slice(&src[o..o + run])
+        });
+        return out;
+    }
     for_each_offset(shape, st, |o| out.push(src[o]));
     out
 }
