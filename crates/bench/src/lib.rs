@@ -5,6 +5,7 @@
 //! MNIST MLP recipe, peer `torch_mlp.py`), [`lstm`] (char-level LSTM training, peer
 //! `torch_lstm.py`), [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`),
 //! [`transformer`] (encoder-decoder training on toy translation, peer `torch_transformer.py`),
+//! [`gpt`] (a character-level GPT training run with its evaluations, peer `torch_gpt.py`),
 //! [`gemm`] (our sgemm, peer `torch_matmul.py`) and [`kernels`] (the fused kernels' bandwidth
 //! beside the machine's copy bandwidth).
 //!
@@ -12,6 +13,7 @@
 //! beyond best-of-N, and any comparison logic: the ratio is read off the two lines.
 
 pub mod gemm;
+pub mod gpt;
 pub mod kernels;
 pub mod lstm;
 pub mod mlp;

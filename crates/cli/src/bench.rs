@@ -54,6 +54,16 @@ pub enum BenchCommand {
         #[arg(long)]
         framework: bool,
     },
+    /// Character-level GPT on Tiny Shakespeare, a whole training run with its evaluations
+    /// (peer: bench/peers/torch_gpt.py)
+    Gpt {
+        /// baby or shakespeare-char
+        #[arg(long, default_value = "baby")]
+        preset: String,
+        /// Iterations (default: the preset's)
+        #[arg(long)]
+        iters: Option<usize>,
+    },
 }
 
 pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
@@ -115,6 +125,11 @@ pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
             } else {
                 tfs_bench::transformer::transformer(steps, batch, global.seed)
             }
+        }
+        BenchCommand::Gpt { preset, iters } => {
+            anyhow::ensure!(iters != Some(0), "--iters must be at least 1");
+            tfs_bench::gpt::gpt(&global.data_dir, global.fetch, &preset, iters, global.seed)
+                .map_err(anyhow::Error::msg)?
         }
     };
     println!("{line}");
