@@ -61,6 +61,17 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         framework.loss(&framework_batch(&Batch::new(&ex, task.bos())))
     });
     pb.finish_and_clear();
+    // What one framework step adds at its peak (the byte counter), above the bytes alive before
+    // it (the parameters): the graph's activations and the gradients in flight.
+    let ex = sample_batch(task, batch, (8, 8), &mut Rng::new(ctx.seed + 9));
+    let before = tfs_tensor::memory::allocated();
+    tfs_tensor::memory::reset_peak();
+    let l = framework.loss(&framework_batch(&Batch::new(&ex, task.bos())));
+    let after_forward = tfs_tensor::memory::allocated() - before;
+    drop(l.backward());
+    drop(l);
+    let step_peak = tfs_tensor::memory::peak() - before;
+    let param_bytes: usize = params.iter().map(|(_, p)| p.numel() * 4).sum();
     let n = hand_log.losses.len().min(fw_log.losses.len());
     let diff: Vec<f64> = (0..n).map(|t| (hand_log.losses[t] - fw_log.losses[t]).abs()).collect();
     let n64 = n.min(log64.losses.len());
@@ -120,7 +131,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     ctx.set("setup", json!({"task": "reverse", "lengths": [1, 8], "config": format!("{cfg:?}"), "steps": steps, "batch": batch,
         "recipe": "AdamW 1e-3, warmup 100, cosine to 1e-5, decay 0.01 on every parameter, clip 1", "precision": "f32 both"}));
     ctx.set("hand", json!({"final_loss": hand_log.losses.last(), "ms_per_step": ms_hand, "code_lines_model": hand_loc}));
-    ctx.set("framework", json!({"final_loss": fw_log.losses.last(), "ms_per_step": ms_fw, "code_lines_model": fw_model_loc, "code_lines_engine": fw_engine_loc}));
+    ctx.set("framework", json!({"final_loss": fw_log.losses.last(), "ms_per_step": ms_fw, "code_lines_model": fw_model_loc, "code_lines_engine": fw_engine_loc,
+        "step_bytes_after_forward": after_forward, "step_bytes_peak": step_peak, "parameter_bytes": param_bytes}));
     ctx.set("difference", json!({"first_step": diff.first(), "max_first_10": max_upto(10), "max_first_100": max_upto(100), "max_all": max_upto(n), "last": diff.last()}));
     ctx.set("control_f32_vs_f64", json!({"first_step": diff64.first(), "max_first_10": max64(10), "max_first_100": max64(100), "max_all": max64(n64), "final_loss_f64": log64.losses.last(), "last": diff64.last()}));
     let s2 = |x: Option<&f64>| crate::sig(x.copied().unwrap_or(f64::NAN), 2);
@@ -143,6 +155,11 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         &[
             vec!["final loss".into(), format!("{:.4}", hand_log.losses.last().unwrap_or(&f64::NAN)), format!("{:.4}", fw_log.losses.last().unwrap_or(&f64::NAN))],
             vec!["time per step".into(), format!("{ms_hand:.1} ms"), format!("{ms_fw:.1} ms ({:.2}× the hand-written)", ms_fw / ms_hand)],
+            vec![
+                "live tensor bytes of one step (batch of 8-digit reversals)".into(),
+                "—".into(),
+                format!("{:.2} MB after the forward pass, {:.2} MB at the peak of the backward (parameters: {:.2} MB)", after_forward as f64 / 1e6, step_peak as f64 / 1e6, param_bytes as f64 / 1e6),
+            ],
             vec!["lines of code of the model (forward + backward)".into(), format!("{hand_loc}"), format!("{fw_model_loc} (forward only)")],
             vec!["lines of code under it".into(), "tfs-nn, tfs-attention, tfs-kernels".into(), format!("{fw_engine_loc} (tensor, autograd, ops) + tfs-kernels, shared by every model")],
         ],
