@@ -6,7 +6,7 @@
 //!       (x, y) ← B random windows of T + 1 characters from the training split
 //!       L ← mean CE(model(x), y);  g ← ∇L;  clip ‖g‖ to 1;  step
 //!       every eval_interval: mean loss over fixed, seeded train and validation batches
-//!       every sample_interval: a sample written to samples.txt
+//!       every sample_interval (and after the last step): a sample written to samples.txt
 //! ```
 //!
 //! Reported losses are what nanoGPT's `estimate_loss` reports: the mean cross-entropy (nats)
@@ -187,6 +187,17 @@ pub fn train(
         pb.inc(1);
     }
     pb.finish_and_clear();
+    if tc.sample_interval > 0 {
+        model.set_training(false);
+        let s = vocab.decode(&generate(
+            &model,
+            &prompt,
+            200,
+            &Sampling::default(),
+            &mut sample_rng,
+        ));
+        rep.samples.push((tc.max_iters, s));
+    }
     rep.iterations = tc.max_iters;
     rep.wall_seconds = t0.elapsed().as_secs_f64();
     rep.tokens_per_s = (tc.max_iters * b * t) as f64 / rep.wall_seconds.max(1e-9);
