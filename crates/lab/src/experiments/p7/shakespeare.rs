@@ -27,8 +27,9 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let pb = ctx.progress(1, "training (progress on the next line)");
     let r = tfs_gpt::train::train(&text, &p, ctx.seed, Some(&ctx.dir().join("run")), !ctx.quick).map_err(|message| LabError::Experiment { id: ctx.id.to_string(), message })?;
     pb.finish_and_clear();
-    // The run folder holds the checkpoint (≈ 3 MB): keep the log and samples only.
+    // The run folder holds the checkpoint (≈ 3 MB) and a line per step: keep the samples only.
     let _ = std::fs::remove_dir_all(ctx.dir().join("run/checkpoint"));
+    let _ = std::fs::remove_file(ctx.dir().join("run/log.jsonl"));
     let evals_tr: Vec<(f64, f64)> = r.evals.iter().map(|e| (e.0 as f64, e.1)).collect();
     let evals_va: Vec<(f64, f64)> = r.evals.iter().map(|e| (e.0 as f64, e.2)).collect();
     LineChart::new("baby GPT on Tiny Shakespeare (characters)", "iteration", "cross-entropy (nats per character)")
