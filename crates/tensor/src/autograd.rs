@@ -149,8 +149,7 @@ impl Tensor {
                 continue;
             };
             let inputs = op.inputs();
-            let input_grads = backward_of(op, node, g.as_slice());
-            drop(g);
+            let input_grads = backward_of(op, node, g.into_vec());
             for (x, gx) in inputs.into_iter().zip(input_grads) {
                 let Some(gx) = gx.filter(|_| x.requires_grad()) else {
                     continue;
@@ -183,26 +182,42 @@ fn expand(x: &Tensor, shape: &[usize]) -> Vec<f32> {
 
 /// The gradient of each input of `op` (None where not computed) given the op's output `out`
 /// and the gradient `dy` flowing into it.
-fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
+fn backward_of(op: &Op, out: &Tensor, mut g: Vec<f32>) -> Vec<Option<Vec<f32>>> {
     let ys = out.shape();
     match op {
+        // A same-shape add or subtract hands the incoming buffer on to one input (a residual
+        // connection's gradient is not copied).
+        Op::Binary(kind @ (BinaryOp::Add | BinaryOp::Sub), a, b) if a.shape() == b.shape() => {
+            let neg = |mut v: Vec<f32>| {
+                if *kind == BinaryOp::Sub {
+                    v.iter_mut().for_each(|x| *x = -*x);
+                }
+                v
+            };
+            match (a.requires_grad(), b.requires_grad()) {
+                (true, true) => vec![Some(copy(&g)), Some(neg(g))],
+                (true, false) => vec![Some(g), None],
+                (false, true) => vec![None, Some(neg(g))],
+                (false, false) => vec![None, None],
+            }
+        }
         Op::Binary(kind, a, b) => {
             let (ra, rb) = (a.requires_grad(), b.requires_grad());
             let (ga, gb): (Option<Vec<f32>>, Option<Vec<f32>>) = match kind {
-                BinaryOp::Add => (ra.then(|| copy(dy)), rb.then(|| copy(dy))),
+                BinaryOp::Add => (ra.then(|| copy(&g)), rb.then(|| copy(&g))),
                 BinaryOp::Sub => (
-                    ra.then(|| copy(dy)),
-                    rb.then(|| dy.iter().map(|g| -g).collect_buf()),
+                    ra.then(|| copy(&g)),
+                    rb.then(|| g.iter().map(|g| -g).collect_buf()),
                 ),
                 BinaryOp::Mul => (
                     ra.then(|| {
-                        dy.iter()
+                        g.iter()
                             .zip(expand(b, ys))
                             .map(|(g, b)| g * b)
                             .collect_buf()
                     }),
                     rb.then(|| {
-                        dy.iter()
+                        g.iter()
                             .zip(expand(a, ys))
                             .map(|(g, a)| g * a)
                             .collect_buf()
@@ -211,10 +226,10 @@ fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
                 BinaryOp::Div => {
                     let bv = expand(b, ys);
                     (
-                        ra.then(|| dy.iter().zip(&bv).map(|(g, b)| g / b).collect_buf()),
+                        ra.then(|| g.iter().zip(&bv).map(|(g, b)| g / b).collect_buf()),
                         rb.then(|| {
                             let y = out.data();
-                            dy.iter()
+                            g.iter()
                                 .zip(y.iter())
                                 .zip(&bv)
                                 .map(|((g, y), b)| -g * y / b)
@@ -228,32 +243,35 @@ fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
                 gb.map(|g| reduce_to(g, ys, b.shape())),
             ]
         }
-        Op::Affine { mul, .. } => vec![Some(dy.iter().map(|g| g * mul).collect_buf())],
+        Op::Affine { mul, .. } => {
+            g.iter_mut().for_each(|x| *x *= mul);
+            vec![Some(g)]
+        }
         Op::Unary(kind, x) => {
             vec![Some(arith::unary_backward(
                 *kind,
                 &x.data(),
                 &out.data(),
-                dy,
+                &g,
             ))]
         }
         Op::Sum { x, axis, scale } => {
-            vec![Some(reduce::sum_backward(x.shape(), *axis, *scale, dy))]
+            vec![Some(reduce::sum_backward(x.shape(), *axis, *scale, &g))]
         }
         Op::Max { x, axis, argmax } => {
-            vec![Some(reduce::max_backward(x.shape(), *axis, argmax, dy))]
+            vec![Some(reduce::max_backward(x.shape(), *axis, argmax, &g))]
         }
         // ANCHOR: matmul_arm
         Op::MatMul(a, b) => {
             let (ga, gb) =
-                matmul::matmul_backward(a, b, dy, (a.requires_grad(), b.requires_grad()));
+                matmul::matmul_backward(a, b, &g, (a.requires_grad(), b.requires_grad()));
             vec![ga, gb]
         }
         // ANCHOR_END: matmul_arm
         Op::Linear { x, w, b } => {
             let rb = b.as_ref().is_some_and(|b| b.requires_grad());
             let (gx, gw, gb) =
-                matmul::linear_backward(x, w, dy, (x.requires_grad(), w.requires_grad(), rb));
+                matmul::linear_backward(x, w, &g, (x.requires_grad(), w.requires_grad(), rb));
             let mut v = vec![gx, gw];
             if b.is_some() {
                 v.push(gb);
@@ -262,47 +280,50 @@ fn backward_of(op: &Op, out: &Tensor, dy: &[f32]) -> Vec<Option<Vec<f32>>> {
         }
         Op::Softmax(_) => vec![Some(nn::softmax_backward(
             &out.data(),
-            dy,
+            &g,
             ys[ys.len() - 1],
         ))],
         Op::LogSoftmax(_) => vec![Some(nn::log_softmax_backward(
             &out.data(),
-            dy,
+            &g,
             ys[ys.len() - 1],
         ))],
         Op::CrossEntropy { dlogits, .. } => {
-            vec![Some(dlogits.iter().map(|d| d * dy[0]).collect_buf())]
+            vec![Some(dlogits.iter().map(|d| d * g[0]).collect_buf())]
         }
         Op::LayerNorm {
             x, w, mean, rstd, ..
         } => {
-            let (gx, gw, gb) = nn::layer_norm_backward(x, w, mean, rstd, dy);
+            let (gx, gw, gb) = nn::layer_norm_backward(x, w, mean, rstd, &g);
             vec![Some(gx), Some(gw), Some(gb)]
         }
-        Op::IndexSelect { x, ids } => vec![Some(nn::index_select_backward(x.shape(), ids, dy))],
+        Op::IndexSelect { x, ids } => vec![Some(nn::index_select_backward(x.shape(), ids, &g))],
         Op::Dropout { mask, .. } => {
-            vec![Some(dy.iter().zip(mask).map(|(g, m)| g * m).collect_buf())]
+            g.iter_mut().zip(mask).for_each(|(x, m)| *x *= m);
+            vec![Some(g)]
         }
-        Op::MaskedFill { mask, .. } => vec![Some(
-            dy.iter()
-                .zip(mask.iter().cycle())
-                .map(|(&g, &m)| if m { 0.0 } else { g })
-                .collect_buf(),
-        )],
-        Op::Reshape(_) => vec![Some(copy(dy))],
-        Op::Transpose { a, b, .. } => vec![Some(shape::transpose_data(dy, ys, *a, *b))],
+        Op::MaskedFill { mask, .. } => {
+            g.iter_mut().zip(mask.iter().cycle()).for_each(|(x, &m)| {
+                if m {
+                    *x = 0.0
+                }
+            });
+            vec![Some(g)]
+        }
+        Op::Reshape(_) => vec![Some(g)],
+        Op::Transpose { a, b, .. } => vec![Some(shape::transpose_data(&g, ys, *a, *b))],
         Op::Cat { xs, axis } => {
             let refs: Vec<&Tensor> = xs.iter().collect();
-            shape::cat_backward(&refs, *axis, dy)
+            shape::cat_backward(&refs, *axis, &g)
                 .into_iter()
                 .map(Some)
                 .collect()
         }
         Op::Narrow { x, axis, start } => {
-            vec![Some(shape::narrow_backward(x.shape(), *axis, *start, dy))]
+            vec![Some(shape::narrow_backward(x.shape(), *axis, *start, &g))]
         }
         Op::Sdpa { q, k, v, probs, .. } => {
-            let (gq, gk, gv) = attention::sdpa_backward(q, k, v, probs, dy);
+            let (gq, gk, gv) = attention::sdpa_backward(q, k, v, probs, &g);
             vec![Some(gq), Some(gk), Some(gv)]
         }
     }

@@ -177,6 +177,12 @@ impl CpuBuffer {
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
         &mut self.0
     }
+    /// The vector, no longer counted (the caller owns it).
+    pub fn into_vec(mut self) -> Vec<f32> {
+        let v = std::mem::take(&mut self.0);
+        memory::sub(v.capacity() * 4);
+        v
+    }
 }
 
 impl Drop for CpuBuffer {
