@@ -34,20 +34,31 @@ pub struct Heatmap<'a> {
 }
 
 impl Heatmap<'_> {
+    /// Draws with each cell coloured by value / max.
     pub fn draw(&self, path: &Path) -> Result<(), LabError> {
-        self.draw_inner(path)
-            .map_err(|e| plot_err(path)(e.to_string()))
-    }
-
-    fn draw_inner(&self, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-        let rows = self.values.len();
-        let cols = self.values.first().map_or(0, |r| r.len());
         let max = self
             .values
             .iter()
             .flatten()
             .copied()
             .fold(f64::MIN_POSITIVE, f64::max);
+        self.draw_scaled(path, &|v| v / max)
+    }
+
+    /// Draws with each cell coloured by `shade(value)` in [0, 1] (0 white, 1 dark blue): for
+    /// values that crowd one end of the range, where value / max would make them look alike.
+    pub fn draw_scaled(&self, path: &Path, shade: &dyn Fn(f64) -> f64) -> Result<(), LabError> {
+        self.draw_inner(path, shade)
+            .map_err(|e| plot_err(path)(e.to_string()))
+    }
+
+    fn draw_inner(
+        &self,
+        path: &Path,
+        shade: &dyn Fn(f64) -> f64,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let rows = self.values.len();
+        let cols = self.values.first().map_or(0, |r| r.len());
         let root = SVGBackend::new(path, (680, 640)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -79,7 +90,7 @@ impl Heatmap<'_> {
         for (r, row) in self.values.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let (x, y) = (c as f64, r as f64);
-                let t = v / max;
+                let t = shade(v);
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(x, y), (x + 1.0, y + 1.0)],
                     blues(t).filled(),
