@@ -120,6 +120,9 @@ fn build(c: &Config, hidden: usize, t_max: usize, rng: &mut Rng) -> SeqClassifie
     m
 }
 
+/// A solving run's label, its ‖∂L/∂h_t‖ against distance, and its configuration's index.
+type Flow = (String, Vec<(f64, f64)>, usize);
+
 fn accuracy(m: &SeqClassifier<f32>, x: &[Vec<usize>], y: &[usize]) -> f64 {
     let pred = m.loss_and_grads(x, y).predictions;
     pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64
@@ -137,7 +140,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let mut records = Vec::new();
     let k_max = *ks.last().expect("ks");
     // The gradient profile of the first run per configuration that solved the longest delay.
-    let mut flows: Vec<(String, Vec<(f64, f64)>, usize)> = Vec::new();
+    let mut flows: Vec<Flow> = Vec::new();
     let (probe_x, probe_y) = batch(k_max, 64, &mut Rng::new(ctx.seed ^ 0xf10));
     let mut grid: Vec<Vec<f64>> = Vec::new();
     for (ci, c) in CONFIGS.iter().enumerate() {
