@@ -186,7 +186,7 @@ pub fn image_grid(
 
 /// A 2-D classifier's view: the plane over `[lo, hi]²` shaded by `f(x, y)` in [0, 1] (white at
 /// 0.5, blue toward 0, orange toward 1), with labelled points drawn on top (class 0 blue circles,
-/// class 1 orange).
+/// class 1 orange). Its text is large (17 px ticks) because posts show these two to a row.
 pub fn decision_field(
     path: &Path,
     title: &str,
@@ -199,18 +199,18 @@ pub fn decision_field(
         let root = SVGBackend::new(path, (560, 560)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
+            .caption(title, ("sans-serif", 22))
             .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
+            .x_label_area_size(55)
+            .y_label_area_size(70)
             .build_cartesian_2d(lo..hi, lo..hi)?;
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(axes.0)
             .y_desc(axes.1)
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 19))
             .draw()?;
         let n = 50;
         let step = (hi - lo) / n as f64;
