@@ -64,6 +64,26 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         records.push(json!({"a": a, "b": b, "dot": d, "cosine": cos}));
     }
     ctx.table(&["pair", "dot product Σ aᵢbᵢ", "cosine = a·b ÷ (‖a‖ ‖b‖)"], &rows);
+    let names: Vec<String> = VECTORS.iter().map(|(n, _)| n.to_string()).collect();
+    let cosines: Vec<Vec<f64>> = VECTORS
+        .iter()
+        .map(|(_, u)| {
+            VECTORS
+                .iter()
+                .map(|(_, v)| (dot(u, v) / (norm_l2(u) * norm_l2(v))) as f64)
+                .collect()
+        })
+        .collect();
+    crate::figures::Heatmap {
+        title: "Cosine similarity of the four vectors",
+        x_label: "",
+        y_label: "",
+        col_names: names.clone(),
+        row_names: names,
+        values: cosines,
+        annotate: Some(&|v| format!("{v:.2}")),
+    }
+    .draw(&ctx.figure("cosine.svg"))?;
     ctx.set("vectors", json!(VECTORS.iter().map(|(n, v)| json!({"name": n, "v": v})).collect::<Vec<_>>()));
     ctx.set("pairs", json!(records));
     ctx.md(

@@ -107,6 +107,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         "training loss (moving average of 20 steps)",
     )
     .log_y();
+    let mut best_losses = serde_json::Map::new();
     let mut rows = Vec::new();
     let mut sweep_rows = Vec::new();
     let mut records = Vec::new();
@@ -145,6 +146,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             .iter()
             .min_by(|a, b| key(a.2).total_cmp(&key(b.2)))
             .expect("rates");
+        let short = rule.name.split([' ', '(']).next().unwrap_or(rule.name).to_lowercase();
+        best_losses.insert(short, json!({"lr": best.0, "final_smoothed_loss": best.2}));
         let color = crate::plot::PALETTE[ri];
         let styled = |s: Series| {
             let s = s.marked(rule.marker, every).color(color);
@@ -213,6 +216,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     sweep_chart.draw(&ctx.figure("lr_sweep.svg"))?;
     sgd_chart.draw(&ctx.figure("sgd_rates.svg"))?;
     ctx.set("steps", steps);
+    ctx.set("best", serde_json::Value::Object(best_losses));
     ctx.set("runs", json!(records));
     ctx.table(
         &[

@@ -44,7 +44,7 @@ fn merge_rows(bt: &BpeTokenizer, merges: &[tfs_tokenizers::bpe::Merge]) -> Vec<V
 /// One sentence, with a word Shakespeare never wrote, to cut with every tokenizer.
 const SENTENCE: &str = "O Romeo, the tokenizer splits thy name.";
 
-/// `t`'s tokens of `text`, each shown on its own (`␣` a space) and separated by `·`.
+/// `t`'s tokens of `text`, each shown on its own (a space inside a token as `␣`), separated by spaces.
 fn pieces(t: &dyn Tokenizer, text: &str) -> (usize, String) {
     let ids = t.encode(text);
     let shown: Vec<String> = ids
@@ -54,7 +54,7 @@ fn pieces(t: &dyn Tokenizer, text: &str) -> (usize, String) {
             Err(_) => format!("#{id}"),
         })
         .collect();
-    (ids.len(), format!("`{}`", shown.join("·")))
+    (ids.len(), format!("`{}`", shown.join(" ")))
 }
 
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
@@ -187,7 +187,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         &first_merges,
     );
     ctx.md(&format!(
-        "One sentence, \"{SENTENCE}\", cut by each tokenizer trained above (tokens separated by ·, \
+        "One sentence, \"{SENTENCE}\", cut by each tokenizer trained above (tokens separated by spaces, \
          ␣ a space; the word tokenizer writes every word it never saw as `<unk>`):"
     ));
     ctx.table(&["tokenizer", "tokens", "the pieces"], &sentence_rows);

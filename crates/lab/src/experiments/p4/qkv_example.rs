@@ -59,6 +59,17 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let causal_p: Array2<f64> = cache.weights.index_axis(Axis(0), 0).to_owned();
 
     let toks: Vec<&str> = TOKENS.to_vec();
+    let names: Vec<String> = toks.iter().map(|t| t.to_string()).collect();
+    crate::figures::Heatmap {
+        title: "Attention weights P of the three tokens (no mask)",
+        x_label: "key",
+        y_label: "query",
+        col_names: names.clone(),
+        row_names: names,
+        values: p.outer_iter().map(|r| r.to_vec()).collect(),
+        annotate: Some(&|v| format!("{v:.2}")),
+    }
+    .draw_scaled(&ctx.figure("weights.svg"), &|v| v)?;
     ctx.md("**X**, the three tokens' vectors (3 × 4), and the projections **W_Q**, **W_K**, **W_V** (4 × 2):");
     ctx.table(&["token", "x₁", "x₂", "x₃", "x₄"], &rows(&x, &toks));
     let w_rows: Vec<Vec<String>> = (0..4)
