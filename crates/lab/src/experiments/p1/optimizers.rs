@@ -36,6 +36,7 @@ struct Rule {
 }
 
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+    let started = std::time::Instant::now();
     let data = ctx.mnist()?;
     let (n_train, epochs) = ctx.size((10_000, 3), (2_000, 1));
     let stats = pixel_stats(&data.train);
@@ -244,5 +245,10 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
          so its best rate is smaller than plain SGD's; Adam rescales each weight's step by its \
          gradient's running RMS, so its useful rates are a different range altogether.",
     );
+    ctx.md(&format!(
+        "This run took {} s on this machine ({} cores).",
+        crate::sig(started.elapsed().as_secs_f64(), 2),
+        crate::machine::describe()["cores"]
+    ));
     Ok(())
 }

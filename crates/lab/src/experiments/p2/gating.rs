@@ -129,6 +129,7 @@ fn accuracy(m: &SeqClassifier<f32>, x: &[Vec<usize>], y: &[usize]) -> f64 {
 }
 
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+    let started = std::time::Instant::now();
     let ks: Vec<usize> = ctx.size(vec![100], vec![5]);
     let (hidden, steps, bs, seeds) = ctx.size((64, 1500, 32, 3u64), (8, 20, 8, 2));
     let n_test = ctx.size(512, 32);
@@ -251,5 +252,10 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
          biases started where the literature recommends for long memory. A seed counts as solved at \
          ≥ 90% test accuracy (chance is 12.5%).",
     );
+    ctx.md(&format!(
+        "This run took {} s on this machine ({} cores).",
+        crate::sig(started.elapsed().as_secs_f64(), 2),
+        crate::machine::describe()["cores"]
+    ));
     Ok(())
 }

@@ -57,6 +57,7 @@ fn recall_batch(k: usize, n: usize, rng: &mut Rng) -> (Vec<Vec<usize>>, Vec<usiz
 }
 
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+    let started = std::time::Instant::now();
     let (t_len, hidden, batch) = ctx.size((50, 64, 32), (12, 16, 4));
     let lengths: Vec<usize> = ctx.size(vec![10, 20, 50, 100], vec![10, 20]);
     let inits = ctx.size(5u64, 2);
@@ -176,5 +177,10 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
          several initialisations of the share of the gradient that reaches step 1). Gating lets \
          training move the gates toward 1 where memory is needed: p2-gating shows when it does.",
     );
+    ctx.md(&format!(
+        "This run took {} s on this machine ({} cores).",
+        crate::sig(started.elapsed().as_secs_f64(), 2),
+        crate::machine::describe()["cores"]
+    ));
     Ok(())
 }

@@ -73,7 +73,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
                 })
             })
             .collect(),
-        annotate: Some(&|v| format!("{:.0}%", 100.0 * v)),
+        annotate: Some(&|v| format!("{:.1}%", 100.0 * v)),
     };
     let worst = figure
         .values

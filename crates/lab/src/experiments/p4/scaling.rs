@@ -42,6 +42,7 @@ fn grad_q_norm(
 pub(crate) const DESCRIPTION: &str = "softmax entropy and max weight of random QKᵀ scores vs d_k, with and without 1/√d_k";
 
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
+    let started = std::time::Instant::now();
     let mut rng = ctx.rng();
     let (keys, queries) = (64usize, ctx.size(200usize, 20));
     let dks: Vec<usize> = (1..=10).map(|k| 1 << k).collect();
@@ -200,6 +201,11 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             gm_u.last().map_or(f64::NAN, |p| p.1) / gm_s.last().map_or(f64::NAN, |p| p.1),
             2
         )
+    ));
+    ctx.md(&format!(
+        "This run took {} s on this machine ({} cores).",
+        crate::sig(started.elapsed().as_secs_f64(), 2),
+        crate::machine::describe()["cores"]
     ));
     Ok(())
 }
