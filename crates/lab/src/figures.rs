@@ -34,20 +34,31 @@ pub struct Heatmap<'a> {
 }
 
 impl Heatmap<'_> {
+    /// Draws with each cell coloured by value / max.
     pub fn draw(&self, path: &Path) -> Result<(), LabError> {
-        self.draw_inner(path)
-            .map_err(|e| plot_err(path)(e.to_string()))
-    }
-
-    fn draw_inner(&self, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-        let rows = self.values.len();
-        let cols = self.values.first().map_or(0, |r| r.len());
         let max = self
             .values
             .iter()
             .flatten()
             .copied()
             .fold(f64::MIN_POSITIVE, f64::max);
+        self.draw_scaled(path, &|v| v / max)
+    }
+
+    /// Draws with each cell coloured by `shade(value)` in [0, 1] (0 white, 1 dark blue): for
+    /// values that crowd one end of the range, where value / max would make them look alike.
+    pub fn draw_scaled(&self, path: &Path, shade: &dyn Fn(f64) -> f64) -> Result<(), LabError> {
+        self.draw_inner(path, shade)
+            .map_err(|e| plot_err(path)(e.to_string()))
+    }
+
+    fn draw_inner(
+        &self,
+        path: &Path,
+        shade: &dyn Fn(f64) -> f64,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let rows = self.values.len();
+        let cols = self.values.first().map_or(0, |r| r.len());
         let root = SVGBackend::new(path, (680, 640)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -79,7 +90,7 @@ impl Heatmap<'_> {
         for (r, row) in self.values.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let (x, y) = (c as f64, r as f64);
-                let t = v / max;
+                let t = shade(v);
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(x, y), (x + 1.0, y + 1.0)],
                     blues(t).filled(),
@@ -175,7 +186,7 @@ pub fn image_grid(
 
 /// A 2-D classifier's view: the plane over `[lo, hi]²` shaded by `f(x, y)` in [0, 1] (white at
 /// 0.5, blue toward 0, orange toward 1), with labelled points drawn on top (class 0 blue circles,
-/// class 1 orange).
+/// class 1 orange). Its text is large (17 px ticks) because posts show these two to a row.
 pub fn decision_field(
     path: &Path,
     title: &str,
@@ -188,18 +199,18 @@ pub fn decision_field(
         let root = SVGBackend::new(path, (560, 560)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
+            .caption(title, ("sans-serif", 22))
             .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
+            .x_label_area_size(55)
+            .y_label_area_size(70)
             .build_cartesian_2d(lo..hi, lo..hi)?;
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(axes.0)
             .y_desc(axes.1)
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 19))
             .draw()?;
         let n = 50;
         let step = (hi - lo) / n as f64;

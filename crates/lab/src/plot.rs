@@ -34,6 +34,14 @@ pub enum Scale {
     Log2,
 }
 
+/// The shape drawn at a series' points, so that curves that coincide stay distinguishable.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Marker {
+    Circle,
+    Square,
+    Triangle,
+}
+
 /// One named curve.
 #[derive(Clone, Debug)]
 pub struct Series {
@@ -41,6 +49,14 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw a dot at each point as well as the line.
     pub markers: bool,
+    /// The marker's shape (when `markers`, or every `marker_every` points).
+    pub marker: Marker,
+    /// Draw a marker only every this many points (0: at every point when `markers`).
+    pub marker_every: usize,
+    /// A dashed line instead of a solid one.
+    pub dashed: bool,
+    /// A fixed colour instead of the next one of [`PALETTE`] (keeps a model's colour across charts).
+    pub color: Option<RGBColor>,
 }
 
 impl Series {
@@ -49,11 +65,33 @@ impl Series {
             label: label.into(),
             points,
             markers: false,
+            marker: Marker::Circle,
+            marker_every: 0,
+            dashed: false,
+            color: None,
         }
     }
 
     pub fn with_markers(mut self) -> Self {
         self.markers = true;
+        self
+    }
+
+    /// Markers of this shape every `every` points (for long curves that may overlap).
+    pub fn marked(mut self, marker: Marker, every: usize) -> Self {
+        self.markers = true;
+        self.marker = marker;
+        self.marker_every = every;
+        self
+    }
+
+    pub fn dashed(mut self) -> Self {
+        self.dashed = true;
+        self
+    }
+
+    pub fn color(mut self, c: RGBColor) -> Self {
+        self.color = Some(c);
         self
     }
 }
@@ -227,21 +265,47 @@ impl LineChart {
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
         for (i, s) in self.series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
+            let color = s.color.unwrap_or(PALETTE[i % PALETTE.len()]);
             let pts: Vec<(f64, f64)> = s
                 .points
                 .iter()
                 .map(|&p| self.to_axes(p))
                 .filter(|(a, b)| a.is_finite() && b.is_finite())
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                .label(&s.label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
+            let (marker, dashed, with_marker) = (s.marker, s.dashed, s.markers);
+            let drawn = if dashed {
+                chart.draw_series(DashedLineSeries::new(
+                    pts.clone(),
+                    9,
+                    6,
+                    color.stroke_width(2),
+                ))?
+            } else {
+                chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            };
+            drawn.label(&s.label).legend(move |(x, y)| {
+                // A dashed legend line is two short strokes; the marker sits in its middle.
+                let (a, b) = if dashed { (7, 13) } else { (20, 20) };
+                let shape = if with_marker {
+                    marker_shape(marker)
+                } else {
+                    Vec::new()
+                };
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (a, 0)], color.stroke_width(3))
+                    + PathElement::new(vec![(b, 0), (20, 0)], color.stroke_width(3))
+                    + Polygon::new(
+                        shape
+                            .into_iter()
+                            .map(|(u, v)| (u + 10, v))
+                            .collect::<Vec<_>>(),
+                        color.filled(),
+                    )
+            });
             if s.markers {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+                chart.draw_series(pts.iter().step_by(s.marker_every.max(1)).map(|&p| {
+                    EmptyElement::at(p) + Polygon::new(marker_shape(marker), color.filled())
+                }))?;
             }
         }
         if self.series.iter().any(|s| !s.label.is_empty()) {
@@ -255,6 +319,24 @@ impl LineChart {
         }
         root.present()?;
         Ok(())
+    }
+}
+
+/// The outline of a marker, in pixels around its centre.
+fn marker_shape(shape: Marker) -> Vec<(i32, i32)> {
+    match shape {
+        Marker::Circle => vec![
+            (2, -5),
+            (5, -2),
+            (5, 2),
+            (2, 5),
+            (-2, 5),
+            (-5, 2),
+            (-5, -2),
+            (-2, -5),
+        ],
+        Marker::Square => vec![(-4, -4), (4, -4), (4, 4), (-4, 4)],
+        Marker::Triangle => vec![(0, -6), (6, 5), (-6, 5)],
     }
 }
 

@@ -66,11 +66,11 @@ macro_rules! registry {
 }
 
 registry! {
-    p0 { matmul_speed, gradient_epsilon, softmax_temperature, cross_entropy, entropy_kl }
+    p0 { matmul_speed, dot_product, gradient_epsilon, softmax_temperature, cross_entropy, entropy_kl }
     p1 { perceptron_gates, xor_mlp, activations, mnist_mlp, optimizers, init }
-    p2 { char_rnn, vanishing_gradients, long_range, cell_comparison, seq2seq_reverse }
+    p2 { char_rnn, vanishing_gradients, long_range, gating, cell_comparison, seq2seq_reverse }
     p3 { tokenizer_comparison, word2vec, positional_encoding, one_hot_vs_embedding }
-    p4 { seq2seq_attention, attention_heatmaps, luong_variants, scaling, self_attention }
+    p4 { seq2seq_attention, attention_heatmaps, luong_variants, qkv_example, scaling, self_attention }
     p5 { shapes, toy_translation, vs_rnn, ablations, attention_maps }
     p6 { autograd_graph, hand_vs_framework, autograd_overhead, training_infra, cpu_scaling }
     p7 { shakespeare, sampling }

@@ -124,7 +124,7 @@ fn ids_are_unique_and_follow_the_phase() {
 #[test]
 fn select_by_id_phase_and_all() {
     assert_eq!(select("p0-entropy-kl").unwrap().len(), 1);
-    assert_eq!(select("p0").unwrap().len(), 5);
+    assert_eq!(select("p0").unwrap().len(), 6);
     assert_eq!(select("all").unwrap().len(), registry().len());
     match select("p99") {
         Err(LabError::UnknownTarget { target, .. }) => assert_eq!(target, "p99"),
@@ -212,8 +212,8 @@ fn adam_beats_plain_sgd_after_the_same_steps() {
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     let (adam, sgd) = (
-        doc["final_loss"]["adam"].as_f64().unwrap(),
-        doc["final_loss"]["sgd"].as_f64().unwrap(),
+        doc["best"]["adam"]["final_smoothed_loss"].as_f64().unwrap(),
+        doc["best"]["sgd"]["final_smoothed_loss"].as_f64().unwrap(),
     );
     assert!(adam < sgd, "Adam {adam} vs SGD {sgd}");
     std::fs::remove_dir_all(&out).ok();

@@ -36,10 +36,21 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         let mut opt = Adam::new(0.05);
         let (mut ws, mut grads) = (Workspace::default(), mlp.zero_grads());
         let mut losses = Vec::new();
+        // Every parameter after every epoch (W₁ row-major, b₁, W₂, b₂): the weight trajectories.
+        let mut path: Vec<Vec<f64>> = Vec::new();
         for epoch in 1..=EPOCHS {
             let loss = mlp.loss_and_grads(x.view(), &y, &mut ws, &mut grads);
             opt.step(&mut mlp, &grads);
             losses.push((epoch as f64, loss));
+            path.push(
+                mlp.weights[0]
+                    .iter()
+                    .chain(mlp.biases[0].iter())
+                    .chain(mlp.weights[1].iter())
+                    .chain(mlp.biases[1].iter())
+                    .copied()
+                    .collect(),
+            );
             if ctx.verbose {
                 eprintln!("init {attempt} epoch {epoch:>4} loss {loss:.5} W1 {:?} b1 {:?} W2 {:?} b2 {:?}",
                     mlp.weights[0].as_slice(), mlp.biases[0].as_slice(), mlp.weights[1].as_slice(), mlp.biases[1].as_slice());
@@ -50,18 +61,46 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             json!({"attempt": attempt, "final_loss": losses.last().map(|l| l.1), "solved": ok}),
         );
         if ok {
-            solved = Some((mlp, losses));
+            solved = Some((mlp, losses, path));
             break;
         }
     }
     let stuck = attempts.len() - usize::from(solved.is_some());
     ctx.set("initialisations", json!(attempts));
-    let Some((mlp, losses)) = solved else {
+    let Some((mlp, losses, path)) = solved else {
         return Err(LabError::Experiment {
             id: ctx.id.into(),
             message: format!("no initialisation of {RESTARTS} solved XOR"),
         });
     };
+    let names = [
+        "W₁[x₁→h₁]", "W₁[x₁→h₂]", "W₁[x₂→h₁]", "W₁[x₂→h₂]", "b₁[h₁]", "b₁[h₂]", "W₂[h₁→0]",
+        "W₂[h₁→1]", "W₂[h₂→0]", "W₂[h₂→1]", "b₂[0]", "b₂[1]",
+    ];
+    let mut traj = LineChart::new(
+        "XOR: every weight of the 2-2-2 MLP during training",
+        "epoch (full batch of 4)",
+        "weight value",
+    )
+    .log_x()
+    .legend(crate::plot::LegendPosition::UpperLeft);
+    for (k, name) in names.iter().enumerate() {
+        let pts = path
+            .iter()
+            .enumerate()
+            .map(|(e, w)| (e as f64 + 1.0, w[k]))
+            .collect();
+        let mut s = Series::new(*name, pts);
+        if k >= 6 {
+            s = s.dashed(); // the output layer's
+        }
+        traj = traj.series(s);
+    }
+    traj.draw(&ctx.figure("weights.svg"))?;
+    ctx.set(
+        "weight_trajectory",
+        json!({"names": names, "per_epoch": path.iter().step_by(10).collect::<Vec<_>>(), "every": 10}),
+    );
     let pred = mlp.predict(x.view());
     let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / 4.0;
     LineChart::new(

@@ -132,5 +132,22 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         (corpus.chars.len() as f64).ln()
     ));
     ctx.md(&format!("```text\n{}\n```", last_sample(1).trim()));
+    // The LSTM learning to write: its samples at a few points of training, first lines only.
+    let lstm = records[1]["samples"].as_array().cloned().unwrap_or_default();
+    if !lstm.is_empty() {
+        let picks = [0, lstm.len() / 4, lstm.len() / 2, lstm.len() - 1];
+        let mut over = String::from("The LSTM's samples over training (the first 160 characters of each):\n\n");
+        let mut last = usize::MAX;
+        for &i in &picks {
+            if i == last {
+                continue;
+            }
+            last = i;
+            let step = lstm[i][0].as_u64().unwrap_or(0);
+            let text: String = lstm[i][1].as_str().unwrap_or("").chars().take(160).collect();
+            over.push_str(&format!("after {step} steps:\n\n```text\n{}\n```\n\n", text.trim_end()));
+        }
+        ctx.md(&over);
+    }
     Ok(())
 }

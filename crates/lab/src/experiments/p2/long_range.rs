@@ -32,14 +32,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     )
     .log2_x()
     .y_range(0.0, 1.05)
-    .legend(LegendPosition::LowerLeft)
-    .series(Series::new(
-        "chance (1/8)",
-        vec![
-            (ks[0] as f64, 0.125),
-            (*ks.last().expect("ks") as f64, 0.125),
-        ],
-    ));
+    .legend(LegendPosition::LowerLeft);
     let mut rows = Vec::new();
     let mut records = Vec::new();
     let pb = ctx.progress(ks.len() as u64 * 3 * seeds, "cells × k × seeds");
@@ -76,6 +69,18 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         rows.push(row);
     }
     pb.finish_and_clear();
+    // Chance last, in grey: the cells keep the colours they have in every other Phase 2 chart.
+    chart = chart.series(
+        Series::new(
+            "chance (1/8)",
+            vec![
+                (ks[0] as f64, 0.125),
+                (*ks.last().expect("ks") as f64, 0.125),
+            ],
+        )
+        .dashed()
+        .color(crate::plot::PALETTE[7]),
+    );
     chart.draw(&ctx.figure("accuracy_vs_k.svg"))?;
     ctx.set("setup", json!({"hidden": hidden, "train_steps": steps, "batch": bs, "seeds": seeds, "test_examples": 512, "optimizer": "Adam 3e-3", "clip": 1.0}));
     ctx.set("results", json!(records));

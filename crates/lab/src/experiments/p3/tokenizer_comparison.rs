@@ -1,6 +1,7 @@
 //! `p3-tokenizer-comparison`: char vs word vs byte-level BPE (vocabularies 256 … 8k) on Tiny
 //! Shakespeare. Trained on the first 90%, measured on the held-out 10%: tokens per character and
-//! per word, the word tokenizer's out-of-vocabulary rate, and BPE's first merges.
+//! per word, the word tokenizer's out-of-vocabulary rate, and BPE's first merges; then one
+//! sentence cut by each of them, token by token.
 
 use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, LabError};
@@ -40,6 +41,22 @@ fn merge_rows(bt: &BpeTokenizer, merges: &[tfs_tokenizers::bpe::Merge]) -> Vec<V
         .collect()
 }
 
+/// One sentence, with a word Shakespeare never wrote, to cut with every tokenizer.
+const SENTENCE: &str = "O Romeo, the tokenizer splits thy name.";
+
+/// `t`'s tokens of `text`, each shown on its own (a space inside a token as `␣`), separated by spaces.
+fn pieces(t: &dyn Tokenizer, text: &str) -> (usize, String) {
+    let ids = t.encode(text);
+    let shown: Vec<String> = ids
+        .iter()
+        .map(|&id| match t.decode(&[id]) {
+            Ok(s) => s.replace(' ', "␣"),
+            Err(_) => format!("#{id}"),
+        })
+        .collect();
+    (ids.len(), format!("`{}`", shown.join(" ")))
+}
+
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = ctx.tiny_shakespeare()?;
     let text: String = text.chars().take(ctx.size(usize::MAX, 100_000)).collect();
@@ -65,7 +82,13 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         records.push(json!({"tokenizer": name, "vocab_size": t.vocab_size(), "tokens_per_char": n / chars, "tokens_per_word": n / words, "extra": extra}));
         (t.vocab_size() as f64, n / chars)
     };
+    let mut sentence_rows = Vec::new();
+    let mut cut = |name: String, t: &dyn Tokenizer| {
+        let (n, shown) = pieces(t, SENTENCE);
+        sentence_rows.push(vec![name, n.to_string(), shown]);
+    };
     let ct = CharTokenizer::train(train);
+    cut("char".into(), &ct);
     let char_pt = add(
         "char".into(),
         &ct,
@@ -81,6 +104,9 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
                 ..WordOptions::default()
             },
         );
+        if min_freq == 1 {
+            cut("word (min count 1)".into(), &wt);
+        }
         let oov = wt.oov_rate(held);
         oov_rows.push(vec![
             min_freq.to_string(),
@@ -115,6 +141,9 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         );
         if first_merges.is_empty() {
             first_merges = merge_rows(&bt, &merges);
+        }
+        if v == 1024 || v == *sizes.last().expect("sizes") {
+            cut(format!("BPE {v}"), &bt);
         }
         bpe_pts.push(add(format!("BPE {v}"), &bt, json!({"train_seconds": secs})));
         pb.inc(1);
@@ -157,5 +186,11 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         &["merge", "left", "right", "new token", "count"],
         &first_merges,
     );
+    ctx.md(&format!(
+        "One sentence, \"{SENTENCE}\", cut by each tokenizer trained above (tokens separated by spaces, \
+         ␣ a space; the word tokenizer writes every word it never saw as `<unk>`):"
+    ));
+    ctx.table(&["tokenizer", "tokens", "the pieces"], &sentence_rows);
+    ctx.set("sentence", json!({"text": SENTENCE, "cuts": sentence_rows}));
     Ok(())
 }

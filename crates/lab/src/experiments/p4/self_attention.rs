@@ -233,5 +233,54 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         &["head", "offset 0 (itself)", "offset 1", "offset 2"],
         &offset_rows,
     );
+    // The positions alone: each head's scores between the sinusoidal encodings only,
+    // softmax((PE W_Q,h)(PE W_K,h)ᵀ / √d_k) under the causal mask. If the offset a head keeps is
+    // carried by the positions (the projections turning PE(i) toward PE(i − k)), these weights
+    // peak at that offset too, with no token content at all.
+    let dk = d / heads;
+    let (pq, pk) = (pe.dot(&model.mha.w_q), pe.dot(&model.mha.w_k));
+    let mut pos_rows = Vec::new();
+    let mut pos_rec = Vec::new();
+    for h in 0..heads {
+        let cols = s![.., h * dk..(h + 1) * dk];
+        let scores = pq.slice(cols).dot(&pk.slice(cols).t()) / (dk as f32).sqrt();
+        let mut mean = [0.0f64; 3];
+        let mut peak = [0usize; 3];
+        for i in 2..t {
+            let row: Vec<f64> = (0..=i).map(|j| scores[[i, j]] as f64).collect();
+            let p = tfs_math::softmax::softmax(&row);
+            for (off, m) in mean.iter_mut().enumerate() {
+                *m += p[i - off] / valid as f64;
+            }
+            let best = tfs_math::argmax(p.iter().copied());
+            if i - best < 3 {
+                peak[i - best] += 1;
+            }
+        }
+        pos_rows.push(vec![
+            format!("head {h}"),
+            format!("{:.2}", mean[0]),
+            format!("{:.2}", mean[1]),
+            format!("{:.2}", mean[2]),
+            format!("{}/{valid}, {}/{valid}, {}/{valid}", peak[0], peak[1], peak[2]),
+        ]);
+        pos_rec.push(json!({"head": h, "mean_weight_offset_0_1_2": mean, "queries_peaking_at_offset_0_1_2": peak}));
+    }
+    ctx.set("positions_only", json!(pos_rec));
+    ctx.md(
+        "The same heads scoring the positional encodings alone, without the tokens' embeddings \
+         (softmax of (PE W_Q)(PE W_K)ᵀ / √d_k under the causal mask, per head): the mean weight on \
+         each offset, and for how many query positions each offset gets the largest weight.",
+    );
+    ctx.table(
+        &[
+            "head, positions only",
+            "offset 0",
+            "offset 1",
+            "offset 2",
+            "queries whose largest weight is at offset 0, 1, 2",
+        ],
+        &pos_rows,
+    );
     Ok(())
 }
