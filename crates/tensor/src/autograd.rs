@@ -26,9 +26,9 @@
 //!   Together with copying whole runs when heads are split and merged (`ops::gather_strided`:
 //!   15% of a GPT step before, ~2% after), the `baby` GPT step went from ≈ 56 to ≈ 30 ms (both
 //!   measured with other work on the machine).
-//! - Tried and kept: the heads of attention spread over the kernel threads (one GEMM thread
-//!   each) rather than one threaded GEMM per head: the per-head products are 64×64×32, far below
-//!   the size where a threaded GEMM pays.
+//! - Not measured against its alternative: attention spreads its heads over the kernel threads
+//!   (one GEMM thread each) because a head's products (64×64×32 in the baby GPT) are far below
+//!   the size at which `sgemm` wakes a second thread.
 
 use crate::op::{BinaryOp, Op};
 use crate::ops::{
