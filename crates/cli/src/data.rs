@@ -23,6 +23,10 @@ pub fn run(cmd: DataCommand, global: &Global) -> Result<()> {
                 match f {
                     Fetched::Cached(p) => println!("cached     {}", p.display()),
                     Fetched::Downloaded(p) => println!("downloaded {}", p.display()),
+                    Fetched::Replaced { path, reason } => println!(
+                        "replaced   {} (the cached copy was rejected: {reason})",
+                        path.display()
+                    ),
                 }
             }
             Ok(())
