@@ -18,7 +18,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let train = arrays(&data.train, n_train, stats);
     let test = arrays(&data.test, 2_000, stats);
     let mut rng = ctx.rng();
-    let init: Mlp<f32> = Mlp::new(&[784, 128, 10], Activation::Relu, Init::HeNormal, &mut rng);
+    let init: Mlp<f32> = Mlp::new(&[train.x.ncols(), 128, 10], Activation::Relu, Init::HeNormal, &mut rng);
     let batch = 64;
     let lr_sgd = 0.05;
     let mut opts: Vec<(String, Box<dyn Optimizer<f32>>)> = vec![
