@@ -10,6 +10,7 @@
 mod bench;
 mod data;
 mod lab;
+mod out;
 mod tokenizer;
 
 use clap::{Parser, Subcommand};
