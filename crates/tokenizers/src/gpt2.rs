@@ -83,7 +83,7 @@ pub fn from_encoder_json_text(
     let r = Reader {
         path: encoder_json.to_path_buf(),
     };
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
         .map_err(|e| r.err(e.line(), format!("not a JSON object of token → id: {e}")))?;
     let mut inverse = std::collections::HashMap::new();
     for (b, c) in byte_to_unicode().iter().enumerate() {
