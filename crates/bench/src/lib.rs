@@ -32,6 +32,8 @@ pub fn impl_name() -> String {
 pub enum BenchError {
     Data(tfs_data::DataError),
     Tokenizer(tfs_tokenizers::TokenizerError),
+    /// The data or arguments cannot make the benchmark (too little data, a bad size).
+    Input(String),
 }
 
 impl fmt::Display for BenchError {
@@ -39,18 +41,13 @@ impl fmt::Display for BenchError {
         match self {
             BenchError::Data(e) => write!(f, "{e}"),
             BenchError::Tokenizer(e) => write!(f, "{e}"),
+            BenchError::Input(m) => write!(f, "{m}"),
         }
     }
 }
 
-impl std::error::Error for BenchError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BenchError::Data(e) => Some(e),
-            BenchError::Tokenizer(e) => Some(e),
-        }
-    }
-}
+/// No `source()`: the message already is the inner error's, and `{:#}` would print it twice.
+impl std::error::Error for BenchError {}
 
 impl From<tfs_data::DataError> for BenchError {
     fn from(e: tfs_data::DataError) -> Self {

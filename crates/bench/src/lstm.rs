@@ -38,7 +38,8 @@ pub fn lstm(
         if s == WARMUP {
             t0 = Instant::now();
         }
-    });
+    })
+    .map_err(|e| BenchError::Input(e.to_string()))?;
     let secs = t0.elapsed().as_secs_f64();
     Ok(json!({
         "impl": crate::impl_name(),

@@ -26,6 +26,14 @@ pub fn mlp(
     let stats = pixel_stats(&data.train);
     let train = arrays(&data.train, usize::MAX, stats);
     let test = arrays(&data.test, usize::MAX, stats);
+    if train.y.len() < recipe.batch {
+        return Err(BenchError::Input(format!(
+            "{}: {} training images, fewer than one batch of {}",
+            data.dir.display(),
+            train.y.len(),
+            recipe.batch
+        )));
+    }
     let (_, recs) = train_recipe(&recipe, &train, &test, seed, on_epoch);
     let train_s: f64 = recs.iter().map(|r| r.seconds).sum();
     let samples = (train.y.len() / recipe.batch * recipe.batch * recipe.epochs) as f64;

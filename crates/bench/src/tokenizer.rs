@@ -42,7 +42,13 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
 
 /// Times GPT-2 encoding of Tiny Shakespeare and training a BPE vocabulary of `vocab_size`.
 pub fn tokenizer(data_dir: &Path, fetch: Fetch, vocab_size: usize) -> Result<Value, BenchError> {
+    tfs_tokenizers::bpe_tokenizer::check_vocab_size(vocab_size, 0)?;
     let text = tfs_data::text::load_tiny_shakespeare_fetching(data_dir, fetch)?;
+    if text.is_empty() {
+        return Err(BenchError::Input(
+            "the corpus is empty: no throughput to measure".into(),
+        ));
+    }
     let mb = text.len() as f64 / 1e6;
     let gpt2 = tfs_tokenizers::gpt2::gpt2()?;
     let n_tokens = gpt2.encode_ordinary(&text).len();
@@ -66,7 +72,8 @@ pub fn tokenizer(data_dir: &Path, fetch: Fetch, vocab_size: usize) -> Result<Val
     });
     let train = best_of(3, || {
         std::hint::black_box(
-            BpeTokenizer::train(&[&text], vocab_size, Split::Gpt2, &[]).expect("valid size"),
+            BpeTokenizer::train(&[&text], vocab_size, Split::Gpt2, &[])
+                .expect("the size was checked above"),
         );
     });
     Ok(json!({

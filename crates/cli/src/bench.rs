@@ -78,13 +78,31 @@ pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
                 "--threads must list counts of at least 1"
             );
             anyhow::ensure!(min_seconds >= 0.0, "--min-seconds must not be negative");
-            tfs_bench::gemm::gemm(&threads, &filter, min_seconds, &mut |v| println!("{v}"));
-            return Ok(());
+            let mut out = crate::out::stdout();
+            let mut failed = None;
+            tfs_bench::gemm::gemm(&threads, &filter, min_seconds, &mut |v| {
+                if failed.is_none() {
+                    failed = out.line_now(v).err();
+                }
+            });
+            return match failed {
+                Some(e) => Err(e.into()),
+                None => Ok(out.finish()?),
+            };
         }
         BenchCommand::Kernels { min_seconds } => {
             anyhow::ensure!(min_seconds >= 0.0, "--min-seconds must not be negative");
-            tfs_bench::kernels::kernels(min_seconds, &mut |v| println!("{v}"));
-            return Ok(());
+            let mut out = crate::out::stdout();
+            let mut failed = None;
+            tfs_bench::kernels::kernels(min_seconds, &mut |v| {
+                if failed.is_none() {
+                    failed = out.line_now(v).err();
+                }
+            });
+            return match failed {
+                Some(e) => Err(e.into()),
+                None => Ok(out.finish()?),
+            };
         }
         BenchCommand::Mlp { epochs } => {
             anyhow::ensure!(epochs != Some(0), "--epochs must be at least 1");
@@ -132,6 +150,7 @@ pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
                 .map_err(anyhow::Error::msg)?
         }
     };
-    println!("{line}");
-    Ok(())
+    let mut out = crate::out::stdout();
+    out.line(line)?;
+    Ok(out.finish()?)
 }

@@ -19,13 +19,18 @@ pub fn run(cmd: DataCommand, global: &Global) -> Result<()> {
                 let known: Vec<&str> = DATASETS.iter().map(|d| d.name).collect();
                 anyhow!("unknown dataset '{name}' (known: {})", known.join(", "))
             })?;
+            let mut out = crate::out::stdout();
             for f in fetch(spec, &global.data_dir, &http_download)? {
                 match f {
-                    Fetched::Cached(p) => println!("cached     {}", p.display()),
-                    Fetched::Downloaded(p) => println!("downloaded {}", p.display()),
+                    Fetched::Cached(p) => out.line(format!("cached     {}", p.display()))?,
+                    Fetched::Downloaded(p) => out.line(format!("downloaded {}", p.display()))?,
+                    Fetched::Replaced { path, reason } => out.line(format!(
+                        "replaced   {} (the cached copy was rejected: {reason})",
+                        path.display()
+                    ))?,
                 }
             }
-            Ok(())
+            Ok(out.finish()?)
         }
     }
 }

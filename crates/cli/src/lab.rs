@@ -31,10 +31,11 @@ pub enum LabCommand {
 pub fn run(cmd: LabCommand, global: &Global) -> Result<()> {
     match cmd {
         LabCommand::List => {
+            let mut out = crate::out::stdout();
             for e in registry() {
-                println!("{:<28} p{}  {}", e.id, e.phase, e.description);
+                out.line(format!("{:<28} p{}  {}", e.id, e.phase, e.description))?;
             }
-            Ok(())
+            Ok(out.finish()?)
         }
         LabCommand::Run {
             target,
@@ -52,15 +53,16 @@ pub fn run(cmd: LabCommand, global: &Global) -> Result<()> {
                 fetch: global.fetch,
             };
             let mut skipped = Vec::new();
+            let mut out = crate::out::stdout();
             for e in &chosen {
                 let start = Instant::now();
                 match tfs_lab::run(e, &opts) {
-                    Ok(dir) => println!(
+                    Ok(dir) => out.line_now(format!(
                         "{:<28} {:>7.1}s  -> {}",
                         e.id,
                         start.elapsed().as_secs_f64(),
                         dir.display()
-                    ),
+                    ))?,
                     // A missing dataset does not stop the other experiments; it fails the run at the end.
                     Err(LabError::DataMissing { message, .. }) => {
                         eprintln!("{:<28} skipped: {message}", e.id);
@@ -69,6 +71,7 @@ pub fn run(cmd: LabCommand, global: &Global) -> Result<()> {
                     Err(err) => return Err(err.into()),
                 }
             }
+            out.finish()?;
             anyhow::ensure!(
                 skipped.is_empty(),
                 "{} experiment(s) skipped for missing data ({}); see the lines above",

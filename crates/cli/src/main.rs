@@ -11,6 +11,7 @@ mod bench;
 mod data;
 mod gpt;
 mod lab;
+mod out;
 mod tokenizer;
 
 use clap::{Parser, Subcommand};

@@ -15,18 +15,18 @@ pub enum TokenizerCommand {
         /// Training text (UTF-8); several files allowed
         #[arg(long, required = true, num_args = 1..)]
         input: Vec<PathBuf>,
-        /// Vocabulary size (BPE: 256 bytes + merges + specials)
-        #[arg(long, default_value_t = 1024)]
-        vocab_size: usize,
+        /// Vocabulary size (BPE only: 256 bytes + merges + specials; default 1024, at most 2^20)
+        #[arg(long)]
+        vocab_size: Option<usize>,
         /// bpe, char or word
         #[arg(long, default_value = "bpe")]
         kind: String,
         /// Special tokens for BPE (e.g. "<|endoftext|>")
         #[arg(long)]
         special: Vec<String>,
-        /// Minimum count for the word tokenizer
-        #[arg(long, default_value_t = 1)]
-        min_freq: usize,
+        /// Minimum count for the word tokenizer (default 1)
+        #[arg(long)]
+        min_freq: Option<usize>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -88,11 +88,16 @@ fn read_input(file: &Option<PathBuf>) -> Result<String> {
     })
 }
 
+/// Ids separated by spaces, built in one string (a Vec<String> of 20 million ids took ~1 GB).
 fn ids_line(ids: &[u32]) -> String {
-    ids.iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut s = String::with_capacity(ids.len() * 6);
+    for (k, id) in ids.iter().enumerate() {
+        if k > 0 {
+            s.push(' ');
+        }
+        s.push_str(&id.to_string());
+    }
+    s
 }
 
 pub fn run(cmd: TokenizerCommand) -> Result<()> {
@@ -105,10 +110,30 @@ pub fn run(cmd: TokenizerCommand) -> Result<()> {
             min_freq,
             out,
         } => {
+            if !["bpe", "char", "word"].contains(&kind.as_str()) {
+                bail!("unknown tokenizer kind '{kind}' (expected bpe, char or word)");
+            }
+            // Options a kind does not use are said to be ignored, not silently dropped.
+            let ignored = |flag: &str, given: bool, used_by: &str| {
+                if given && kind != used_by {
+                    eprintln!("warning: {flag} is ignored by the {kind} tokenizer (only {used_by} uses it)");
+                }
+            };
+            ignored("--vocab-size", vocab_size.is_some(), "bpe");
+            ignored("--special", !special.is_empty(), "bpe");
+            ignored("--min-freq", min_freq.is_some(), "word");
+            let vocab_size = vocab_size.unwrap_or(1024);
+            if kind == "bpe" {
+                // Before reading gigabytes of text.
+                tfs_tokenizers::bpe_tokenizer::check_vocab_size(vocab_size, special.len())?;
+            }
             let texts: Vec<String> = input
                 .iter()
                 .map(|p| read_input(&Some(p.clone())))
                 .collect::<Result<_>>()?;
+            if texts.iter().all(|t| t.trim().is_empty()) {
+                bail!("the training text is empty (or only whitespace): nothing to learn a vocabulary from");
+            }
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let t0 = std::time::Instant::now();
             let tok: Box<dyn Tokenizer> = match kind.as_str() {
@@ -117,18 +142,22 @@ pub fn run(cmd: TokenizerCommand) -> Result<()> {
                     Box::new(BpeTokenizer::train(&refs, vocab_size, Split::Gpt2, &sp)?.0)
                 }
                 "char" => Box::new(CharTokenizer::train(&texts.concat())),
-                "word" => Box::new(WordTokenizer::train(
+                _ => Box::new(WordTokenizer::train(
                     &texts.join("\n"),
                     WordOptions {
-                        min_freq,
+                        min_freq: min_freq.unwrap_or(1),
                         ..WordOptions::default()
                     },
                 )),
-                k => bail!("unknown tokenizer kind '{k}' (expected bpe, char or word)"),
             };
             tok.save(&out)?;
+            let short = if kind == "bpe" && tok.vocab_size() < vocab_size {
+                format!(" (not {vocab_size}: the text has no more pairs to merge)")
+            } else {
+                String::new()
+            };
             eprintln!(
-                "trained a {} tokenizer of {} tokens in {:.2}s -> {}",
+                "trained a {} tokenizer of {} tokens{short} in {:.2}s -> {}",
                 tok.kind(),
                 tok.vocab_size(),
                 t0.elapsed().as_secs_f64(),
@@ -139,27 +168,38 @@ pub fn run(cmd: TokenizerCommand) -> Result<()> {
         TokenizerCommand::Encode { which, file, lines } => {
             let tok = tokenizer(&which)?;
             let text = read_input(&file)?;
+            let mut out = crate::out::stdout();
             if lines {
                 for line in text.lines() {
-                    println!("{}", ids_line(&tok.encode(line)));
+                    out.line(ids_line(&tok.encode(line)))?;
                 }
             } else {
-                println!("{}", ids_line(&tok.encode(&text)));
+                out.line(ids_line(&tok.encode(&text)))?;
             }
-            Ok(())
+            Ok(out.finish()?)
         }
         TokenizerCommand::Decode { which, file } => {
             let tok = tokenizer(&which)?;
             let text = read_input(&file)?;
-            let ids: Vec<u32> = text
-                .split_whitespace()
-                .map(|s| {
-                    s.parse::<u32>()
-                        .map_err(|_| anyhow::anyhow!("'{s}' is not a token id"))
-                })
-                .collect::<Result<_>>()?;
-            print!("{}", tok.decode(&ids)?);
-            Ok(())
+            let name = file
+                .as_ref()
+                .map_or("stdin".to_string(), |p| p.display().to_string());
+            let mut ids: Vec<u32> = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                for (k, s) in line.split_whitespace().enumerate() {
+                    let id = s.parse::<u32>().map_err(|_| {
+                        anyhow::anyhow!(
+                            "{name}:{}: '{s}' (word {}) is not a token id",
+                            n + 1,
+                            k + 1
+                        )
+                    })?;
+                    ids.push(id);
+                }
+            }
+            let mut out = crate::out::stdout();
+            out.text(tok.decode(&ids)?)?;
+            Ok(out.finish()?)
         }
     }
 }

@@ -28,7 +28,7 @@
 //! Left out: resuming partial downloads, locking against two processes fetching the same dataset
 //! at once, verifying files that are present on the first-use path (`tfs data fetch` does).
 
-use crate::idx::read_maybe_gz;
+use crate::idx::read_maybe_gz_capped;
 use crate::DataError;
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
@@ -108,7 +108,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Checks a file's decompressed contents against its spec.
 pub fn verify(path: &Path, spec: &FileSpec) -> Result<(), DataError> {
-    let contents = read_maybe_gz(path)?;
+    // Never more than one byte past the expected length: a wrong file is reported, not inflated.
+    let contents = read_maybe_gz_capped(path, spec.len + 1)?;
     let found = sha256_hex(&contents);
     if contents.len() != spec.len || found != spec.sha256 {
         return Err(DataError::Checksum {
@@ -127,6 +128,8 @@ pub enum Fetched {
     Cached(PathBuf),
     /// Downloaded and verified.
     Downloaded(PathBuf),
+    /// A copy was there but did not verify (`reason`); it was downloaded again and verified.
+    Replaced { path: PathBuf, reason: String },
 }
 
 /// Makes every file of `spec` present and verified in `DATA_DIR/NAME/`, using `download`.
@@ -142,10 +145,14 @@ pub fn fetch(
     })?;
     let mut done = Vec::new();
     for file in spec.files {
+        let mut rejected = None;
         if let Some(path) = present(&dir, file) {
-            if verify(&path, file).is_ok() {
-                done.push(Fetched::Cached(path));
-                continue;
+            match verify(&path, file) {
+                Ok(()) => {
+                    done.push(Fetched::Cached(path));
+                    continue;
+                }
+                Err(e) => rejected = Some(e.to_string()),
             }
         }
         let path = dir.join(file.name);
@@ -166,10 +173,17 @@ pub fn fetch(
             }
         }
         std::fs::remove_file(&partial).ok();
-        if let Some(e) = last_err {
-            return Err(e);
+        match (last_err, rejected) {
+            (Some(DataError::Download { url, message }), Some(reason)) => {
+                return Err(DataError::Download {
+                    url,
+                    message: format!("{message} (the cached copy was rejected: {reason})"),
+                })
+            }
+            (Some(e), _) => return Err(e),
+            (None, Some(reason)) => done.push(Fetched::Replaced { path, reason }),
+            (None, None) => done.push(Fetched::Downloaded(path)),
         }
-        done.push(Fetched::Downloaded(path));
     }
     Ok(done)
 }

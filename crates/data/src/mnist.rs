@@ -94,6 +94,13 @@ fn split(
         ));
     }
     let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
+    if n == 0 || rows == 0 || cols == 0 {
+        return Err(DataError::Corrupt {
+            path: img_path.to_path_buf(),
+            offset: 4,
+            message: format!("no images: dimensions {:?}", images.dims),
+        });
+    }
     if labels.dims[0] != n {
         return Err(corrupt(
             lbl_path,

@@ -23,6 +23,11 @@ pub fn read_text(path: &Path, hint: &str) -> Result<String, DataError> {
             }
         }
     })?;
+    text_from_bytes(bytes, path)
+}
+
+/// A file's bytes as UTF-8 text; invalid UTF-8 is `Corrupt` naming the byte offset.
+pub fn text_from_bytes(bytes: Vec<u8>, path: &Path) -> Result<String, DataError> {
     String::from_utf8(bytes).map_err(|e| DataError::Corrupt {
         path: path.to_path_buf(),
         offset: e.utf8_error().valid_up_to() as u64,

@@ -23,6 +23,9 @@ pub const RESERVED_KEYS: [&str; 8] = [
     "seconds",
 ];
 
+/// The fewest MNIST training images the lab accepts: the largest batch of its recipes.
+pub const MNIST_MIN_TRAIN: usize = 128;
+
 /// One experiment's run.
 pub struct Ctx {
     /// The experiment's id.
@@ -57,6 +60,14 @@ impl Ctx {
             results: Map::new(),
             summary: String::new(),
             figures: Vec::new(),
+        }
+    }
+
+    /// This experiment's error for a problem `e` with its data or configuration.
+    pub fn fail(&self, e: impl std::fmt::Display) -> LabError {
+        LabError::Experiment {
+            id: self.id.to_string(),
+            message: e.to_string(),
         }
     }
 
@@ -130,10 +141,20 @@ impl Ctx {
         pb
     }
 
-    /// MNIST from the data folder; a missing file is [`LabError::DataMissing`] naming this experiment.
+    /// MNIST from the data folder; a missing file is [`LabError::DataMissing`] naming this
+    /// experiment. Fewer than [`MNIST_MIN_TRAIN`] training images (one batch of the largest
+    /// recipe) is an error.
     pub fn mnist(&self) -> Result<tfs_data::mnist::Mnist, LabError> {
-        tfs_data::mnist::load_mnist_fetching(&self.data_dir, self.fetch)
-            .map_err(|e| LabError::from_data(self.id, e))
+        let data = tfs_data::mnist::load_mnist_fetching(&self.data_dir, self.fetch)
+            .map_err(|e| LabError::from_data(self.id, e))?;
+        if data.train.n < MNIST_MIN_TRAIN {
+            return Err(self.fail(format!(
+                "{}: {} training images, fewer than one batch of {MNIST_MIN_TRAIN}",
+                data.dir.display(),
+                data.train.n
+            )));
+        }
+        Ok(data)
     }
 
     /// Tiny Shakespeare from the data folder, as [`Ctx::mnist`] for errors.

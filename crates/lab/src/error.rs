@@ -40,14 +40,8 @@ impl fmt::Display for LabError {
     }
 }
 
-impl std::error::Error for LabError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            LabError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: `Io`'s message already ends with its cause, and `{:#}` would print it twice.
+impl std::error::Error for LabError {}
 
 /// Attaches a path to an I/O result.
 pub(crate) fn io<T>(path: &std::path::Path, r: std::io::Result<T>) -> Result<T, LabError> {

@@ -83,26 +83,54 @@ impl Default for RunOptions {
 
 /// Runs one experiment and writes its outputs into `OUT/ID/`. Returns the folder.
 ///
-/// Outputs are first written to `OUT/ID.partial/` and moved into place only when the experiment
-/// succeeded, so a failed or interrupted run never leaves a half-written result behind the
-/// previous good one.
+/// Outputs are first written to `OUT/ID.partial/`, which is removed when the experiment fails.
+/// On success the previous result is renamed to `OUT/ID.old/`, the new one into place, then
+/// `ID.old` is removed: at every instant one complete result exists under `ID` or `ID.old`, and a
+/// run interrupted between the renames is repaired by the next one (`ID.old` moved back).
+/// `OUT/ID` existing as anything but a folder is an error before anything runs.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf, LabError> {
     io(&opts.out, std::fs::create_dir_all(&opts.out))?;
     let dir = opts.out.join(exp.id);
     let tmp = opts.out.join(format!("{}.partial", exp.id));
+    let old = opts.out.join(format!("{}.old", exp.id));
+    if let Ok(meta) = std::fs::symlink_metadata(&dir) {
+        if !meta.is_dir() {
+            return Err(LabError::Io {
+                path: dir,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists and is not a folder; move it away or choose another --out",
+                ),
+            });
+        }
+    } else if old.is_dir() {
+        // A previous run stopped between its two renames: its old result comes back first.
+        io(&old, std::fs::rename(&old, &dir))?;
+    }
     if tmp.exists() {
         io(&tmp, std::fs::remove_dir_all(&tmp))?;
     }
     io(&tmp, std::fs::create_dir_all(&tmp))?;
     let mut ctx = Ctx::new(exp.id, tmp.clone(), opts);
     let start = Instant::now();
-    (exp.run)(&mut ctx)?;
-    let seconds = start.elapsed().as_secs_f64();
-    write_outputs(exp, &ctx, seconds)?;
+    let outcome = (exp.run)(&mut ctx).and_then(|()| {
+        let seconds = start.elapsed().as_secs_f64();
+        write_outputs(exp, &ctx, seconds)
+    });
+    if let Err(e) = outcome {
+        std::fs::remove_dir_all(&tmp).ok();
+        return Err(e);
+    }
+    if old.exists() {
+        io(&old, std::fs::remove_dir_all(&old))?;
+    }
     if dir.exists() {
-        io(&dir, std::fs::remove_dir_all(&dir))?;
+        io(&dir, std::fs::rename(&dir, &old))?;
     }
     io(&dir, std::fs::rename(&tmp, &dir))?;
+    if old.exists() {
+        io(&old, std::fs::remove_dir_all(&old))?;
+    }
     Ok(dir)
 }
 

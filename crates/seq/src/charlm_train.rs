@@ -16,6 +16,41 @@ use tfs_math::Rng;
 use tfs_nn::optim::clip_and_step;
 use tfs_nn::Adam;
 
+/// A text too short for a recipe's context: each of the B tracks needs one window of `seq_len`
+/// inputs plus the target after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooShort {
+    /// "training" or "held-out".
+    pub part: &'static str,
+    /// Characters of that part.
+    pub have: usize,
+    pub batch: usize,
+    pub seq_len: usize,
+}
+
+impl TooShort {
+    /// Characters needed: `batch × seq_len + 1`.
+    pub fn need(&self) -> usize {
+        self.batch * self.seq_len + 1
+    }
+}
+
+impl std::fmt::Display for TooShort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "text too short for the context: the {} text has {} characters, {} tracks × {} + 1 = {} needed",
+            self.part,
+            self.have,
+            self.batch,
+            self.seq_len,
+            self.need()
+        )
+    }
+}
+
+impl std::error::Error for TooShort {}
+
 /// The characters of a text, sorted, and the text as ids.
 pub struct Corpus {
     pub chars: Vec<char>,
@@ -43,6 +78,29 @@ impl Corpus {
             train: ids[..split].to_vec(),
             val: ids[split..].to_vec(),
         }
+    }
+
+    /// Whether the text is long enough for `r`: at least one window per track of the training
+    /// text, and of the held-out text when there is one (it is evaluated with min(B, 8) tracks).
+    pub fn check(&self, r: &LmRecipe) -> Result<(), TooShort> {
+        let fits = |part, have: usize, batch: usize| {
+            let e = TooShort {
+                part,
+                have,
+                batch,
+                seq_len: r.seq_len,
+            };
+            if have < e.need() {
+                Err(e)
+            } else {
+                Ok(())
+            }
+        };
+        fits("training", self.train.len(), r.batch)?;
+        if !self.val.is_empty() {
+            fits("held-out", self.val.len(), r.batch.min(8))?;
+        }
+        Ok(())
     }
 
     pub fn decode(&self, ids: &[usize]) -> String {
@@ -115,7 +173,8 @@ pub struct LmRun {
     pub tokens_trained: usize,
 }
 
-/// Trains a char-LM of `kind` with `recipe`. `on_step` is called after every step.
+/// Trains a char-LM of `kind` with `recipe`. `on_step` is called after every step. A corpus too
+/// short for the recipe ([`Corpus::check`]) is an error; without held-out text nothing is evaluated.
 pub fn train_char_lm(
     kind: CellKind,
     corpus: &Corpus,
@@ -123,7 +182,8 @@ pub fn train_char_lm(
     seed: u64,
     sample_len: usize,
     on_step: &mut dyn FnMut(usize),
-) -> LmRun {
+) -> Result<LmRun, TooShort> {
+    corpus.check(r)?;
     let mut rng = Rng::new(seed);
     let mut lm: CharLm<f32> = CharLm::new(kind, corpus.chars.len(), r.hidden, &mut rng);
     let mut opt = Adam::new(r.lr);
@@ -147,7 +207,9 @@ pub fn train_char_lm(
         secs += t0.elapsed().as_secs_f64();
         train_curve.push((step, st.loss));
         if step % r.eval_every == 0 || step == r.steps {
-            val_curve.push((step, val_loss(&lm, &corpus.val, r.batch.min(8), r.seq_len)));
+            if !corpus.val.is_empty() {
+                val_curve.push((step, val_loss(&lm, &corpus.val, r.batch.min(8), r.seq_len)));
+            }
             if sample_len > 0 {
                 let prime = [corpus.train[0]];
                 let text = corpus.decode(&lm.sample(&prime, sample_len, 0.8, &mut sample_rng));
@@ -156,14 +218,14 @@ pub fn train_char_lm(
         }
         on_step(step);
     }
-    LmRun {
+    Ok(LmRun {
         model: lm,
         train_curve,
         val_curve,
         samples,
         train_seconds: secs,
         tokens_trained: r.steps * r.batch * r.seq_len,
-    }
+    })
 }
 
 /// Mean of the last `n` values of a curve.

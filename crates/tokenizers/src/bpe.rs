@@ -130,6 +130,10 @@ pub fn merge_heap(ranks: &HashMap<Vec<u8>, u32>, piece: &[u8]) -> Vec<usize> {
 /// Pieces longer than this use the heap merge.
 const HEAP_THRESHOLD: usize = 64;
 
+/// Pieces longer than this are merged in chunks of at most this many bytes (see the module
+/// comment): what bounds the memory of encoding one piece.
+pub const MAX_PIECE_BYTES: usize = 1 << 20;
+
 impl Bpe {
     /// A vocabulary from tokens in id order (`tokens[id]`), the first `n_mergeable` of them
     /// mergeable, the rest special (given as text).
@@ -154,8 +158,22 @@ impl Bpe {
         }
     }
 
-    /// Appends the ids of one pre-tokenized piece to `out`.
+    /// Appends the ids of one pre-tokenized piece to `out`; see [`MAX_PIECE_BYTES`].
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let mut rest = piece;
+        while rest.len() > MAX_PIECE_BYTES {
+            // Never cut inside a character: back up to a character's first byte.
+            let mut cut = MAX_PIECE_BYTES;
+            while cut > MAX_PIECE_BYTES - 4 && (rest[cut] & 0xc0) == 0x80 {
+                cut -= 1;
+            }
+            self.encode_chunk(&rest[..cut], out);
+            rest = &rest[cut..];
+        }
+        self.encode_chunk(rest, out);
+    }
+
+    fn encode_chunk(&self, piece: &[u8], out: &mut Vec<u32>) {
         if let Some(&id) = self.ranks.get(piece) {
             out.push(id); // whole piece is a token: the common case for frequent words
             return;
@@ -222,7 +240,8 @@ pub fn train(pieces: &HashMap<Vec<u8>, u64>, n_merges: usize) -> (Vec<Merge>, Ve
     // Max-heap by count, then smallest pair; stale entries are skipped on pop.
     let mut heap: BinaryHeap<(i64, Reverse<(u32, u32)>)> =
         counts.iter().map(|(&p, &c)| (c, Reverse(p))).collect();
-    let mut merges = Vec::with_capacity(n_merges);
+    // No more merges than pairs exist: never reserve for an absurd request.
+    let mut merges = Vec::with_capacity(n_merges.min(counts.len()));
     while merges.len() < n_merges {
         let Some((c, Reverse(pair))) = heap.pop() else {
             break;

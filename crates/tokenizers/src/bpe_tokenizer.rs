@@ -36,10 +36,8 @@ impl BpeTokenizer {
         split: Split,
         specials: &[&str],
     ) -> Result<(Self, Vec<crate::bpe::Merge>), TokenizerError> {
+        check_vocab_size(vocab_size, specials.len())?;
         let base = 256 + specials.len();
-        if vocab_size < base {
-            return Err(TokenizerError::Config(format!("vocabulary size {vocab_size} is below the {base} base tokens (256 bytes + {} specials)", specials.len())));
-        }
         let mut pieces: HashMap<Vec<u8>, u64> = HashMap::new();
         for text in texts {
             for segment in split_specials(text, specials) {
@@ -96,12 +94,13 @@ impl BpeTokenizer {
                 }
             }
         }
+        check_byte_level(&p.tokens, r, &|id| p.line_of(id))?;
         let mut tokens = p.tokens;
-        let mut specials = Vec::new();
-        for (bytes, id) in p.specials {
+        let mut specials: Vec<(String, u32)> = Vec::new();
+        for (bytes, id, line) in p.specials {
             if id as usize != tokens.len() {
                 return Err(r.err(
-                    0,
+                    line,
                     format!(
                         "special token id {id} does not follow the {} tokens",
                         tokens.len()
@@ -109,22 +108,61 @@ impl BpeTokenizer {
                 ));
             }
             let text = String::from_utf8(bytes.clone())
-                .map_err(|_| r.err(0, format!("special token {id} is not UTF-8")))?;
+                .map_err(|_| r.err(line, format!("special token {id} is not UTF-8")))?;
+            if text.is_empty() || specials.iter().any(|s| s.0 == text) {
+                return Err(r.err(line, format!("special token {id} is empty or a duplicate")));
+            }
             specials.push((text, id));
             tokens.push(bytes);
-        }
-        let singles = tokens.iter().filter(|t| t.len() == 1).count();
-        if singles < 256 {
-            return Err(r.err(
-                0,
-                format!("a byte-level vocabulary needs all 256 single bytes, found {singles}"),
-            ));
         }
         Ok(BpeTokenizer {
             bpe: Bpe::from_tokens(tokens, specials),
             split,
         })
     }
+}
+
+/// The largest vocabulary [`BpeTokenizer::train`] accepts: 2²⁰ tokens (GPT-4o has about 200 000).
+pub const MAX_VOCAB_SIZE: usize = 1 << 20;
+
+/// Checks a requested vocabulary size: at least the 256 bytes and `n_specials` special tokens,
+/// at most [`MAX_VOCAB_SIZE`].
+pub fn check_vocab_size(vocab_size: usize, n_specials: usize) -> Result<(), TokenizerError> {
+    let base = 256 + n_specials;
+    if vocab_size < base {
+        return Err(TokenizerError::Config(format!("vocabulary size {vocab_size} is below the {base} base tokens (256 bytes + {n_specials} specials)")));
+    }
+    if vocab_size > MAX_VOCAB_SIZE {
+        return Err(TokenizerError::Config(format!(
+            "vocabulary size {vocab_size} is above the {MAX_VOCAB_SIZE} this trainer accepts"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the mergeable tokens of a byte-level vocabulary: none empty, no two alike, and every
+/// one of the 256 single bytes present (so every piece of text can be encoded). `line_of(id)`
+/// names the line of a token in errors.
+pub fn check_byte_level(
+    tokens: &[Vec<u8>],
+    r: &Reader,
+    line_of: &dyn Fn(usize) -> usize,
+) -> Result<(), TokenizerError> {
+    crate::format::check_unique(tokens, r, line_of)?;
+    let singles = tokens.iter().filter(|t| t.len() == 1).count();
+    if singles < 256 {
+        let mut have = [false; 256];
+        tokens
+            .iter()
+            .filter(|t| t.len() == 1)
+            .for_each(|t| have[t[0] as usize] = true);
+        let first = have.iter().position(|h| !h).unwrap_or(0);
+        return Err(r.err(
+            0,
+            format!("a byte-level vocabulary needs all 256 single bytes, found {singles} (byte {first:#04x} is missing)"),
+        ));
+    }
+    Ok(())
 }
 
 enum Segment<'a> {
@@ -213,6 +251,10 @@ impl Tokenizer for BpeTokenizer {
         for (text, id) in &self.bpe.specials {
             s.push_str(&format!("special {id} {}\n", hex(text.as_bytes())));
         }
+        s.push_str(&crate::format::end_line(
+            self.bpe.tokens.len() - self.bpe.specials.len(),
+            self.bpe.specials.len(),
+        ));
         s
     }
 }

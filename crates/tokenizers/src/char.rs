@@ -42,16 +42,21 @@ impl CharTokenizer {
             return Err(r.err(*line, format!("unknown option '{k}' for a char tokenizer")));
         }
         if p.tokens.first().map(|t| t.as_slice()) != Some(b"<unk>".as_slice()) {
-            return Err(r.err(0, "token 0 of a char tokenizer must be <unk>"));
+            return Err(r.err(p.line_of(0), "token 0 of a char tokenizer must be <unk>"));
         }
+        if let Some((_, _, line)) = p.specials.first() {
+            return Err(r.err(*line, "a char tokenizer has no special tokens"));
+        }
+        crate::format::check_unique(&p.tokens, r, &|id| p.line_of(id))?;
         let mut chars = Vec::new();
         for (id, t) in p.tokens.iter().enumerate().skip(1) {
-            let s =
-                std::str::from_utf8(t).map_err(|_| r.err(0, format!("token {id} is not UTF-8")))?;
+            let line = p.line_of(id);
+            let s = std::str::from_utf8(t)
+                .map_err(|_| r.err(line, format!("token {id} is not UTF-8")))?;
             let mut it = s.chars();
             match (it.next(), it.next()) {
                 (Some(c), None) => chars.push(c),
-                _ => return Err(r.err(0, format!("token {id} is not a single character"))),
+                _ => return Err(r.err(line, format!("token {id} is not a single character"))),
             }
         }
         Ok(Self::from_chars(chars))
@@ -103,6 +108,7 @@ impl Tokenizer for CharTokenizer {
                 hex(c.to_string().as_bytes())
             ));
         }
+        s.push_str(&crate::format::end_line(self.vocab_size(), 0));
         s
     }
 }

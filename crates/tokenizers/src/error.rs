@@ -45,11 +45,5 @@ impl fmt::Display for TokenizerError {
     }
 }
 
-impl std::error::Error for TokenizerError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TokenizerError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: `Io`'s message already ends with its cause, and `{:#}` would print it twice.
+impl std::error::Error for TokenizerError {}

@@ -9,6 +9,10 @@
 //! Both give the same 50 256 mergeable tokens, plus `<|endoftext|>` = 50256. Encoding uses
 //! [`crate::pretokenize::split_gpt2`] and lowest-rank-first merging.
 //!
+//! Both loaders check what they read: exactly 50 256 mergeable tokens, none empty, no two alike,
+//! all 256 single bytes; `vocab.bpe` must hold exactly the 50 000 merges that build them. An empty,
+//! truncated or doctored file is an error naming the file and line, never a smaller vocabulary.
+//!
 //! The files ship inside the `tiktoken-rs` crate (`assets/`); [`find_assets`] looks for them in
 //! `$TFS_GPT2_DIR`, then in the local cargo registry.
 
@@ -20,6 +24,24 @@ use std::path::{Path, PathBuf};
 
 pub const ENDOFTEXT: &str = "<|endoftext|>";
 pub const ENDOFTEXT_ID: u32 = 50256;
+
+/// Checks the mergeable tokens of GPT-2's vocabulary (see the module comment).
+fn check_gpt2(
+    tokens: &[Vec<u8>],
+    r: &Reader,
+    line_of: &dyn Fn(usize) -> usize,
+) -> Result<(), TokenizerError> {
+    if tokens.len() != ENDOFTEXT_ID as usize {
+        return Err(r.err(
+            0,
+            format!(
+                "GPT-2's vocabulary has {ENDOFTEXT_ID} mergeable tokens, this file has {} (empty or truncated?)",
+                tokens.len()
+            ),
+        ));
+    }
+    crate::bpe_tokenizer::check_byte_level(tokens, r, line_of)
+}
 
 /// GPT-2's byte → character table (see the module comment).
 pub fn byte_to_unicode() -> [char; 256] {
@@ -43,11 +65,25 @@ pub fn from_encoder_json(
     encoder_json: &Path,
     vocab_bpe: &Path,
 ) -> Result<BpeTokenizer, TokenizerError> {
+    from_encoder_json_text(
+        &crate::format::read(encoder_json)?,
+        encoder_json,
+        &crate::format::read(vocab_bpe)?,
+        vocab_bpe,
+    )
+}
+
+/// [`from_encoder_json`] on the files' texts; the paths only name the files in errors.
+pub fn from_encoder_json_text(
+    text: &str,
+    encoder_json: &Path,
+    merges: &str,
+    vocab_bpe: &Path,
+) -> Result<BpeTokenizer, TokenizerError> {
     let r = Reader {
         path: encoder_json.to_path_buf(),
     };
-    let text = crate::format::read(encoder_json)?;
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
         .map_err(|e| r.err(e.line(), format!("not a JSON object of token → id: {e}")))?;
     let mut inverse = std::collections::HashMap::new();
     for (b, c) in byte_to_unicode().iter().enumerate() {
@@ -78,16 +114,23 @@ pub fn from_encoder_json(
             return Err(r.err(0, format!("id {id} appears twice")));
         }
     }
-    let tokens: Vec<Vec<u8>> = tokens
+    let mut tokens: Vec<Vec<u8>> = tokens
         .into_iter()
         .enumerate()
         .map(|(i, t)| t.ok_or_else(|| r.err(0, format!("id {i} is missing"))))
         .collect::<Result<_, _>>()?;
+    if tokens.len() == ENDOFTEXT_ID as usize + 1 {
+        if tokens[ENDOFTEXT_ID as usize] != ENDOFTEXT.as_bytes() {
+            return Err(r.err(0, format!("id {ENDOFTEXT_ID} must be {ENDOFTEXT}")));
+        }
+        tokens.pop();
+    }
+    check_gpt2(&tokens, &r, &|_| 0)?;
     // Check the merges: line k (after the header) must create token 256 + k.
     let rv = Reader {
         path: vocab_bpe.to_path_buf(),
     };
-    let merges = crate::format::read(vocab_bpe)?;
+    let mut n_merges = 0;
     let ranks: std::collections::HashMap<&[u8], usize> = tokens
         .iter()
         .enumerate()
@@ -113,6 +156,7 @@ pub fn from_encoder_json(
             to_bytes(b).ok_or_else(|| rv.err(n, "unknown character"))?,
         );
         a.extend(b);
+        n_merges += 1;
         if ranks.get(a.as_slice()) != Some(&(256 + k)) {
             return Err(rv.err(
                 n,
@@ -123,13 +167,22 @@ pub fn from_encoder_json(
             ));
         }
     }
+    if n_merges != tokens.len() - 256 {
+        return Err(rv.err(
+            0,
+            format!(
+                "{n_merges} merges for {} tokens: expected {} (empty or truncated?)",
+                tokens.len(),
+                tokens.len() - 256
+            ),
+        ));
+    }
     Ok(with_endoftext(tokens))
 }
 
+/// The tokenizer of checked mergeable tokens 0..50255, with `<|endoftext|>` as 50256.
 fn with_endoftext(mut tokens: Vec<Vec<u8>>) -> BpeTokenizer {
-    if tokens.len() == ENDOFTEXT_ID as usize {
-        tokens.push(ENDOFTEXT.as_bytes().to_vec());
-    }
+    tokens.push(ENDOFTEXT.as_bytes().to_vec());
     BpeTokenizer {
         bpe: Bpe::from_tokens(tokens, vec![(ENDOFTEXT.to_string(), ENDOFTEXT_ID)]),
         split: Split::Gpt2,
@@ -148,6 +201,9 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
         } as u32)
     };
     let s = s.trim_end_matches('=').as_bytes();
+    if s.len() % 4 == 1 {
+        return None; // 6 bits cannot end a byte string
+    }
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0);
     for &c in s {
@@ -163,11 +219,16 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Loads a `.tiktoken` file (`base64 rank` per line, ranks 0..n−1).
 pub fn from_tiktoken(path: &Path) -> Result<BpeTokenizer, TokenizerError> {
+    from_tiktoken_text(&crate::format::read(path)?, path)
+}
+
+/// [`from_tiktoken`] on the file's text; `path` only names the file in errors.
+pub fn from_tiktoken_text(text: &str, path: &Path) -> Result<BpeTokenizer, TokenizerError> {
     let r = Reader {
         path: path.to_path_buf(),
     };
-    let text = crate::format::read(path)?;
     let mut tokens = Vec::new();
+    let mut lines = Vec::new();
     for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l)) {
         if line.is_empty() {
             continue;
@@ -185,7 +246,9 @@ pub fn from_tiktoken(path: &Path) -> Result<BpeTokenizer, TokenizerError> {
             ));
         }
         tokens.push(base64_decode(b64).ok_or_else(|| r.err(n, "bad base64"))?);
+        lines.push(n);
     }
+    check_gpt2(&tokens, &r, &|id| lines.get(id).copied().unwrap_or(0))?;
     Ok(with_endoftext(tokens))
 }
 

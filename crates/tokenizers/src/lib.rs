@@ -37,10 +37,20 @@ pub trait Tokenizer: Send + Sync {
 
 /// Loads any saved tokenizer.
 pub fn load(path: &Path) -> Result<Box<dyn Tokenizer>, TokenizerError> {
+    from_text(&format::read(path)?, path)
+}
+
+/// Loads the bytes of a saved tokenizer; `path` only names the file in errors.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Box<dyn Tokenizer>, TokenizerError> {
+    from_text(&format::text_of(bytes.to_vec(), path)?, path)
+}
+
+/// Loads the text of a saved tokenizer; `path` only names the file in errors.
+pub fn from_text(text: &str, path: &Path) -> Result<Box<dyn Tokenizer>, TokenizerError> {
     let r = format::Reader {
         path: path.to_path_buf(),
     };
-    let p = r.parse(&format::read(path)?)?;
+    let p = r.parse(text)?;
     Ok(match p.kind.as_str() {
         "bpe" => Box::new(BpeTokenizer::from_parsed(p, &r)?),
         "char" => Box::new(char::CharTokenizer::from_parsed(p, &r)?),

@@ -88,6 +88,8 @@ impl WordTokenizer {
         let mut kept: Vec<(String, usize)> = counts
             .into_iter()
             .filter(|(_, c)| *c >= options.min_freq.max(1))
+            // A word spelled like a special token would be a second token with its bytes.
+            .filter(|(w, _)| !SPECIALS.contains(&w.as_str()))
             .collect();
         kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Self::from_words(options, kept.into_iter().map(|(w, _)| w).collect())
@@ -137,15 +139,20 @@ impl WordTokenizer {
         }
         for (i, s) in SPECIALS.iter().enumerate() {
             if p.tokens.get(i).map(|t| t.as_slice()) != Some(s.as_bytes()) {
-                return Err(r.err(0, format!("token {i} must be {s}")));
+                return Err(r.err(p.line_of(i), format!("token {i} must be {s}")));
             }
         }
+        if let Some((_, _, line)) = p.specials.first() {
+            return Err(r.err(*line, "a word tokenizer has no 'special' lines"));
+        }
+        crate::format::check_unique(&p.tokens, r, &|id| p.line_of(id))?;
         let words = p.tokens[SPECIALS.len()..]
             .iter()
             .enumerate()
             .map(|(i, t)| {
+                let id = i + SPECIALS.len();
                 String::from_utf8(t.clone())
-                    .map_err(|_| r.err(0, format!("token {} is not UTF-8", i + SPECIALS.len())))
+                    .map_err(|_| r.err(p.line_of(id), format!("token {id} is not UTF-8")))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self::from_words(o, words))
@@ -204,6 +211,7 @@ impl Tokenizer for WordTokenizer {
         {
             s.push_str(&format!("token {i} {}\n", hex(w.as_bytes())));
         }
+        s.push_str(&crate::format::end_line(self.vocab_size(), 0));
         s
     }
 }

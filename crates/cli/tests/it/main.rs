@@ -4,6 +4,8 @@ mod gpt;
 
 use std::process::Command;
 
+mod hostile;
+
 // The fetch tests' HTTP server on 127.0.0.1, shared rather than copied.
 #[allow(dead_code)]
 #[path = "../../../data/tests/it/server.rs"]
@@ -257,7 +259,7 @@ fn gpt2_encode_matches_known_ids_and_bad_input_is_an_error() {
     let bad = tfs_stdin(&["tokenizer", "decode", "--gpt2"], b"12 x");
     assert_eq!(
         String::from_utf8(bad.stderr).unwrap().trim(),
-        "error: 'x' is not a token id"
+        "error: stdin:1: 'x' (word 2) is not a token id"
     );
 }
 

@@ -115,7 +115,11 @@ fn a_damaged_cached_file_is_replaced() {
     std::fs::create_dir_all(data.join("toy")).unwrap();
     std::fs::write(data.join("toy/f.gz"), b"junk").unwrap();
     let got = fetch(&spec, &data, &http_download).unwrap();
-    assert!(matches!(got[0], Fetched::Downloaded(_)));
+    // The reason the cached copy was rejected is reported, not hidden.
+    match &got[0] {
+        Fetched::Replaced { reason, .. } => assert!(reason.contains("SHA-256"), "{reason}"),
+        f => panic!("{f:?}"),
+    }
     verify(&data.join("toy/f.gz"), &spec.files[0]).unwrap();
 }
 

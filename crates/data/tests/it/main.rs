@@ -1,8 +1,11 @@
 //! Integration tests of tfs-data.
 
 mod fetch;
+mod fuzz;
 mod idx;
 mod mnist;
+#[path = "../../../../fuzz/mutate.rs"]
+mod mutate;
 mod server;
 
 use std::path::PathBuf;

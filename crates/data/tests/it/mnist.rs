@@ -63,6 +63,16 @@ fn inconsistent_files_are_errors() {
 }
 
 #[test]
+fn a_split_with_no_images_is_an_error() {
+    // It used to load, and the MLP then reported "0.00 %" test accuracy with exit 0.
+    let dir = temp_dir("mnist-empty");
+    write_fake(&dir, 0, vec![]);
+    let err = load_from(&dir, "hint").unwrap_err().to_string();
+    assert!(err.contains("no images"), "{err}");
+    assert!(err.contains("train-images-idx3-ubyte.gz"), "{err}");
+}
+
+#[test]
 fn a_missing_dataset_names_the_file_and_the_command() {
     let dir = temp_dir("mnist-missing");
     let err = load_mnist(&dir).unwrap_err().to_string();

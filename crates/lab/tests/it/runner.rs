@@ -161,6 +161,54 @@ fn a_failed_run_keeps_the_previous_good_result() {
         std::fs::read_to_string(dir.join("results.json")).unwrap(),
         before
     );
+    // Nothing stranded: the failed run's ID.partial/ is gone.
+    assert!(!out.join("p0-entropy-kl.partial").exists());
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn a_plain_file_at_out_id_is_an_error_before_running() {
+    let out = temp_out("plain-file");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("p0-entropy-kl"), "mine").unwrap();
+    let opts = RunOptions {
+        out: out.clone(),
+        quick: true,
+        ..offline()
+    };
+    let e = run(&select("p0-entropy-kl").unwrap()[0], &opts).unwrap_err();
+    assert!(e.to_string().contains("not a folder"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("p0-entropy-kl")).unwrap(),
+        "mine"
+    );
+    assert!(!out.join("p0-entropy-kl.partial").exists());
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn a_run_stopped_between_its_renames_loses_nothing() {
+    // The state a crash between "ID → ID.old" and "ID.partial → ID" leaves: no ID, the old
+    // result in ID.old. The next run brings it back, then replaces it.
+    let out = temp_out("crash");
+    let opts = RunOptions {
+        out: out.clone(),
+        quick: true,
+        ..offline()
+    };
+    let good = select("p0-entropy-kl").unwrap()[0];
+    let dir = run(&good, &opts).unwrap();
+    std::fs::rename(&dir, out.join("p0-entropy-kl.old")).unwrap();
+    let bad = Experiment {
+        run: failing,
+        ..good
+    };
+    assert!(run(&bad, &opts).is_err());
+    assert!(dir.join("results.json").exists(), "the old result was lost");
+    assert!(!out.join("p0-entropy-kl.old").exists());
+    run(&good, &opts).unwrap();
+    assert!(dir.join("results.json").exists());
+    assert!(!out.join("p0-entropy-kl.old").exists());
     std::fs::remove_dir_all(&out).ok();
 }
 

@@ -153,3 +153,36 @@ fn models_name_their_parameters_by_module() {
     assert_eq!(names[4], "decoder.w_x");
     assert_eq!(names.len(), 10);
 }
+
+#[test]
+fn a_text_too_short_for_the_context_is_an_error_not_a_panic() {
+    use tfs_seq::charlm_train::{train_char_lm, Corpus, LmRecipe};
+    let r = LmRecipe {
+        hidden: 4,
+        seq_len: 8,
+        batch: 2,
+        steps: 2,
+        lr: 1e-3,
+        clip: 5.0,
+        eval_every: 1,
+    };
+    // It used to index out of range (charlm.rs) for any text under B × T + 1 characters.
+    for text in ["", "a", "abcdefghijklmnop"] {
+        let corpus = Corpus::new(text, usize::MAX, 0.0);
+        let e = train_char_lm(tfs_seq::CellKind::Lstm, &corpus, &r, 0, 0, &mut |_| {})
+            .err()
+            .expect("too short");
+        assert_eq!((e.part, e.need()), ("training", 17));
+        assert!(e.to_string().contains("too short for the context"), "{e}");
+    }
+    // Exactly enough training text, but held-out text too short to evaluate: an error too
+    // (it made NaN validation losses and "no finite y values to plot").
+    let text: String = "abcdefghijklmnopq".repeat(2);
+    let corpus = Corpus::new(&text, usize::MAX, 0.3);
+    let e = corpus.check(&r).unwrap_err();
+    assert_eq!(e.part, "held-out");
+    let corpus = Corpus::new(&text[..17], usize::MAX, 0.0);
+    let run = train_char_lm(tfs_seq::CellKind::Lstm, &corpus, &r, 0, 0, &mut |_| {}).unwrap();
+    assert_eq!(run.train_curve.len(), 2);
+    assert!(run.val_curve.is_empty());
+}

@@ -50,9 +50,9 @@ fn load_err(text: &str) -> (usize, String) {
 fn malformed_files_are_typed_errors_with_lines() {
     assert!(load_err("").1.contains("empty"));
     assert!(load_err("hello 1\n").1.contains("not a tokenizer file"));
-    let (line, msg) = load_err("tfs-tokenizer 2\nkind char\n");
+    let (line, msg) = load_err("tfs-tokenizer 3\nkind char\n");
     assert_eq!(line, 1);
-    assert!(msg.contains("version 2 is not supported"), "{msg}");
+    assert!(msg.contains("version 3 is not supported"), "{msg}");
     assert!(load_err("tfs-tokenizer 1\n").1.contains("no 'kind'"));
     assert!(load_err("tfs-tokenizer 1\nkind nope\n")
         .1

@@ -3,7 +3,11 @@
 
 mod bpe;
 mod files;
+mod fuzz;
 mod gpt2;
+mod hostile;
+#[path = "../../../../fuzz/mutate.rs"]
+mod mutate;
 mod simple;
 
 /// Text that exercises every branch of GPT-2's pre-tokenizer and the byte-level BPE.

@@ -43,7 +43,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let train = arrays(&data.train, n_train, stats);
     let test = arrays(&data.test, 2_000, stats);
     let mut rng = ctx.rng();
-    let init: Mlp<f32> = Mlp::new(&[784, 128, 10], Activation::Relu, Init::HeNormal, &mut rng);
+    let init: Mlp<f32> = Mlp::new(&[train.x.ncols(), 128, 10], Activation::Relu, Init::HeNormal, &mut rng);
     let batch = 64;
     const SGD_RATES: &[f64] = &[0.003, 0.01, 0.03, 0.1, 0.3, 1.0];
     const ADAM_RATES: &[f64] = &[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2];

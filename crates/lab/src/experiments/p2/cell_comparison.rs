@@ -14,16 +14,20 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = ctx.tiny_shakespeare()?;
     let corpus = Corpus::new(&text, ctx.size(100_000, 20_000), 0.1);
     let (hidden, seq_len, batch, epochs) = ctx.size((128, 64, 32, 6), (32, 16, 8, 1));
-    let steps_per_epoch = (corpus.train.len() - 1) / batch / seq_len;
-    let r = LmRecipe {
+    let mut r = LmRecipe {
         hidden,
         seq_len,
         batch,
-        steps: epochs * steps_per_epoch,
+        steps: 0,
         lr: 3e-3,
         clip: 5.0,
-        eval_every: steps_per_epoch.max(1),
+        eval_every: 1,
     };
+    corpus.check(&r).map_err(|e| ctx.fail(e))?;
+    // At least one window per track: check() guarantees train.len() ≥ batch·seq_len + 1.
+    let steps_per_epoch = (corpus.train.len() - 1) / batch / seq_len;
+    r.steps = epochs * steps_per_epoch;
+    r.eval_every = steps_per_epoch;
     let mut rows = Vec::new();
     let mut records = Vec::new();
     let mut chart = LineChart::new(
@@ -34,7 +38,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     .integer_x();
     for kind in CellKind::ALL {
         let pb = ctx.progress(r.steps as u64, kind.name());
-        let run = train_char_lm(kind, &corpus, &r, ctx.seed, 0, &mut |_| pb.inc(1));
+        let run = train_char_lm(kind, &corpus, &r, ctx.seed, 0, &mut |_| pb.inc(1))
+            .map_err(|e| ctx.fail(e))?;
         pb.finish_and_clear();
         let val = run.val_curve.last().map_or(f64::NAN, |p| p.1);
         let sec_epoch = run.train_seconds / epochs as f64;

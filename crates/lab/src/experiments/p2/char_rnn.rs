@@ -38,6 +38,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let text = ctx.tiny_shakespeare()?;
     let corpus = Corpus::new(&text, ctx.size(100_000, 20_000), 0.1);
     let r = recipe(ctx.quick);
+    corpus.check(&r).map_err(|e| ctx.fail(e))?;
     let mut train_chart = LineChart::new(
         "Char-level LM on Tiny Shakespeare: training loss",
         "step",
@@ -60,7 +61,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             ctx.seed + k as u64,
             ctx.size(300, 60),
             &mut |_| pb.inc(1),
-        );
+        )
+        .map_err(|e| ctx.fail(e))?;
         pb.finish_and_clear();
         // Steps are 1, 2, …, so the moving average's x (index + 1) is the step.
         let losses: Vec<f64> = run.train_curve.iter().map(|p| p.1).collect();

@@ -65,6 +65,13 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         .nth(text.chars().count() * 9 / 10)
         .map_or(text.len(), |(i, _)| i);
     let (train, held) = (&text[..split], &text[split..]);
+    // Tokens per character and per word of the held-out text: it needs words.
+    if held.split_whitespace().next().is_none() || train.trim().is_empty() {
+        return Err(ctx.fail(format!(
+            "the text ({} characters) is too short: its first 90% trains and its last 10% must hold at least one word",
+            text.chars().count()
+        )));
+    }
     let (chars, words) = (
         held.chars().count() as f64,
         held.split_whitespace().count() as f64,

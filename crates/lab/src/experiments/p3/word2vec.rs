@@ -86,6 +86,13 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         .iter()
         .filter_map(|w| index.get(w.as_str()).copied())
         .collect();
+    if vocab.len() < 2 {
+        return Err(ctx.fail(format!(
+            "the text has {} words and {} distinct words seen at least {min_count} times; word2vec needs at least 2",
+            words.len(),
+            vocab.len()
+        )));
+    }
     let counts: Vec<u64> = vocab.iter().map(|v| v.1).collect();
     let cfg = Config {
         dim: ctx.size(100, 16),
