@@ -49,6 +49,9 @@ pub enum Kind {
     Lines,
     /// IDX: magic, each dimension, then the data in up to 8 chunks.
     Idx,
+    /// safetensors: the 8-byte header length, the JSON header cut after each `}`, then the data
+    /// in up to 8 chunks.
+    Safetensors,
 }
 
 /// The records of `input`, as byte ranges that tile it.
@@ -77,6 +80,29 @@ pub fn records(input: &[u8], kind: Kind) -> Vec<Range<usize>> {
                 start = end;
             }
             let chunk = (input.len() - header).div_ceil(8).max(1);
+            while start < input.len() {
+                let end = (start + chunk).min(input.len());
+                out.push(start..end);
+                start = end;
+            }
+        }
+        Kind::Safetensors => {
+            let len = input
+                .get(..8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+            let header_end = (8 + len.min(input.len() as u64) as usize).min(input.len());
+            let mut start = 0;
+            if input.len() >= 8 {
+                out.push(0..8);
+                start = 8;
+            }
+            for (i, &b) in input.iter().enumerate().take(header_end).skip(start) {
+                if b == b'}' {
+                    out.push(start..i + 1);
+                    start = i + 1;
+                }
+            }
+            let chunk = (input.len() - start).div_ceil(8).max(1);
             while start < input.len() {
                 let end = (start + chunk).min(input.len());
                 out.push(start..end);

@@ -76,6 +76,11 @@ pub fn safetensors_bytes(tensors: &TensorMap) -> Vec<u8> {
 /// The tensors of a safetensors file (F32 only), every size and offset checked.
 pub fn read_safetensors(path: &Path) -> Result<TensorMap, CheckpointError> {
     let bytes = std::fs::read(path).map_err(|e| err(path, e.to_string()))?;
+    parse_safetensors(&bytes, path)
+}
+
+/// The tensors of safetensors `bytes` (read from `path`, which errors name).
+pub fn parse_safetensors(bytes: &[u8], path: &Path) -> Result<TensorMap, CheckpointError> {
     if bytes.len() < 8 {
         return Err(err(
             path,

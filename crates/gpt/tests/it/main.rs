@@ -1,5 +1,9 @@
 //! tfs-gpt's tests: the model's gradient, causality, the four sampling rules, checkpoints, presets,
-//! and that training learns.
+//! and that training learns; and the bounded fuzz run of the checkpoint reader (fuzz.rs).
+
+mod fuzz;
+#[path = "../../../../fuzz/mutate.rs"]
+mod mutate;
 
 use tfs_gpt::checkpoint::{load, read_safetensors, safetensors_bytes, save};
 use tfs_gpt::data::{batch, CharVocab, Split};

@@ -329,7 +329,15 @@ fn gemm_table(jsonl: &str) -> String {
 #[test]
 fn benchmark_tables_are_generated_from_their_json_lines() {
     let dir = blog_src().join("bench");
-    for name in ["mlp", "lstm", "transformer", "transformer-framework", "gpt", "tokenizer", "gemm"] {
+    for name in [
+        "mlp",
+        "lstm",
+        "transformer",
+        "transformer-framework",
+        "gpt",
+        "tokenizer",
+        "gemm",
+    ] {
         let jsonl = std::fs::read_to_string(dir.join(format!("{name}.jsonl"))).unwrap();
         let table = if name == "gemm" {
             gemm_table(&jsonl)

@@ -90,7 +90,11 @@ pub(crate) fn sum_backward(
 ) -> Vec<f32> {
     let n: usize = shape.iter().product();
     match axis {
-        None => vec![dy[0] * scale; n],
+        None => {
+            let mut dx = take(n);
+            dx.resize(n, dy[0] * scale);
+            dx
+        }
         Some(axis) => {
             let (outer, len, inner) = split_at_axis(shape, axis);
             let mut dx = take(n);

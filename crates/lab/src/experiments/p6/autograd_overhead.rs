@@ -16,7 +16,19 @@ use tfs_tensor::Tensor;
 pub(crate) const DESCRIPTION: &str =
     "time per op (forward + backward) through the framework vs the kernels called directly, against tensor size";
 
-/// Seconds of (framework, direct) for one op at `n` elements (matmul: n × n matrices).
+/// Σ x with 8 partial sums (vectorised), as the framework's sum is: the direct baseline must
+/// not lose to a slower sum.
+fn fast_sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        acc.iter_mut().zip(c).for_each(|(a, &v)| *a += v);
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// Seconds of (framework, direct) for one op at `n` elements (matmul: √n × √n matrices).
 fn time_op(op: &str, n: usize, secs: f64) -> (f64, f64) {
     let mut rng = Rng::new(1);
     let v = |len: usize, rng: &mut Rng| rng.uniform_vec_f32(len, -1.0, 1.0);
@@ -27,7 +39,7 @@ fn time_op(op: &str, n: usize, secs: f64) -> (f64, f64) {
             let (x, y, mut z, mut ga, mut gb) = (v(n, &mut rng), v(n, &mut rng), vec![0.0; n], vec![0.0; n], vec![0.0; n]);
             let d = best_of(secs, || {
                 z.iter_mut().zip(x.iter().zip(&y)).for_each(|(z, (a, b))| *z = a + b);
-                let s: f32 = z.iter().sum();
+                let s = fast_sum(&z);
                 ga.fill(1.0);
                 gb.fill(1.0);
                 std::hint::black_box((s, &ga, &gb));
@@ -40,7 +52,7 @@ fn time_op(op: &str, n: usize, secs: f64) -> (f64, f64) {
             let (x, ones, mut y, mut dx) = (v(n, &mut rng), vec![1.0; n], vec![0.0; n], vec![0.0; n]);
             let d = best_of(secs, || {
                 gelu::gelu_forward(&x, &mut y);
-                let s: f32 = y.iter().sum();
+                let s = fast_sum(&y);
                 gelu::gelu_backward(&x, &ones, &mut dx);
                 std::hint::black_box(s);
             });
@@ -55,7 +67,7 @@ fn time_op(op: &str, n: usize, secs: f64) -> (f64, f64) {
             let (mut y, mut mean, mut rstd, mut dx, mut dw, mut db) = (vec![0.0; n], vec![0.0; r], vec![0.0; r], vec![0.0; n], vec![0.0; c], vec![0.0; c]);
             let d = best_of(secs, || {
                 layernorm::layernorm_forward(&xs, &gw, &gb, 1e-5, &mut y, &mut mean, &mut rstd, r, c);
-                let s: f32 = y.iter().sum();
+                let s = fast_sum(&y);
                 dw.fill(0.0);
                 db.fill(0.0);
                 layernorm::layernorm_backward(&ones, &xs, &gw, &mean, &rstd, &mut dx, &mut dw, &mut db, r, c);
@@ -71,7 +83,7 @@ fn time_op(op: &str, n: usize, secs: f64) -> (f64, f64) {
             let (mut c, mut ga, mut gb) = (vec![0.0; m * m], vec![0.0; m * m], vec![0.0; m * m]);
             let d = best_of(secs, || {
                 sgemm(Trans::N, Trans::N, m, m, m, 1.0, &x, m, &y, m, 0.0, &mut c, m);
-                let s: f32 = c.iter().sum();
+                let s = fast_sum(&c);
                 sgemm(Trans::N, Trans::T, m, m, m, 1.0, &ones, m, &y, m, 0.0, &mut ga, m);
                 sgemm(Trans::T, Trans::N, m, m, m, 1.0, &x, m, &ones, m, 0.0, &mut gb, m);
                 std::hint::black_box(s);
