@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 data=${TFS_DATA_DIR:-../../shared/data}
 tfs=${TFS_BIN:-../target/release/tfs}
 gpt2=${TFS_GPT2_DIR:-$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/tiktoken-rs-*/assets | tail -n 1)}
-mkdir -p corpus/idx corpus/text corpus/tokenizer_model corpus/gpt2_tiktoken corpus/gpt2_encoder
+mkdir -p corpus/idx corpus/text corpus/tokenizer_model corpus/gpt2_tiktoken corpus/gpt2_encoder corpus/safetensors
 # IDX: MNIST's test labels (gzip, 4.5 KB) and small raw arrays of rank 1 and 3.
 cp "$data/mnist/t10k-labels-idx1-ubyte.gz" corpus/idx/labels.gz && chmod 644 corpus/idx/labels.gz
 printf '\000\000\010\001\000\000\000\003\001\002\003' > corpus/idx/rank1
@@ -29,4 +29,10 @@ rm /tmp/tfs-fuzz-seed.txt
 head -n 300 "$gpt2/r50k_base.tiktoken" > corpus/gpt2_tiktoken/head
 { jq -c 'to_entries | sort_by(.value) | .[:556] | from_entries' "$gpt2/encoder.json" | tr -d '\n'
   printf '\000'; head -n 301 "$gpt2/vocab.bpe"; } > corpus/gpt2_encoder/head
+# safetensors: the checkpoint of a tiny GPT trained for one iteration by tfs.
+head -c 3000 "$data/tinyshakespeare/input.txt" > /tmp/tfs-fuzz-gpt.txt
+"$tfs" gpt train --data /tmp/tfs-fuzz-gpt.txt --out /tmp/tfs-fuzz-gpt --max-iters 1 \
+  --set n_layer=1 --set n_embd=8 --set n_head=2 --set block_size=8 --set eval_iters=1 >/dev/null
+cp /tmp/tfs-fuzz-gpt/checkpoint/model.safetensors corpus/safetensors/tiny.safetensors
+rm -r /tmp/tfs-fuzz-gpt /tmp/tfs-fuzz-gpt.txt
 echo "seeded: $(ls corpus/* | wc -l) entries in $(pwd)/corpus"
