@@ -83,11 +83,10 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             let r = tfs_gpt::train::train(&text, &p, global.seed, Some(&out), true)
                 .map_err(anyhow::Error::msg)?;
             eprintln!("checkpoint: {}", out.join("checkpoint").display());
-            println!(
-                "{}",
-                json!({"preset": p.name, "parameters": r.parameters, "iterations": r.iterations, "wall_seconds": r.wall_seconds,
-                       "tokens_per_s": r.tokens_per_s, "train_loss": r.train_loss, "val_loss": r.val_loss})
-            );
+            let mut stdout = crate::out::stdout();
+            stdout.line(json!({"preset": p.name, "parameters": r.parameters, "iterations": r.iterations, "wall_seconds": r.wall_seconds,
+                       "tokens_per_s": r.tokens_per_s, "train_loss": r.train_loss, "val_loss": r.val_loss}))?;
+            stdout.finish()?;
             Ok(())
         }
         GptCommand::Sample {
@@ -120,7 +119,9 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
                 top_p,
             };
             let out = generate(&model, &ids, tokens, &s, &mut Rng::new(global.seed));
-            println!("{}", vocab.decode(&out));
+            let mut stdout = crate::out::stdout();
+            stdout.line(vocab.decode(&out))?;
+            stdout.finish()?;
             Ok(())
         }
     }
