@@ -71,6 +71,7 @@ impl Block {
         }
     }
 
+    // ANCHOR: block
     /// Causal self-attention of `x: (B, T, C)`.
     fn attn(&self, x: &Tensor) -> Tensor {
         let (b, t, c) = (x.dim(0), x.dim(1), x.dim(2));
@@ -90,6 +91,7 @@ impl Block {
             .forward(&self.c_fc.forward(&self.ln_2.0.forward(&x)).gelu());
         x.add(&self.drop.forward(&m))
     }
+    // ANCHOR_END: block
 }
 
 impl Module for Block {

@@ -37,6 +37,7 @@ impl Default for Sampling {
     }
 }
 
+// ANCHOR: choose
 /// The next token from logits `z` under `s`.
 pub fn choose(z: &[f32], s: &Sampling, rng: &mut Rng) -> usize {
     if s.greedy || s.temperature <= 0.0 {
@@ -74,6 +75,8 @@ pub fn choose(z: &[f32], s: &Sampling, rng: &mut Rng) -> usize {
     }
     order[p.len() - 1]
 }
+
+// ANCHOR_END: choose
 
 /// `prompt` followed by `n` generated ids.
 pub fn generate(
