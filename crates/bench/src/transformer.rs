@@ -28,41 +28,59 @@ use tfs_transformer::{Batch, Config, Norm, Task, Transformer};
 /// Steps trained before the clock starts.
 const WARMUP: usize = 3;
 
-/// Trains `steps` timed steps with batches of `batch` examples, from `seed`.
-pub fn transformer(steps: usize, batch: usize, seed: u64) -> Value {
-    let task = Task::Words;
-    let mut rng = Rng::new(seed);
-    let cfg = Config {
+/// The configuration both paths train.
+fn config(task: Task) -> Config {
+    Config {
         norm: Norm::Pre,
         ..Config::small(10, task.tgt_vocab())
-    };
-    let mut m: Transformer<f32> = Transformer::new(cfg, &mut rng);
-    let mut opt = Adam::adamw(1e-3, 0.01);
+    }
+}
+
+/// Runs `WARMUP + steps` training steps on batches drawn from `rng`, timing the last `steps`;
+/// `step(batch, lr)` trains one step and returns its loss. One JSON line, the peer's keys.
+fn timed(
+    steps: usize,
+    batch: usize,
+    rng: &mut Rng,
+    name: String,
+    mut step: impl FnMut(&Batch, f64) -> f64,
+) -> Value {
+    let (task, cfg) = (Task::Words, config(Task::Words));
     let total = steps + WARMUP;
     let (mut tokens, mut loss) = (0usize, f64::NAN);
     let mut t0 = Instant::now();
-    for step in 0..total {
-        if step == WARMUP {
+    for i in 0..total {
+        if i == WARMUP {
             t0 = Instant::now();
             tokens = 0;
         }
-        let ex = sample_batch(task, batch, (1, 10), &mut rng);
+        let ex = sample_batch(task, batch, (1, 10), rng);
         let b = Batch::new(&ex, task.bos());
-        opt.set_lr(cosine_with_warmup(1e-3, 1e-5, 100, total, step));
-        let (l, mut g) = m.loss_and_grads(&b);
-        clip_and_step(&mut opt, &mut m, &mut g, Some(1.0));
+        loss = step(&b, cosine_with_warmup(1e-3, 1e-5, 100, total, i));
         tokens += b.tgt_len.iter().sum::<usize>();
-        loss = l;
     }
     let secs = t0.elapsed().as_secs_f64();
     json!({
-        "impl": crate::impl_name(),
-        "threads": tfs_math::threads(),
+        "impl": name,
+        "threads": tfs_kernels::pool::default_threads(),
         "d": cfg.d, "heads": cfg.heads, "ffn": cfg.ffn, "layers": cfg.enc_layers,
         "batch": batch, "steps": steps,
         "tokens_per_s": tokens as f64 / secs,
         "steps_per_s": steps as f64 / secs,
         "final_loss": loss,
+    })
+}
+
+/// Trains `steps` timed steps with batches of `batch` examples, from `seed`.
+pub fn transformer(steps: usize, batch: usize, seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let mut m: Transformer<f32> = Transformer::new(config(Task::Words), &mut rng);
+    let mut opt = Adam::adamw(1e-3, 0.01);
+    timed(steps, batch, &mut rng, crate::impl_name(), |b, lr| {
+        opt.set_lr(lr);
+        let (l, mut g) = m.loss_and_grads(b);
+        clip_and_step(&mut opt, &mut m, &mut g, Some(1.0));
+        l
     })
 }
 
@@ -112,42 +130,18 @@ pub fn framework_config(c: &Config) -> fw::Config {
 /// [`transformer`] on the Phase 6 framework: the same model, batches, recipe and clock.
 pub fn transformer_framework(steps: usize, batch: usize, seed: u64) -> Value {
     use tfs_tensor::optim::Optimizer;
-    let task = Task::Words;
     let mut rng = Rng::new(seed);
-    let cfg = Config {
-        norm: Norm::Pre,
-        ..Config::small(10, task.tgt_vocab())
-    };
-    let m = fw::Transformer::new(framework_config(&cfg), &mut rng);
+    let m = fw::Transformer::new(framework_config(&config(Task::Words)), &mut rng);
     let params = m.parameters();
     let mut opt = AdamW::new(1e-3, &groups_decay_all(&params, 0.01));
-    let total = steps + WARMUP;
-    let (mut tokens, mut loss) = (0usize, f64::NAN);
-    let mut t0 = Instant::now();
-    for step in 0..total {
-        if step == WARMUP {
-            t0 = Instant::now();
-            tokens = 0;
-        }
-        let ex = sample_batch(task, batch, (1, 10), &mut rng);
-        let b = Batch::new(&ex, task.bos());
-        opt.set_lr(cosine_with_warmup(1e-3, 1e-5, 100, total, step) as f32);
-        let l = m.loss(&framework_batch(&b));
-        loss = l.item() as f64;
+    let name = format!("{} framework", crate::impl_name());
+    timed(steps, batch, &mut rng, name, |b, lr| {
+        opt.set_lr(lr as f32);
+        let l = m.loss(&framework_batch(b));
         let g = l.backward();
         clip_grad_norm(&params, &g, 1.0);
         opt.step(&params, &g);
-        tokens += b.tgt_len.iter().sum::<usize>();
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    json!({
-        "impl": format!("{} framework", crate::impl_name()),
-        "threads": tfs_math::threads(),
-        "d": cfg.d, "heads": cfg.heads, "ffn": cfg.ffn, "layers": cfg.enc_layers,
-        "batch": batch, "steps": steps,
-        "tokens_per_s": tokens as f64 / secs,
-        "steps_per_s": steps as f64 / secs,
-        "final_loss": loss,
+        l.item() as f64
     })
 }
 

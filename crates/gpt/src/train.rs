@@ -69,6 +69,15 @@ fn estimate(model: &mut Gpt, batches: &[(Vec<usize>, Vec<usize>)], b: usize, t: 
     l / batches.len().max(1) as f64
 }
 
+/// 200 characters after a newline at temperature 1, in evaluation mode.
+fn sample(model: &mut Gpt, vocab: &CharVocab, rng: &mut Rng) -> String {
+    let prompt = vocab.encode("\n").unwrap_or_else(|_| vec![0]);
+    model.set_training(false);
+    let s = vocab.decode(&generate(model, &prompt, 200, &Sampling::default(), rng));
+    model.set_training(true);
+    s
+}
+
 /// Trains `preset` on `text` from `seed`. With `out`, writes `log.jsonl`, `samples.txt` and the
 /// checkpoint `out/checkpoint/`. `progress` shows a bar on stderr.
 pub fn train(
@@ -129,20 +138,11 @@ pub fn train(
         parameters: params.iter().map(|(_, p)| p.numel()).sum(),
         ..TrainReport::default()
     };
-    let prompt = vocab.encode("\n").unwrap_or_else(|_| vec![0]);
     let t0 = Instant::now();
     for it in 0..tc.max_iters {
         if tc.sample_interval > 0 && it % tc.sample_interval == 0 {
-            model.set_training(false);
-            let s = vocab.decode(&generate(
-                &model,
-                &prompt,
-                200,
-                &Sampling::default(),
-                &mut sample_rng,
-            ));
-            model.set_training(true);
-            rep.samples.push((it, s));
+            rep.samples
+                .push((it, sample(&mut model, &vocab, &mut sample_rng)));
         }
         opt.set_lr(sched.at(it));
         let (x, y) = batch(&split.train, b, t, &mut rng);
@@ -188,15 +188,8 @@ pub fn train(
     }
     pb.finish_and_clear();
     if tc.sample_interval > 0 {
-        model.set_training(false);
-        let s = vocab.decode(&generate(
-            &model,
-            &prompt,
-            200,
-            &Sampling::default(),
-            &mut sample_rng,
-        ));
-        rep.samples.push((tc.max_iters, s));
+        rep.samples
+            .push((tc.max_iters, sample(&mut model, &vocab, &mut sample_rng)));
     }
     rep.iterations = tc.max_iters;
     rep.wall_seconds = t0.elapsed().as_secs_f64();

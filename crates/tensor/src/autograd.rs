@@ -17,10 +17,13 @@
 //! buffers alive at once are those of the graph's current "frontier", not of every node.
 //! Gradients are plain values (no graph of the backward pass: no second derivatives).
 //!
-//! Performance notes (measured on the 2-core AVX-512 machine, `perf` and `p6-autograd-overhead`):
-//! - Freed buffers go to a per-thread cache (`tensor::cache`) instead of the allocator: an add
-//!   with its backward at 16K elements went from 69 µs to 24 µs (page faults and `memmove` were a
-//!   third of it), and a vectorisable f64 sum took it to 16 µs (direct kernel calls: 11 µs).
+//! Performance notes (2-core AVX-512 machine; the before/after loop timings were taken with other
+//! work sharing the machine, so only their ratios mean much; quiet numbers are in
+//! `p6-autograd-overhead`):
+//! - Freed buffers go to a per-thread cache (`tensor::cache`) instead of the allocator: `perf`
+//!   put page faults and `memmove` at about a third of an add-with-backward at 16K elements,
+//!   and the loop's time fell from 69 to 24 µs; a vectorisable f64 sum took it to 16 µs. On the
+//!   quiet machine the same op now costs 5.1 µs against 4.3 µs for the direct kernel calls.
 //! - A leaf's gradient is the walk's own buffer, not a copy; ops whose input gradient is the
 //!   incoming one (same-shape add/sub, scale, dropout, masked fill, reshape) hand the buffer on.
 //!   Together with copying whole runs when heads are split and merged (`ops::gather_strided`:
