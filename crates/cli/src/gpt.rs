@@ -106,9 +106,9 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
                 bail!("--temperature must be ≥ 0, --top-p in (0, 1] and --top-k at least 1");
             }
             let (model, vocab) = tfs_gpt::checkpoint::load(&checkpoint)?;
-            let ids = vocab.encode(&prompt).map_err(|c| {
-                anyhow::anyhow!("the prompt has {c:?}, which the model's vocabulary lacks")
-            })?;
+            let ids = vocab
+                .encode(&prompt)
+                .map_err(|m| anyhow::anyhow!("--prompt: {m}"))?;
             if ids.is_empty() {
                 bail!("--prompt is empty");
             }

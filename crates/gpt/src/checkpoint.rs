@@ -1,4 +1,4 @@
-//! Checkpoints: a directory with `config.json` (the architecture and the character vocabulary)
+//! Checkpoints: a directory with `config.json` (the architecture and the vocabulary, see [`Vocab`])
 //! and `model.safetensors` (every named parameter).
 //!
 //! safetensors (the Hugging Face format): an 8-byte little-endian header length N, N bytes of JSON
@@ -11,8 +11,8 @@
 //! Left out (Phase 8): optimizer state, data cursor and RNG state for resuming.
 
 use crate::config::GptConfig;
-use crate::data::CharVocab;
 use crate::model::Gpt;
+use crate::vocab::Vocab;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -157,7 +157,7 @@ pub fn parse_safetensors(bytes: &[u8], path: &Path) -> Result<TensorMap, Checkpo
 }
 
 /// Writes `dir/` atomically: into `dir.tmp-PID/`, then renamed over `dir`.
-pub fn save(dir: &Path, model: &Gpt, vocab: &CharVocab) -> Result<(), CheckpointError> {
+pub fn save(dir: &Path, model: &Gpt, vocab: &Vocab) -> Result<(), CheckpointError> {
     let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
@@ -166,7 +166,10 @@ pub fn save(dir: &Path, model: &Gpt, vocab: &CharVocab) -> Result<(), Checkpoint
         .into_iter()
         .map(|(n, t)| (n, (t.shape().to_vec(), t.to_vec())))
         .collect();
-    let config = json!({"format": "tfs-gpt checkpoint 1", "model": model.cfg.to_json(), "vocab": vocab.chars.iter().collect::<String>()});
+    let mut config = json!({"format": "tfs-gpt checkpoint 1", "model": model.cfg.to_json()});
+    if let (Some(c), Value::Object(v)) = (config.as_object_mut(), vocab.to_json()) {
+        c.extend(v);
+    }
     let write = |name: &str, bytes: &[u8]| -> Result<(), CheckpointError> {
         let p = tmp.join(name);
         let mut f = std::fs::File::create(&p).map_err(|e| err(&p, e.to_string()))?;
@@ -188,23 +191,18 @@ pub fn save(dir: &Path, model: &Gpt, vocab: &CharVocab) -> Result<(), Checkpoint
 }
 
 /// Reads a checkpoint directory: the model (in evaluation mode) and its vocabulary.
-pub fn load(dir: &Path) -> Result<(Gpt, CharVocab), CheckpointError> {
+pub fn load(dir: &Path) -> Result<(Gpt, Vocab), CheckpointError> {
     let cp = dir.join("config.json");
     let text = std::fs::read_to_string(&cp).map_err(|e| err(&cp, e.to_string()))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| err(&cp, format!("not JSON: {e}")))?;
     let cfg = GptConfig::from_json(&v["model"]).map_err(|m| err(&cp, m))?;
-    let vocab = CharVocab {
-        chars: v["vocab"]
-            .as_str()
-            .ok_or_else(|| err(&cp, "no 'vocab'"))?
-            .chars()
-            .collect(),
-    };
+    let vocab = Vocab::from_json(&v).map_err(|m| err(&cp, m))?;
     if vocab.len() != cfg.vocab_size {
         return Err(err(
             &cp,
             format!(
-                "vocabulary of {} characters for a model of {}",
+                "a {} vocabulary of {} ids for a model of {}",
+                vocab.name(),
                 vocab.len(),
                 cfg.vocab_size
             ),

@@ -18,6 +18,8 @@ pub mod data;
 pub mod model;
 pub mod sample;
 pub mod train;
+pub mod vocab;
 
 pub use config::{GptConfig, Preset, TrainConfig, PRESETS};
 pub use model::Gpt;
+pub use vocab::Vocab;

@@ -18,6 +18,7 @@ use crate::config::Preset;
 use crate::data::{batch, CharVocab, Split};
 use crate::model::Gpt;
 use crate::sample::{generate, Sampling};
+use crate::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
@@ -70,7 +71,7 @@ fn estimate(model: &mut Gpt, batches: &[(Vec<usize>, Vec<usize>)], b: usize, t: 
 }
 
 /// 200 characters after a newline at temperature 1, in evaluation mode.
-fn sample(model: &mut Gpt, vocab: &CharVocab, rng: &mut Rng) -> String {
+fn sample(model: &mut Gpt, vocab: &Vocab, rng: &mut Rng) -> String {
     let prompt = vocab.encode("\n").unwrap_or_else(|_| vec![0]);
     model.set_training(false);
     let s = vocab.decode(&generate(model, &prompt, 200, &Sampling::default(), rng));
@@ -87,7 +88,7 @@ pub fn train(
     out: Option<&Path>,
     progress: bool,
 ) -> Result<TrainReport, String> {
-    let vocab = CharVocab::from_text(text);
+    let vocab = Vocab::Char(CharVocab::from_text(text));
     let mut cfg = preset.model;
     cfg.vocab_size = vocab.len();
     let tc = &preset.train;

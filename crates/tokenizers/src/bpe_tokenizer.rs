@@ -65,6 +65,11 @@ impl BpeTokenizer {
         ))
     }
 
+    /// The bytes of `ids` (which need not end on a character boundary); errors on an unknown id.
+    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>, TokenizerError> {
+        self.bpe.decode_bytes(ids)
+    }
+
     /// Encodes treating special-token text as ordinary text.
     pub fn encode_ordinary(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::with_capacity(text.len() / 3);

@@ -86,7 +86,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         .map_err(|e| LabError::Experiment { id: ctx.id.to_string(), message: e.to_string() })?;
     let _ = std::fs::remove_dir_all(&dir);
     let prompt_text = "ROMEO:\n";
-    let prompt = vocab.encode(prompt_text).map_err(|c| LabError::Experiment { id: ctx.id.to_string(), message: format!("prompt character {c:?} not in the text") })?;
+    let prompt = vocab.encode(prompt_text).map_err(|c| LabError::Experiment { id: ctx.id.to_string(), message: format!("prompt: {c}") })?;
     let base = Sampling::default();
     let ways = [
         ("greedy", Sampling { greedy: true, ..base }),
