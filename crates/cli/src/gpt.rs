@@ -25,9 +25,17 @@ pub enum GptCommand {
         /// Iterations (overrides the preset)
         #[arg(long)]
         max_iters: Option<usize>,
-        /// key=value overrides of the preset (n_layer, n_embd, block_size, lr, batch_size, …)
+        /// key=value overrides of the preset (n_layer, n_embd, block_size, lr, batch_size,
+        /// grad_accum, data_order, …)
         #[arg(long = "set")]
         set: Vec<String>,
+        /// Save a resumable checkpoint every N steps (overrides the preset; 0: only at the end)
+        #[arg(long)]
+        checkpoint_every: Option<usize>,
+        /// Continue from OUT/checkpoint if it holds a training state (bit for bit the run that
+        /// was interrupted); without one, start at step 0
+        #[arg(long)]
+        resume: bool,
     },
     /// Generate text from a checkpoint
     Sample {
@@ -58,6 +66,8 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             out,
             max_iters,
             set,
+            checkpoint_every,
+            resume,
         } => {
             let mut p = Preset::get(&preset).with_context(|| {
                 format!("unknown preset '{preset}' (one of: {})", PRESETS.join(", "))
@@ -72,6 +82,9 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             for kv in &set {
                 p.set(kv).map_err(anyhow::Error::msg)?;
             }
+            if let Some(n) = checkpoint_every {
+                p.train.checkpoint_every = n;
+            }
             let text = match data {
                 Some(path) => {
                     std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?
@@ -80,12 +93,27 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
                     tfs_data::text::load_tiny_shakespeare_fetching(&global.data_dir, global.fetch)?
                 }
             };
-            let r = tfs_gpt::train::train(&text, &p, global.seed, Some(&out), true)
-                .map_err(anyhow::Error::msg)?;
+            let (vocab, split) =
+                tfs_gpt::train::text_data(&text, p.model.block_size).map_err(anyhow::Error::msg)?;
+            let data = tfs_gpt::train::Data {
+                train: &split.train,
+                val: &split.val,
+                vocab,
+                default_order: tfs_gpt::data::Order::Random,
+            };
+            let opts = tfs_gpt::train::RunOptions {
+                out: Some(&out),
+                progress: true,
+                resume,
+                stop_after: None,
+            };
+            let r =
+                tfs_gpt::train::run(&data, &p, global.seed, &opts).map_err(anyhow::Error::msg)?;
             eprintln!("checkpoint: {}", out.join("checkpoint").display());
             let mut stdout = crate::out::stdout();
-            stdout.line(json!({"preset": p.name, "parameters": r.parameters, "iterations": r.iterations, "wall_seconds": r.wall_seconds,
-                       "tokens_per_s": r.tokens_per_s, "train_loss": r.train_loss, "val_loss": r.val_loss}))?;
+            stdout.line(json!({"preset": p.name, "parameters": r.parameters, "iterations": r.iterations, "start_step": r.start_step,
+                       "wall_seconds": r.wall_seconds, "tokens_per_s": r.tokens_per_s, "mfu": r.mfu,
+                       "train_loss": r.train_loss, "val_loss": r.val_loss}))?;
             stdout.finish()?;
             Ok(())
         }

@@ -8,7 +8,9 @@
 //! renamed into place, so a crash never leaves a half-written checkpoint where a good one was.
 //! Reading checks every declared size and offset against the file before trusting it.
 //!
-//! Left out (Phase 8): optimizer state, data cursor and RNG state for resuming.
+//! A training checkpoint adds `optimizer.safetensors` (AdamW's moments, `exp_avg.NAME` and
+//! `exp_avg_sq.NAME`) and `state.json` (step, data cursor, generator states), written by
+//! [`crate::train`] through [`save_with`].
 
 use crate::config::GptConfig;
 use crate::model::Gpt;
@@ -156,9 +158,18 @@ pub fn parse_safetensors(bytes: &[u8], path: &Path) -> Result<TensorMap, Checkpo
     Ok(out)
 }
 
-/// Writes `dir/` atomically: into `dir.tmp-PID/`, then renamed over `dir`.
-pub fn save(dir: &Path, model: &Gpt, vocab: &Vocab) -> Result<(), CheckpointError> {
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+/// Writes `dir/` atomically with `config.json`, `model.safetensors` and `extra` files.
+///
+/// The files go into `dir.tmp-PID/` (each synced), then the old `dir` is renamed to `dir.prev`,
+/// the new one renamed to `dir`, and `dir.prev` removed. A crash at any moment leaves either
+/// `dir` or `dir.prev` whole; [`recover`] renames `dir.prev` back when `dir` is missing.
+pub fn save_with(
+    dir: &Path,
+    model: &Gpt,
+    vocab: &Vocab,
+    extra: &[(&str, Vec<u8>)],
+) -> Result<(), CheckpointError> {
+    let tmp = sibling(dir, &format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
     let tensors: TensorMap = model
@@ -184,10 +195,45 @@ pub fn save(dir: &Path, model: &Gpt, vocab: &Vocab) -> Result<(), CheckpointErro
             .as_bytes(),
     )?;
     write("model.safetensors", &safetensors_bytes(&tensors))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
+    for (name, bytes) in extra {
+        write(name, bytes)?;
     }
-    std::fs::rename(&tmp, dir).map_err(|e| err(dir, e.to_string()))
+    let prev = sibling(dir, "prev");
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(&prev);
+        std::fs::rename(dir, &prev).map_err(|e| err(dir, e.to_string()))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| err(dir, e.to_string()))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // Make the renames themselves durable.
+        if let Ok(d) = std::fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&prev);
+    Ok(())
+}
+
+/// `dir` with `.suffix` appended to its last component.
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{suffix}"));
+    dir.with_file_name(name)
+}
+
+/// After a crash between [`save_with`]'s two renames `dir` is missing and `dir.prev` holds the
+/// last whole checkpoint: rename it back. Returns whether `dir` exists afterwards.
+pub fn recover(dir: &Path) -> bool {
+    let prev = sibling(dir, "prev");
+    if !dir.exists() && prev.exists() {
+        let _ = std::fs::rename(&prev, dir);
+    }
+    dir.exists()
+}
+
+/// Writes a checkpoint of the weights (no training state) atomically; see [`save_with`].
+pub fn save(dir: &Path, model: &Gpt, vocab: &Vocab) -> Result<(), CheckpointError> {
+    save_with(dir, model, vocab, &[])
 }
 
 /// Reads a checkpoint directory: the model (in evaluation mode) and its vocabulary.

@@ -7,13 +7,18 @@
 //! | `1m` | 4 | 4 | 128 | 128 | 32 | characters | 0.82M |
 //! | `10m` | 6 | 6 | 384 | 128 | 32 | characters | 10.7M |
 //! | `50m` | 8 | 8 | 704 | 128 | 16 | characters | 47.8M |
-//! | `gpt2-124m` | 12 | 12 | 768 | 1024 | 8 | 50257 (GPT-2 BPE) | 124.4M |
+//! | `gpt2-124m` | 12 | 12 | 768 | 1024 | 8 × 64 accumulated | 50257 (GPT-2 BPE) | 124.4M |
 //!
 //! Parameters (65 characters): V·C + T·C + L·(12C² + 13C) + 2C with biases, embeddings included.
 //!
 //! `baby` is nanoGPT's CPU Shakespeare run (its README's "baby GPT"): AdamW lr 1e-3, betas
 //! 0.9/0.99, weight decay 0.1 on matrices, 100 warmup steps, cosine to 1e-4 over 2000
 //! iterations, clipping at 1, dropout 0.
+//!
+//! `gpt2-124m` is GPT-2 Small's pretraining recipe (Phase 8): ≈ 0.5M tokens per step
+//! (8 windows of 1024 × 64 accumulated micro-batches), AdamW lr 6e-4 with betas 0.9/0.95 and
+//! decay 0.1 on matrices, 700 warmup steps then cosine to 10% of the peak over 19 073 steps
+//! (10B tokens), clipping at 1, dropout 0.1.
 
 use serde_json::{json, Value};
 
@@ -47,6 +52,14 @@ pub struct TrainConfig {
     pub eval_interval: usize,
     pub eval_iters: usize,
     pub sample_interval: usize,
+    /// Micro-batches per optimizer step (their gradients are averaged): the step sees
+    /// `batch_size · grad_accum` windows.
+    pub grad_accum: usize,
+    /// Save a resumable checkpoint every this many steps (0: only at the end).
+    pub checkpoint_every: usize,
+    /// How the training tokens are walked; None: random windows for a text, sequential for
+    /// prepared shards.
+    pub data_order: Option<crate::data::Order>,
 }
 
 /// A preset: the model and its recipe.
@@ -87,6 +100,9 @@ fn recipe(batch_size: usize, max_iters: usize, lr: f32, beta2: f32) -> TrainConf
         eval_interval: 250,
         eval_iters: 20,
         sample_interval: 500,
+        grad_accum: 1,
+        checkpoint_every: 0,
+        data_order: None,
     }
 }
 
@@ -112,10 +128,19 @@ impl Preset {
                     n_embd: 768,
                     block_size: 1024,
                     vocab_size: 50257,
-                    dropout: 0.0,
+                    dropout: 0.1,
                     bias: true,
                 },
-                recipe(8, 600000, 6e-4, 0.95),
+                // GPT-2 Small's recipe at ~0.5M tokens per step: 8 × 1024 tokens × 64
+                // micro-batches; 10B tokens ≈ 19 000 steps.
+                TrainConfig {
+                    grad_accum: 64,
+                    warmup: 700,
+                    eval_interval: 500,
+                    sample_interval: 2000,
+                    checkpoint_every: 1000,
+                    ..recipe(8, 19073, 6e-4, 0.95)
+                },
             ),
             _ => return None,
         };
@@ -165,6 +190,14 @@ impl Preset {
             "eval_interval" => t.eval_interval = us()?,
             "eval_iters" => t.eval_iters = us()?,
             "sample_interval" => t.sample_interval = us()?,
+            "grad_accum" | "gradient_accumulation_steps" => t.grad_accum = us()?,
+            "checkpoint_every" => t.checkpoint_every = us()?,
+            "data_order" => {
+                t.data_order = Some(
+                    crate::data::Order::parse(v.trim())
+                        .ok_or_else(|| bad("expected random or sequential"))?,
+                )
+            }
             other => return Err(format!("--set {other}: unknown key")),
         }
         self.validate()
@@ -193,8 +226,8 @@ impl Preset {
         if !(0.0..1.0).contains(&m.dropout) {
             return Err(format!("dropout {} must be in [0, 1)", m.dropout));
         }
-        if t.batch_size == 0 || t.lr.is_nan() || t.lr <= 0.0 {
-            return Err("batch_size must be at least 1 and lr positive".into());
+        if t.batch_size == 0 || t.grad_accum == 0 || t.lr.is_nan() || t.lr <= 0.0 {
+            return Err("batch_size and grad_accum must be at least 1 and lr positive".into());
         }
         Ok(())
     }

@@ -5,6 +5,16 @@
 //! inputs are the first T, targets the last T (each position predicts the next character).
 //! Validation batches come from a fixed seed, so every evaluation of a run — and of two runs —
 //! sees the same windows.
+//!
+//! The training loop reads any [`TokenSource`] (ids in memory, or Phase 8's memory-mapped shards)
+//! through a [`Cursor`], whose whole state (an offset and a generator) goes into a checkpoint so a
+//! resumed run reads exactly the batches the uninterrupted one would have:
+//!
+//! ```text
+//!   random:      each row starts at a uniform offset s ∈ [0, N − T)       (nanoGPT)
+//!   sequential:  rows are consecutive T-token windows from pos; pos += T;
+//!                back to 0 when fewer than T + 1 tokens are left         (one epoch = N / T rows)
+//! ```
 
 use tfs_math::Rng;
 
@@ -78,4 +88,89 @@ pub fn batch(ids: &[usize], b: usize, t: usize, rng: &mut Rng) -> (Vec<usize>, V
         y.extend_from_slice(&ids[s + 1..s + t + 1]);
     }
     (x, y)
+}
+
+/// Token ids the training loop reads windows from.
+pub trait TokenSource: Sync {
+    /// Number of ids.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Appends ids `pos..pos + n` to `out`.
+    fn copy(&self, pos: usize, n: usize, out: &mut Vec<usize>);
+}
+
+impl TokenSource for Vec<usize> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn copy(&self, pos: usize, n: usize, out: &mut Vec<usize>) {
+        out.extend_from_slice(&self[pos..pos + n]);
+    }
+}
+
+/// How the loop walks the training tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    Random,
+    Sequential,
+}
+
+impl Order {
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::Random => "random",
+            Order::Sequential => "sequential",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Order> {
+        match s {
+            "random" => Some(Order::Random),
+            "sequential" => Some(Order::Sequential),
+            _ => None,
+        }
+    }
+}
+
+/// Where the loop is in its data: the next sequential offset and the generator of random
+/// offsets. Its state is saved in checkpoints.
+#[derive(Clone, Debug)]
+pub struct Cursor {
+    pub order: Order,
+    pub pos: usize,
+    pub rng: Rng,
+}
+
+impl Cursor {
+    /// `(inputs, targets)`, each `(B, T)` row-major. Random order draws exactly what
+    /// [`batch`] draws from the same generator.
+    pub fn next_batch(
+        &mut self,
+        src: &dyn TokenSource,
+        b: usize,
+        t: usize,
+    ) -> (Vec<usize>, Vec<usize>) {
+        let n = src.len();
+        assert!(n > t, "batch: {n} ids cannot fill a window of {}", t + 1);
+        let (mut x, mut y) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+        let mut w = Vec::with_capacity(t + 1);
+        for _ in 0..b {
+            let s = match self.order {
+                Order::Random => self.rng.below(n - t),
+                Order::Sequential => {
+                    if self.pos + t + 1 > n {
+                        self.pos = 0;
+                    }
+                    self.pos += t;
+                    self.pos - t
+                }
+            };
+            w.clear();
+            src.copy(s, t + 1, &mut w);
+            x.extend_from_slice(&w[..t]);
+            y.extend_from_slice(&w[1..]);
+        }
+        (x, y)
+    }
 }

@@ -158,6 +158,31 @@ impl Gpt {
     pub fn is_training(&self) -> bool {
         self.training.get()
     }
+
+    /// The dropout generators' states, embedding dropout first then each block's (a checkpoint
+    /// needs them to resume bit for bit).
+    pub fn rng_states(&self) -> Vec<[u64; 4]> {
+        std::iter::once(&self.drop)
+            .chain(self.h.iter().map(|b| &b.drop))
+            .map(Dropout::rng_state)
+            .collect()
+    }
+
+    /// Restores [`Gpt::rng_states`]; errors when the count does not match the model.
+    pub fn set_rng_states(&self, states: &[[u64; 4]]) -> Result<(), String> {
+        if states.len() != self.h.len() + 1 {
+            return Err(format!(
+                "{} dropout generator states for a model with {}",
+                states.len(),
+                self.h.len() + 1
+            ));
+        }
+        std::iter::once(&self.drop)
+            .chain(self.h.iter().map(|b| &b.drop))
+            .zip(states)
+            .for_each(|(d, &s)| d.set_rng_state(s));
+        Ok(())
+    }
 }
 
 impl Module for Gpt {

@@ -1,44 +1,74 @@
-//! Training a character-level GPT: the loop of `tfs gpt train`.
+//! The training loop of `tfs gpt train`, for Phase 7's character models and Phase 8's GPT-2.
 //!
 //! ```text
-//!   for it in 0..max_iters:
-//!       η ← warmup + cosine(it)                  AdamW, decay on matrices only
-//!       (x, y) ← B random windows of T + 1 characters from the training split
-//!       L ← mean CE(model(x), y);  g ← ∇L;  clip ‖g‖ to 1;  step
+//!   for step in start..max_iters:
+//!       η ← warmup + cosine(step)                     AdamW, decay on matrices only
+//!       g ← 0
+//!       repeat grad_accum times:                      micro-batches
+//!           (x, y) ← cursor.next_batch(B, T)          random or sequential windows
+//!           g ← g + ∇ (CE(model(x), y) / grad_accum)
+//!       clip ‖g‖ to grad_clip;  step
 //!       every eval_interval: mean loss over fixed, seeded train and validation batches
-//!       every sample_interval (and after the last step): a sample written to samples.txt
+//!       every sample_interval: a sample appended to samples.txt
+//!       every checkpoint_every: a resumable checkpoint
 //! ```
 //!
 //! Reported losses are what nanoGPT's `estimate_loss` reports: the mean cross-entropy (nats)
-//! over `eval_iters` batches drawn once from a fixed seed, in evaluation mode. The final model is
-//! saved as a checkpoint directory; `log.jsonl` holds one line per step.
+//! over `eval_iters` batches drawn once from a fixed seed, in evaluation mode; perplexity is
+//! its exponential. `log.jsonl` has one line per step: loss, lr, gradient norm (global and per
+//! layer), tokens/s, MFU, and at evaluations the estimates.
+//!
+//! **MFU** (model FLOP utilisation) is the achieved rate of the model's FLOPs over the machine's
+//! measured fp32 matmul rate (a 1024³ GEMM timed at start). A step's FLOPs per token are
+//! 6·N + 6·L·T·C (Kaplan et al.'s 6N for the matmuls with N the parameters outside the position
+//! table, plus the attention scores and their backward — the count nanoGPT and the PaLM paper
+//! use, with T the context and C the width).
+//!
+//! **Resume** (`resume: true`): a checkpoint holds the weights, AdamW's moments and step count,
+//! and `state.json` with the step, the data cursor and every generator (data, dropout, samples).
+//! Every step after it is computed from exactly the same numbers in the same order, so a run
+//! killed at any moment and resumed from its last checkpoint ends with the same bytes as one
+//! that never stopped (tested by killing a real process). The recipe must be the same; a
+//! resumed run that differs is refused, naming the setting.
+//!
+//! A non-finite loss stops the run with an error naming the step; the last checkpoint written
+//! stays as it was.
 
-use crate::checkpoint;
-use crate::config::Preset;
-use crate::data::{batch, CharVocab, Split};
+use crate::checkpoint::{self, TensorMap};
+use crate::config::{GptConfig, Preset};
+use crate::data::{CharVocab, Cursor, Order, Split, TokenSource};
 use crate::model::Gpt;
 use crate::sample::{generate, Sampling};
 use crate::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 use tfs_math::Rng;
 use tfs_tensor::log::JsonLog;
 use tfs_tensor::nn::Module;
-use tfs_tensor::no_grad;
 use tfs_tensor::optim::{clip_grad_norm, groups_decay_matrices, AdamW, Optimizer};
 use tfs_tensor::schedule::Schedule;
+use tfs_tensor::{no_grad, Grads, Tensor};
 
-/// What a run produced.
+/// What a run produced (the steps this process ran; a resumed run starts at `start_step`).
 #[derive(Clone, Debug, Default)]
 pub struct TrainReport {
     pub iterations: usize,
+    pub start_step: usize,
     pub wall_seconds: f64,
     pub tokens_per_s: f64,
     pub train_loss: f64,
     pub val_loss: f64,
     pub parameters: usize,
-    /// Training loss of every step.
+    /// Model FLOPs per trained token (see the module doc).
+    pub flops_per_token: f64,
+    /// The fp32 matmul rate measured at start (FLOP/s; 0 when not measured).
+    pub peak_flops: f64,
+    /// Achieved model FLOP/s over `peak_flops`.
+    pub mfu: f64,
+    /// Training loss of every step (the mean over its micro-batches).
     pub losses: Vec<f64>,
     /// (step, train estimate, validation estimate) at every evaluation.
     pub evals: Vec<(usize, f64, f64)>,
@@ -46,16 +76,75 @@ pub struct TrainReport {
     pub samples: Vec<(usize, String)>,
 }
 
+/// The tokens a run trains and evaluates on, and what they mean.
+pub struct Data<'a> {
+    pub train: &'a dyn TokenSource,
+    pub val: &'a dyn TokenSource,
+    pub vocab: Vocab,
+    /// The order used when the recipe does not choose one.
+    pub default_order: Order,
+}
+
+/// Where and how a run reports.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions<'a> {
+    /// Writes `log.jsonl`, `samples.txt` and `checkpoint/` here.
+    pub out: Option<&'a Path>,
+    /// A progress bar on stderr.
+    pub progress: bool,
+    /// Continue from `out/checkpoint` when it holds a training state (else start at step 0).
+    pub resume: bool,
+    /// Stop after this step as if interrupted (tests and the resume demonstration).
+    pub stop_after: Option<usize>,
+}
+
+/// A character vocabulary of `text`, and its ids split 90/10.
+pub fn text_data(text: &str, block_size: usize) -> Result<(Vocab, Split), String> {
+    let vocab = CharVocab::from_text(text);
+    let ids = vocab
+        .encode(text)
+        .expect("every character is in its own vocabulary");
+    Ok((Vocab::Char(vocab), Split::new(ids, block_size)?))
+}
+
+/// Trains `preset` on the characters of `text` from `seed` (Phase 7's entry point). With `out`,
+/// writes `log.jsonl`, `samples.txt` and the checkpoint `out/checkpoint/`.
+pub fn train(
+    text: &str,
+    preset: &Preset,
+    seed: u64,
+    out: Option<&Path>,
+    progress: bool,
+) -> Result<TrainReport, String> {
+    let (vocab, split) = text_data(text, preset.model.block_size)?;
+    let data = Data {
+        train: &split.train,
+        val: &split.val,
+        vocab,
+        default_order: Order::Random,
+    };
+    let opts = RunOptions {
+        out,
+        progress,
+        ..RunOptions::default()
+    };
+    run(&data, preset, seed, &opts)
+}
+
 /// Fixed batches for loss estimates.
 fn fixed_batches(
-    ids: &[usize],
+    src: &dyn TokenSource,
     n: usize,
     b: usize,
     t: usize,
     seed: u64,
 ) -> Vec<(Vec<usize>, Vec<usize>)> {
-    let mut rng = Rng::new(seed);
-    (0..n).map(|_| batch(ids, b, t, &mut rng)).collect()
+    let mut c = Cursor {
+        order: Order::Random,
+        pos: 0,
+        rng: Rng::new(seed),
+    };
+    (0..n).map(|_| c.next_batch(src, b, t)).collect()
 }
 
 fn estimate(model: &mut Gpt, batches: &[(Vec<usize>, Vec<usize>)], b: usize, t: usize) -> f64 {
@@ -70,33 +159,299 @@ fn estimate(model: &mut Gpt, batches: &[(Vec<usize>, Vec<usize>)], b: usize, t: 
     l / batches.len().max(1) as f64
 }
 
-/// 200 characters after a newline at temperature 1, in evaluation mode.
+/// 200 tokens after a newline at temperature 1, in evaluation mode.
 fn sample(model: &mut Gpt, vocab: &Vocab, rng: &mut Rng) -> String {
-    let prompt = vocab.encode("\n").unwrap_or_else(|_| vec![0]);
+    let prompt = match vocab.encode("\n") {
+        Ok(p) if !p.is_empty() => p,
+        _ => vec![0],
+    };
     model.set_training(false);
     let s = vocab.decode(&generate(model, &prompt, 200, &Sampling::default(), rng));
     model.set_training(true);
     s
 }
 
-/// Trains `preset` on `text` from `seed`. With `out`, writes `log.jsonl`, `samples.txt` and the
-/// checkpoint `out/checkpoint/`. `progress` shows a bar on stderr.
-pub fn train(
-    text: &str,
+/// FLOPs per trained token: 6·N + 6·L·T·C, N without the position table.
+pub fn flops_per_token(cfg: &GptConfig, parameters: usize) -> f64 {
+    let n = parameters - cfg.block_size * cfg.n_embd;
+    6.0 * n as f64 + 6.0 * (cfg.n_layer * cfg.block_size * cfg.n_embd) as f64
+}
+
+/// The fp32 matmul rate of this machine through our kernels: the best of three 1024³ GEMMs.
+pub fn measured_peak_flops() -> f64 {
+    let n = 1024;
+    let a = Tensor::new(vec![0.5; n * n], &[n, n]);
+    let b = Tensor::new(vec![0.25; n * n], &[n, n]);
+    no_grad(|| {
+        (0..3)
+            .map(|_| {
+                let t0 = Instant::now();
+                let c = a.matmul(&b);
+                std::hint::black_box(c.shape());
+                2.0 * (n * n * n) as f64 / t0.elapsed().as_secs_f64()
+            })
+            .fold(0.0, f64::max)
+    })
+}
+
+/// Squared L2 norm of the gradients of `params` whose names start with each prefix.
+fn grad_norms_by_layer(params: &[(String, Tensor)], grads: &Grads, n_layer: usize) -> Vec<f64> {
+    let mut sq = vec![0.0f64; n_layer];
+    for (name, p) in params {
+        let Some(rest) = name.strip_prefix("transformer.h.") else {
+            continue;
+        };
+        let Some(i) = rest.split('.').next().and_then(|i| i.parse::<usize>().ok()) else {
+            continue;
+        };
+        if let (Some(g), true) = (grads.get(p), i < n_layer) {
+            sq[i] += g
+                .data()
+                .iter()
+                .map(|&v| (v as f64) * (v as f64))
+                .sum::<f64>();
+        }
+    }
+    sq.into_iter().map(f64::sqrt).collect()
+}
+
+fn rng_json(s: [u64; 4]) -> Value {
+    json!(s)
+}
+
+fn rng_from(v: &Value, what: &str) -> Result<[u64; 4], String> {
+    let a = v
+        .as_array()
+        .filter(|a| a.len() == 4)
+        .ok_or_else(|| format!("state.json: '{what}' is not 4 numbers"))?;
+    let mut s = [0u64; 4];
+    for (d, x) in s.iter_mut().zip(a) {
+        *d = x
+            .as_u64()
+            .ok_or_else(|| format!("state.json: '{what}' is not 4 numbers"))?;
+    }
+    Ok(s)
+}
+
+/// The recipe settings a resumed run must share with the run it continues.
+fn recipe_json(p: &Preset, order: Order, seed: u64) -> Value {
+    let t = &p.train;
+    let v = json!({"batch_size": t.batch_size, "max_iters": t.max_iters, "lr": t.lr, "min_lr": t.min_lr,
+           "warmup": t.warmup, "lr_decay_iters": t.lr_decay_iters, "beta1": t.beta1, "beta2": t.beta2,
+           "weight_decay": t.weight_decay, "grad_clip": t.grad_clip, "eval_interval": t.eval_interval,
+           "eval_iters": t.eval_iters, "sample_interval": t.sample_interval, "grad_accum": t.grad_accum,
+           "data_order": order.name(), "seed": seed});
+    // As it reads back from state.json (serde_json's float text does not round-trip every f64).
+    serde_json::from_str(&v.to_string()).expect("json")
+}
+
+/// The run's mutable state besides the weights.
+struct State {
+    step: usize,
+    cursor: Cursor,
+    sample_rng: Rng,
+}
+
+fn save_training(
+    dir: &Path,
+    model: &Gpt,
+    vocab: &Vocab,
+    opt: &AdamW,
+    st: &State,
+    recipe: &Value,
+) -> Result<(), String> {
+    let mut moments: TensorMap = TensorMap::new();
+    for name in opt.moment_names() {
+        let (m, v) = opt.moments(&name).expect("listed");
+        moments.insert(format!("exp_avg.{name}"), (vec![m.len()], m.to_vec()));
+        moments.insert(format!("exp_avg_sq.{name}"), (vec![v.len()], v.to_vec()));
+    }
+    let state = json!({
+        "format": "tfs-gpt train state 1",
+        "step": st.step,
+        "optimizer_steps": opt.steps(),
+        "cursor": {"order": st.cursor.order.name(), "pos": st.cursor.pos, "rng": rng_json(st.cursor.rng.state())},
+        "sample_rng": rng_json(st.sample_rng.state()),
+        "dropout_rngs": model.rng_states().into_iter().map(rng_json).collect::<Vec<_>>(),
+        "recipe": recipe,
+    });
+    checkpoint::save_with(
+        dir,
+        model,
+        vocab,
+        &[
+            (
+                "optimizer.safetensors",
+                checkpoint::safetensors_bytes(&moments),
+            ),
+            (
+                "state.json",
+                serde_json::to_string_pretty(&state)
+                    .expect("json")
+                    .into_bytes(),
+            ),
+        ],
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Loads `dir`'s training state into `model` and `opt`; the state's step, cursor and generators.
+fn load_training(
+    dir: &Path,
+    model: &mut Gpt,
+    vocab: &Vocab,
+    opt: &mut AdamW,
+    recipe: &Value,
+) -> Result<State, String> {
+    let (saved, saved_vocab) = checkpoint::load(dir).map_err(|e| e.to_string())?;
+    if saved.cfg != model.cfg || saved_vocab.to_json() != vocab.to_json() {
+        return Err(format!(
+            "{}: the checkpoint's model or vocabulary differs from this run's (start a new --out, or drop --resume)",
+            dir.display()
+        ));
+    }
+    let sp = dir.join("state.json");
+    let text = std::fs::read_to_string(&sp).map_err(|e| format!("{}: {e}", sp.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", sp.display()))?;
+    if let Some((k, was)) = v["recipe"]
+        .as_object()
+        .ok_or_else(|| format!("{}: no 'recipe'", sp.display()))?
+        .iter()
+        .find(|(k, was)| recipe.get(k.as_str()) != Some(*was))
+    {
+        return Err(format!(
+            "{}: the checkpoint was trained with {k} = {was}, this run has {}; a resumed run must use the same recipe",
+            sp.display(),
+            recipe.get(k.as_str()).unwrap_or(&Value::Null)
+        ));
+    }
+    for ((_, mine), (_, theirs)) in model.parameters().iter().zip(saved.parameters()) {
+        mine.assign(&theirs.to_vec());
+    }
+    model.set_training(true);
+    let op = dir.join("optimizer.safetensors");
+    let mut tensors = checkpoint::read_safetensors(&op).map_err(|e| e.to_string())?;
+    let mut moments = HashMap::new();
+    for (name, p) in model.parameters() {
+        match (
+            tensors.remove(&format!("exp_avg.{name}")),
+            tensors.remove(&format!("exp_avg_sq.{name}")),
+        ) {
+            (Some((_, m)), Some((_, s))) if m.len() == p.numel() && s.len() == p.numel() => {
+                moments.insert(name, (m, s));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "{}: the moments of '{name}' are missing or the wrong size",
+                    op.display()
+                ))
+            }
+        }
+    }
+    let num = |k: &str| {
+        v[k].as_u64()
+            .ok_or_else(|| format!("{}: '{k}' missing", sp.display()))
+    };
+    opt.set_state(num("optimizer_steps")? as u32, moments);
+    model.set_rng_states(
+        &v["dropout_rngs"]
+            .as_array()
+            .ok_or_else(|| format!("{}: no 'dropout_rngs'", sp.display()))?
+            .iter()
+            .map(|r| rng_from(r, "dropout_rngs"))
+            .collect::<Result<Vec<_>, _>>()?,
+    )?;
+    let c = &v["cursor"];
+    Ok(State {
+        step: num("step")? as usize,
+        cursor: Cursor {
+            order: Order::parse(c["order"].as_str().unwrap_or(""))
+                .ok_or_else(|| format!("{}: bad cursor order", sp.display()))?,
+            pos: c["pos"]
+                .as_u64()
+                .ok_or_else(|| format!("{}: no cursor position", sp.display()))?
+                as usize,
+            rng: Rng::from_state(rng_from(&c["rng"], "cursor.rng")?),
+        },
+        sample_rng: Rng::from_state(rng_from(&v["sample_rng"], "sample_rng")?),
+    })
+}
+
+/// Keeps the lines of `path` whose `"step"` is below `step` (a resumed run rewrites what the
+/// interrupted one logged after its checkpoint).
+fn truncate_log(path: &Path, step: usize) -> std::io::Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .and_then(|v| v["step"].as_u64())
+                .is_some_and(|s| (s as usize) < step)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(path, kept)
+}
+
+/// Keeps the samples of `samples.txt` taken before `step`.
+fn truncate_samples(path: &Path, step: usize) -> std::io::Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut kept = String::new();
+    for block in text.split("=== iteration ").filter(|b| !b.is_empty()) {
+        let n = block
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<usize>().ok());
+        if n.is_some_and(|n| n < step) {
+            kept.push_str("=== iteration ");
+            kept.push_str(block);
+        }
+    }
+    std::fs::write(path, kept)
+}
+
+fn append_sample(out: Option<&Path>, step: usize, text: &str) -> Result<(), String> {
+    if let Some(dir) = out {
+        use std::io::Write;
+        let p = dir.join("samples.txt");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| write!(f, "=== iteration {step} ===\n{text}\n\n"))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Trains `preset` on `data` from `seed`; see the module doc.
+pub fn run(
+    data: &Data,
     preset: &Preset,
     seed: u64,
-    out: Option<&Path>,
-    progress: bool,
+    opts: &RunOptions,
 ) -> Result<TrainReport, String> {
-    let vocab = Vocab::Char(CharVocab::from_text(text));
     let mut cfg = preset.model;
-    cfg.vocab_size = vocab.len();
+    cfg.vocab_size = data.vocab.len();
     let tc = &preset.train;
-    let (b, t) = (tc.batch_size, cfg.block_size);
-    let ids = vocab
-        .encode(text)
-        .expect("every character is in its own vocabulary");
-    let split = Split::new(ids, t)?;
+    let (b, t, accum) = (tc.batch_size, cfg.block_size, tc.grad_accum.max(1));
+    for (name, src) in [("training", data.train), ("validation", data.val)] {
+        if src.len() <= t {
+            return Err(format!(
+                "the {name} split has {} tokens: too short for a context of {t}",
+                src.len()
+            ));
+        }
+    }
+    let order = tc.data_order.unwrap_or(data.default_order);
+    let recipe = recipe_json(preset, order, seed);
     let mut model = Gpt::new(cfg, &mut Rng::new(seed));
     let params = model.parameters();
     let mut opt = AdamW::new(tc.lr, &groups_decay_matrices(&params, tc.weight_decay))
@@ -109,20 +464,44 @@ pub fn train(
     };
     let eval_n = tc.eval_iters.max(1);
     let (train_eval, val_eval) = (
-        fixed_batches(&split.train, eval_n, b, t, seed ^ 0x7EA1),
-        fixed_batches(&split.val, eval_n, b, t, seed ^ 0x7A11),
+        fixed_batches(data.train, eval_n, b, t, seed ^ 0x7EA1),
+        fixed_batches(data.val, eval_n, b, t, seed ^ 0x7A11),
     );
-    let mut log = match out {
+    let mut st = State {
+        step: 0,
+        cursor: Cursor {
+            order,
+            pos: 0,
+            rng: Rng::new(seed.wrapping_add(1)),
+        },
+        sample_rng: Rng::new(seed.wrapping_add(2)),
+    };
+    let ck_dir = opts.out.map(|d| d.join("checkpoint"));
+    let mut last_saved = None;
+    if let (true, Some(ck)) = (opts.resume, ck_dir.as_deref()) {
+        if checkpoint::recover(ck) && ck.join("state.json").exists() {
+            st = load_training(ck, &mut model, &data.vocab, &mut opt, &recipe)?;
+            last_saved = Some(st.step);
+        }
+    }
+    let start = st.step;
+    let mut log = match opts.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            Some(
-                JsonLog::create(&dir.join("log.jsonl"))
-                    .map_err(|e| format!("{}: {e}", dir.join("log.jsonl").display()))?,
-            )
+            let (lp, sp) = (dir.join("log.jsonl"), dir.join("samples.txt"));
+            let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+            if start > 0 {
+                truncate_log(&lp, start).map_err(|e| io(&lp, e))?;
+                truncate_samples(&sp, start).map_err(|e| io(&sp, e))?;
+                Some(JsonLog::append(&lp).map_err(|e| io(&lp, e))?)
+            } else {
+                let _ = std::fs::remove_file(&sp);
+                Some(JsonLog::create(&lp).map_err(|e| io(&lp, e))?)
+            }
         }
         None => None,
     };
-    let pb = if progress {
+    let pb = if opts.progress {
         ProgressBar::new(tc.max_iters as u64)
     } else {
         ProgressBar::hidden()
@@ -133,83 +512,152 @@ pub fn train(
         )
         .expect("template"),
     );
-    let mut rng = Rng::new(seed.wrapping_add(1));
-    let mut sample_rng = Rng::new(seed.wrapping_add(2));
+    pb.set_position(start as u64);
+    if start > 0 {
+        pb.println(format!("resumed at step {start}"));
+    }
+    let parameters: usize = params.iter().map(|(_, p)| p.numel()).sum();
     let mut rep = TrainReport {
-        parameters: params.iter().map(|(_, p)| p.numel()).sum(),
+        parameters,
+        start_step: start,
+        flops_per_token: flops_per_token(&cfg, parameters),
+        peak_flops: if opts.out.is_some() || opts.progress {
+            measured_peak_flops()
+        } else {
+            0.0
+        },
         ..TrainReport::default()
     };
+    let tokens_per_step = b * t * accum;
+    let end = opts.stop_after.unwrap_or(tc.max_iters).min(tc.max_iters);
     let t0 = Instant::now();
-    for it in 0..tc.max_iters {
+    for it in start..end {
         if tc.sample_interval > 0 && it % tc.sample_interval == 0 {
-            rep.samples
-                .push((it, sample(&mut model, &vocab, &mut sample_rng)));
+            let s = sample(&mut model, &data.vocab, &mut st.sample_rng);
+            append_sample(opts.out, it, &s)?;
+            rep.samples.push((it, s));
         }
-        opt.set_lr(sched.at(it));
-        let (x, y) = batch(&split.train, b, t, &mut rng);
-        let loss = model.loss(&x, &y, b, t);
-        let l = loss.item() as f64;
-        if !l.is_finite() {
-            return Err(format!(
-                "the loss became {l} at iteration {it}; nothing was saved"
-            ));
+        let lr = sched.at(it);
+        opt.set_lr(lr);
+        let mut grads: Option<Grads> = None;
+        let mut l = 0.0f64;
+        for _ in 0..accum {
+            let (x, y) = st.cursor.next_batch(data.train, b, t);
+            let loss = model.loss(&x, &y, b, t);
+            let li = loss.item() as f64;
+            if !li.is_finite() {
+                pb.finish_and_clear();
+                return Err(format!(
+                    "the loss became {li} at step {it}; stopped{}",
+                    match (last_saved, &ck_dir) {
+                        (Some(s), Some(d)) => format!(
+                            " (the last good checkpoint, step {s}, is in {})",
+                            d.display()
+                        ),
+                        _ => " before any checkpoint was written".into(),
+                    }
+                ));
+            }
+            l += li / accum as f64;
+            let g = if accum > 1 {
+                loss.scale(1.0 / accum as f32).backward()
+            } else {
+                loss.backward()
+            };
+            drop(loss);
+            match grads.as_mut() {
+                Some(acc) => acc.accumulate(g),
+                None => grads = Some(g),
+            }
         }
-        let grads = loss.backward();
-        drop(loss);
+        let grads = grads.expect("grad_accum ≥ 1");
+        let layer_norms = if log.is_some() {
+            grad_norms_by_layer(&params, &grads, cfg.n_layer)
+        } else {
+            Vec::new()
+        };
         let norm = clip_grad_norm(&params, &grads, tc.grad_clip);
         opt.step(&params, &grads);
+        drop(grads);
+        st.step = it + 1;
         rep.losses.push(l);
         let secs = t0.elapsed().as_secs_f64();
-        let tps = ((it + 1) * b * t) as f64 / secs;
-        if let Some(log) = log.as_mut() {
-            let _ = log.log(
-                it,
-                &[
-                    ("loss", l),
-                    ("lr", sched.at(it) as f64),
-                    ("grad_norm", norm as f64),
-                    ("tokens_per_s", tps),
-                ],
-            );
-        }
+        let tps = ((it + 1 - start) * tokens_per_step) as f64 / secs;
+        let mfu = if rep.peak_flops > 0.0 {
+            tps * rep.flops_per_token / rep.peak_flops
+        } else {
+            0.0
+        };
         let last = it + 1 == tc.max_iters;
-        if (tc.eval_interval > 0 && (it + 1) % tc.eval_interval == 0) || last {
+        let eval = if (tc.eval_interval > 0 && (it + 1) % tc.eval_interval == 0) || last {
             let (tr, va) = (
                 estimate(&mut model, &train_eval, b, t),
                 estimate(&mut model, &val_eval, b, t),
             );
             rep.evals.push((it + 1, tr, va));
             pb.println(format!(
-                "iter {:>6}: train loss {tr:.4}, val loss {va:.4}",
-                it + 1
+                "step {:>6}: train loss {tr:.4}, val loss {va:.4} (perplexity {:.2})",
+                it + 1,
+                va.exp()
             ));
+            Some((tr, va))
+        } else {
+            None
+        };
+        if let Some(log) = log.as_mut() {
+            let mut fields: Vec<(String, f64)> = vec![
+                ("loss".into(), l),
+                ("lr".into(), lr as f64),
+                ("grad_norm".into(), norm as f64),
+                ("tokens_per_s".into(), tps),
+                ("mfu".into(), mfu),
+            ];
+            if let Some((tr, va)) = eval {
+                fields.push(("train_estimate".into(), tr));
+                fields.push(("val_loss".into(), va));
+                fields.push(("val_perplexity".into(), va.exp()));
+            }
+            for (i, n) in layer_norms.iter().enumerate() {
+                fields.push((format!("grad_norm_h{i}"), *n));
+            }
+            let f: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            let _ = log.log(it, &f);
         }
-        pb.set_message(format!("loss {l:.4}, {tps:.0} tok/s"));
+        if let Some(ck) = ck_dir.as_deref() {
+            if tc.checkpoint_every > 0 && st.step.is_multiple_of(tc.checkpoint_every) && !last {
+                save_training(ck, &model, &data.vocab, &opt, &st, &recipe)?;
+                last_saved = Some(st.step);
+            }
+        }
+        pb.set_message(format!(
+            "loss {l:.4}, {tps:.0} tok/s, MFU {:.1}%",
+            100.0 * mfu
+        ));
         pb.inc(1);
     }
     pb.finish_and_clear();
-    if tc.sample_interval > 0 {
-        rep.samples
-            .push((tc.max_iters, sample(&mut model, &vocab, &mut sample_rng)));
+    let finished = end == tc.max_iters;
+    if finished && tc.sample_interval > 0 && start < tc.max_iters {
+        let s = sample(&mut model, &data.vocab, &mut st.sample_rng);
+        append_sample(opts.out, tc.max_iters, &s)?;
+        rep.samples.push((tc.max_iters, s));
     }
-    rep.iterations = tc.max_iters;
+    rep.iterations = end.saturating_sub(start);
     rep.wall_seconds = t0.elapsed().as_secs_f64();
-    rep.tokens_per_s = (tc.max_iters * b * t) as f64 / rep.wall_seconds.max(1e-9);
+    rep.tokens_per_s = (rep.iterations * tokens_per_step) as f64 / rep.wall_seconds.max(1e-9);
+    rep.mfu = if rep.peak_flops > 0.0 {
+        rep.tokens_per_s * rep.flops_per_token / rep.peak_flops
+    } else {
+        0.0
+    };
     let (tr, va) = rep
         .evals
         .last()
         .map_or((f64::NAN, f64::NAN), |e| (e.1, e.2));
     rep.train_loss = tr;
     rep.val_loss = va;
-    if let Some(dir) = out {
-        let text: String = rep
-            .samples
-            .iter()
-            .map(|(s, txt)| format!("=== iteration {s} ===\n{txt}\n\n"))
-            .collect();
-        std::fs::write(dir.join("samples.txt"), text)
-            .map_err(|e| format!("{}: {e}", dir.join("samples.txt").display()))?;
-        checkpoint::save(&dir.join("checkpoint"), &model, &vocab).map_err(|e| e.to_string())?;
+    if let (true, Some(ck)) = (finished && start < tc.max_iters, ck_dir.as_deref()) {
+        save_training(ck, &model, &data.vocab, &opt, &st, &recipe)?;
     }
     Ok(rep)
 }

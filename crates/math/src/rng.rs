@@ -38,6 +38,20 @@ impl Rng {
         Rng { s }
     }
 
+    /// The whole state (for checkpoints): [`Rng::from_state`] continues the stream exactly.
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// The generator whose state is `s` (as returned by [`Rng::state`]). An all-zero state would
+    /// never leave zero, so it is replaced by `Rng::new(0)`'s.
+    pub fn from_state(s: [u64; 4]) -> Rng {
+        if s == [0; 4] {
+            return Rng::new(0);
+        }
+        Rng { s }
+    }
+
     /// A new independent generator seeded from this one (for a worker thread or a sub-task).
     pub fn fork(&mut self) -> Rng {
         Rng::new(self.next_u64())

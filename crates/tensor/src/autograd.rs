@@ -61,6 +61,23 @@ impl Grads {
     pub fn len(&self) -> usize {
         self.map.len()
     }
+    /// Adds `other`'s gradients into these (gradient accumulation over micro-batches).
+    pub fn accumulate(&mut self, other: Grads) {
+        for (id, g) in other.map {
+            match self.map.get(&id) {
+                Some(mine) => {
+                    let add = g.data();
+                    mine.update()
+                        .iter_mut()
+                        .zip(add.iter())
+                        .for_each(|(a, b)| *a += b);
+                }
+                None => {
+                    self.map.insert(id, g);
+                }
+            }
+        }
+    }
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

@@ -18,6 +18,18 @@ impl JsonLog {
         })
     }
 
+    /// Opens `path` for appending (a resumed run continues its log), creating it if missing.
+    pub fn append(path: &Path) -> io::Result<JsonLog> {
+        Ok(JsonLog {
+            out: BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ),
+        })
+    }
+
     /// Writes `{"step": step, key: value, …}` as one line and flushes it.
     pub fn log(&mut self, step: usize, fields: &[(&str, f64)]) -> io::Result<()> {
         let mut obj = serde_json::Map::new();

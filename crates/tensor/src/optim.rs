@@ -180,6 +180,20 @@ impl AdamW {
         self.t
     }
 
+    /// Sets the step count and every parameter's moments (a checkpoint's state, see
+    /// [`AdamW::moments`]); parameters not in `moments` start from zero again.
+    pub fn set_state(&mut self, steps: u32, moments: HashMap<String, (Vec<f32>, Vec<f32>)>) {
+        self.t = steps;
+        self.moments = moments;
+    }
+
+    /// Names of the parameters that have moments, sorted.
+    pub fn moment_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.moments.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// The first and second moments of `name` (None before its first step).
     pub fn moments(&self, name: &str) -> Option<(&[f32], &[f32])> {
         self.moments

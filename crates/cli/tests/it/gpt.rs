@@ -101,7 +101,10 @@ fn train_then_sample() {
         "--tokens",
         "3",
     ]);
-    for (r, msg) in [(bad_p, "--top-p"), (bad_prompt, "vocabulary lacks")] {
+    for (r, msg) in [
+        (bad_p, "--top-p"),
+        (bad_prompt, "is not in the model's vocabulary"),
+    ] {
         let err = String::from_utf8_lossy(&r.stderr).to_string();
         assert_eq!(r.status.code(), Some(1), "{err}");
         assert!(err.contains(msg) && err.lines().count() == 1, "{err}");
@@ -115,4 +118,123 @@ fn train_then_sample() {
         "a file is not a checkpoint directory"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A training run killed with SIGKILL at random moments and resumed each time ends with the same
+/// checkpoint bytes as a run that was never interrupted.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_at_random_moments_and_resumed_ends_with_the_same_bytes() {
+    use std::time::{Duration, Instant};
+    let dir = std::env::temp_dir().join(format!("tfs-cli-gpt-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("text.txt");
+    std::fs::write(
+        &data,
+        "all the world's a stage, and all the men and women merely players; ".repeat(80),
+    )
+    .unwrap();
+    let args = |out: &std::path::Path| -> Vec<String> {
+        [
+            "gpt",
+            "train",
+            "--preset",
+            "baby",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--max-iters",
+            "300",
+            "--checkpoint-every",
+            "7",
+            "--resume",
+            "--set",
+            "n_layer=2",
+            "--set",
+            "n_embd=32",
+            "--set",
+            "n_head=2",
+            "--set",
+            "block_size=32",
+            "--set",
+            "eval_iters=2",
+            "--set",
+            "eval_interval=20",
+            "--set",
+            "dropout=0.1",
+            "--set",
+            "sample_interval=25",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |out: &std::path::Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_tfs"))
+            .args(args(out))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let whole = dir.join("whole");
+    let t0 = Instant::now();
+    run(&whole);
+    let full = t0.elapsed();
+    eprintln!("the uninterrupted run took {full:?}");
+    // Kill points: five random steps in increasing order (a fixed pseudo-random sequence, so a
+    // failure repeats), each plus a random fraction of a step, so the kill lands anywhere —
+    // inside a step, between steps, or while a checkpoint is being written.
+    let killed = dir.join("killed");
+    let step_time = full.as_secs_f64() / 300.0;
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut at: Vec<usize> = (0..5).map(|_| 10 + (next() % 270) as usize).collect();
+    at.sort_unstable();
+    let logged = |d: &std::path::Path| {
+        std::fs::read_to_string(d.join("log.jsonl"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    let mut kills = 0;
+    for &step in &at {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tfs"))
+            .args(args(&killed))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while logged(&killed) < step
+            && t.elapsed() < full * 3
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_secs_f64(
+            step_time * (next() % 1000) as f64 / 1000.0,
+        ));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(
+        kills >= 3,
+        "only {kills} of 5 runs were still going when killed"
+    );
+    run(&killed);
+    for f in ["model.safetensors", "optimizer.safetensors", "state.json"] {
+        let a = std::fs::read(whole.join("checkpoint").join(f)).unwrap();
+        let b = std::fs::read(killed.join("checkpoint").join(f)).unwrap();
+        assert!(a == b, "{f} differs after {kills} kills and resumes");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

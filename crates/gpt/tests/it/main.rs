@@ -4,6 +4,7 @@
 mod fuzz;
 #[path = "../../../../fuzz/mutate.rs"]
 mod mutate;
+mod resume;
 
 use tfs_gpt::checkpoint::{load, read_safetensors, safetensors_bytes, save};
 use tfs_gpt::data::{batch, CharVocab, Split};

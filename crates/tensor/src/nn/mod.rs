@@ -157,6 +157,13 @@ impl Dropout {
             rng: RefCell::new(rng.fork()),
         }
     }
+    /// The state of its mask generator (for checkpoints that resume bit for bit).
+    pub fn rng_state(&self) -> [u64; 4] {
+        self.rng.borrow().state()
+    }
+    pub fn set_rng_state(&self, s: [u64; 4]) {
+        *self.rng.borrow_mut() = Rng::from_state(s);
+    }
     pub fn forward(&self, x: &Tensor) -> Tensor {
         if !self.training.get() || self.p == 0.0 {
             return x.clone();
