@@ -13,13 +13,17 @@ cross-entropy over eval_iters fixed batches of each split, in eval mode, every e
 iterations and at the end (the evaluations are inside the timed wall clock, as in ours).
 
 Presets: baby (nanoGPT's CPU Shakespeare run: 4 layers, 4 heads, 128 wide, context 64, batch 12,
-lr 1e-3, betas 0.9/0.99, decay 0.1, warmup 100, cosine to 1e-4 over 2000 iterations) and
-shakespeare-char (6/6/384, context 256, batch 64, dropout 0.2).
+lr 1e-3, betas 0.9/0.99, decay 0.1, warmup 100, cosine to 1e-4 over 2000 iterations),
+shakespeare-char (6/6/384, context 256, batch 64, dropout 0.2), and gpt2-124m (GPT-2 Small:
+12/12/768, vocabulary 50257, dropout 0.1, betas 0.9/0.95, lr 6e-4) on Tiny Shakespeare's GPT-2
+tokens (tiktoken) for a few steps: its tokens_per_s is over the steps after the first, and it
+reports peak_rss_mb (the process's peak resident memory), like `tfs bench gpt --preset gpt2-124m`.
 
 Prints one JSON line with the same keys as `tfs bench gpt`.
-Usage: python3 bench/peers/torch_gpt.py [--preset baby] [--iters N] [--data-dir DIR] [--threads N]
+Usage: python3 bench/peers/torch_gpt.py [--preset baby] [--iters N] [--batch B] [--ctx T]
+       [--eval-iters N] [--data-dir DIR] [--threads N]
 """
-import argparse, json, math, os, time
+import argparse, json, math, os, resource, time
 
 import torch
 import torch.nn as nn
@@ -30,6 +34,8 @@ PRESETS = {
                  dropout=0.0, max_iters=2000),
     "shakespeare-char": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, lr=1e-3,
                              beta2=0.99, dropout=0.2, max_iters=5000),
+    "gpt2-124m": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, batch_size=8, lr=6e-4,
+                      beta2=0.95, dropout=0.1, max_iters=6, warmup=2, eval_iters=1),
 }
 
 
@@ -80,7 +86,9 @@ def main():
     ap.add_argument("--preset", default="baby", choices=sorted(PRESETS))
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--eval-interval", type=int, default=250)
-    ap.add_argument("--eval-iters", type=int, default=20)
+    ap.add_argument("--eval-iters", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--ctx", type=int, default=None)
     ap.add_argument("--data-dir", default=os.environ.get("TFS_DATA_DIR", "data"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=0)
@@ -88,11 +96,29 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     cfg = dict(PRESETS[a.preset])
+    cfg["batch_size"] = a.batch or cfg["batch_size"]
+    cfg["block_size"] = a.ctx or cfg["block_size"]
+    a.eval_iters = a.eval_iters or cfg.get("eval_iters", 20)
+    bpe = a.preset == "gpt2-124m"
     iters = a.iters or cfg["max_iters"]
     text = open(os.path.join(a.data_dir, "tinyshakespeare", "input.txt"), encoding="utf-8").read()
-    chars = sorted(set(text))
-    stoi = {ch: i for i, ch in enumerate(chars)}
-    ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.long)
+    if bpe:
+        # tiktoken's r50k_base is GPT-2's vocabulary; seeded offline from the copy in the
+        # tiktoken-rs crate, as in tokenizers.py.
+        import glob, hashlib, shutil, tempfile
+        url = "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken"
+        assets = sorted(glob.glob(os.path.expanduser("~/.cargo/registry/src/*/tiktoken-rs-*/assets")))[-1]
+        cache = tempfile.mkdtemp()
+        shutil.copy(os.path.join(assets, "r50k_base.tiktoken"), os.path.join(cache, hashlib.sha1(url.encode()).hexdigest()))
+        os.environ["TIKTOKEN_CACHE_DIR"] = cache
+        import tiktoken
+        ids = torch.tensor(tiktoken.get_encoding("r50k_base").encode_ordinary(text), dtype=torch.long)
+        vocab = 50257
+    else:
+        chars = sorted(set(text))
+        stoi = {ch: i for i, ch in enumerate(chars)}
+        ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.long)
+        vocab = len(chars)
     n = len(ids) * 9 // 10
     train, val = ids[:n], ids[n:]
     B, T = cfg["batch_size"], cfg["block_size"]
@@ -103,12 +129,12 @@ def main():
 
     g = torch.Generator().manual_seed(1234)
     fixed = {s: [get_batch(d, g) for _ in range(a.eval_iters)] for s, d in (("train", train), ("val", val))}
-    model = GPT(len(chars), cfg)
+    model = GPT(vocab, cfg)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                             lr=cfg["lr"], betas=(0.9, cfg["beta2"]))
-    lr, min_lr, warmup = cfg["lr"], cfg["lr"] / 10, 100
+    lr, min_lr, warmup = cfg["lr"], cfg["lr"] / 10, cfg.get("warmup", 100)
 
     def lr_at(it):
         if it < warmup:
@@ -125,8 +151,10 @@ def main():
         return out
 
     losses = {"train": float("nan"), "val": float("nan")}
+    step_seconds = []
     t0 = time.perf_counter()
     for it in range(iters):
+        ts = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = lr_at(it)
         x, y = get_batch(train)
@@ -135,15 +163,25 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        step_seconds.append(time.perf_counter() - ts)
         if (it + 1) % a.eval_interval == 0 or it + 1 == iters:
             losses = estimate()
     wall = time.perf_counter() - t0
-    print(json.dumps({
+    tps = iters * B * T / wall
+    if bpe and len(step_seconds) > 1:
+        tps = (len(step_seconds) - 1) * B * T / sum(step_seconds[1:])
+    line = {
         "impl": f"pytorch {torch.__version__}", "preset": a.preset, "threads": a.threads,
         "iterations": iters, "eval_iters": a.eval_iters, "eval_interval": a.eval_interval,
-        "wall_seconds": wall, "tokens_per_s": iters * B * T / wall,
+        "batch": B, "ctx": T, "dropout": cfg["dropout"],
+        "wall_seconds": wall, "tokens_per_s": tps,
         "train_loss": losses["train"], "val_loss": losses["val"],
-    }))
+    }
+    if bpe:
+        line["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        line["parameters"] = sum(p.numel() for p in model.parameters())
+        line["step_seconds"] = step_seconds
+    print(json.dumps(line))
 
 
 if __name__ == "__main__":

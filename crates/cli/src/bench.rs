@@ -54,15 +54,24 @@ pub enum BenchCommand {
         #[arg(long)]
         framework: bool,
     },
-    /// Character-level GPT on Tiny Shakespeare, a whole training run with its evaluations
-    /// (peer: bench/peers/torch_gpt.py)
+    /// GPT on Tiny Shakespeare: a character preset's whole training run with its evaluations, or
+    /// GPT-2 124M's training steps with peak memory (peer: bench/peers/torch_gpt.py)
     Gpt {
-        /// baby or shakespeare-char
+        /// baby, shakespeare-char or gpt2-124m
         #[arg(long, default_value = "baby")]
         preset: String,
-        /// Iterations (default: the preset's)
+        /// Iterations (default: the preset's; 6 for gpt2-124m)
         #[arg(long)]
         iters: Option<usize>,
+        /// Batch size (default: the preset's)
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Context length (default: the preset's)
+        #[arg(long)]
+        ctx: Option<usize>,
+        /// Batches per loss estimate (default: the preset's; 1 for gpt2-124m)
+        #[arg(long)]
+        eval_iters: Option<usize>,
     },
 }
 
@@ -144,9 +153,25 @@ pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
                 tfs_bench::transformer::transformer(steps, batch, global.seed)
             }
         }
-        BenchCommand::Gpt { preset, iters } => {
-            anyhow::ensure!(iters != Some(0), "--iters must be at least 1");
-            tfs_bench::gpt::gpt(&global.data_dir, global.fetch, &preset, iters, global.seed)
+        BenchCommand::Gpt {
+            preset,
+            iters,
+            batch,
+            ctx,
+            eval_iters,
+        } => {
+            anyhow::ensure!(
+                iters != Some(0) && batch != Some(0) && ctx != Some(0) && eval_iters != Some(0),
+                "--iters, --batch, --ctx and --eval-iters must be at least 1"
+            );
+            let a = tfs_bench::gpt::GptBench {
+                preset,
+                iters,
+                batch,
+                ctx,
+                eval_iters,
+            };
+            tfs_bench::gpt::gpt(&global.data_dir, global.fetch, &a, global.seed)
                 .map_err(anyhow::Error::msg)?
         }
     };

@@ -70,6 +70,9 @@ pub struct TrainReport {
     pub mfu: f64,
     /// Training loss of every step (the mean over its micro-batches).
     pub losses: Vec<f64>,
+    /// Seconds of every step's training work (batches, forward, backward, update; not the
+    /// evaluations, samples or checkpoints).
+    pub step_seconds: Vec<f64>,
     /// (step, train estimate, validation estimate) at every evaluation.
     pub evals: Vec<(usize, f64, f64)>,
     /// (step, text) of every sample taken.
@@ -537,6 +540,7 @@ pub fn run(
             append_sample(opts.out, it, &s)?;
             rep.samples.push((it, s));
         }
+        let ts = Instant::now();
         let lr = sched.at(it);
         opt.set_lr(lr);
         let mut grads: Option<Grads> = None;
@@ -579,6 +583,7 @@ pub fn run(
         let norm = clip_grad_norm(&params, &grads, tc.grad_clip);
         opt.step(&params, &grads);
         drop(grads);
+        rep.step_seconds.push(ts.elapsed().as_secs_f64());
         st.step = it + 1;
         rep.losses.push(l);
         let secs = t0.elapsed().as_secs_f64();
