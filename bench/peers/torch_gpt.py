@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--data-dir", default=os.environ.get("TFS_DATA_DIR", "data"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--history", action="store_true",
+                    help="add evals: [step, seconds, train, val] at every evaluation")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -151,6 +153,7 @@ def main():
         return out
 
     losses = {"train": float("nan"), "val": float("nan")}
+    history = []
     step_seconds = []
     t0 = time.perf_counter()
     for it in range(iters):
@@ -166,6 +169,7 @@ def main():
         step_seconds.append(time.perf_counter() - ts)
         if (it + 1) % a.eval_interval == 0 or it + 1 == iters:
             losses = estimate()
+            history.append([it + 1, time.perf_counter() - t0, losses["train"], losses["val"]])
     wall = time.perf_counter() - t0
     tps = iters * B * T / wall
     if bpe and len(step_seconds) > 1:
@@ -177,6 +181,8 @@ def main():
         "wall_seconds": wall, "tokens_per_s": tps,
         "train_loss": losses["train"], "val_loss": losses["val"],
     }
+    if a.history:
+        line["evals"] = history
     if bpe:
         line["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         line["parameters"] = sum(p.numel() for p in model.parameters())

@@ -75,6 +75,8 @@ pub struct TrainReport {
     pub step_seconds: Vec<f64>,
     /// (step, train estimate, validation estimate) at every evaluation.
     pub evals: Vec<(usize, f64, f64)>,
+    /// Seconds since the run (this process) started, at each evaluation.
+    pub eval_wall: Vec<f64>,
     /// (step, text) of every sample taken.
     pub samples: Vec<(usize, String)>,
 }
@@ -600,6 +602,7 @@ pub fn run(
                 estimate(&mut model, &val_eval, b, t),
             );
             rep.evals.push((it + 1, tr, va));
+            rep.eval_wall.push(t0.elapsed().as_secs_f64());
             pb.println(format!(
                 "step {:>6}: train loss {tr:.4}, val loss {va:.4} (perplexity {:.2})",
                 it + 1,

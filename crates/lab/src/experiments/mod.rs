@@ -73,7 +73,7 @@ registry! {
     p4 { seq2seq_attention, attention_heatmaps, luong_variants, qkv_example, scaling, self_attention }
     p5 { shapes, toy_translation, vs_rnn, ablations, attention_maps }
     p6 { autograd_graph, hand_vs_framework, autograd_overhead, training_infra, cpu_scaling }
-    p7 { shakespeare, sampling, scaling }
+    p7 { shakespeare, sampling, scaling, vs_nanogpt }
 }
 
 /// Every experiment, in roadmap order.
