@@ -51,6 +51,7 @@ use crate::vocab::{self, Vocab, GPT2_VOCAB};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use tfs_data::hub::{is_repo_id, Hub};
 use tfs_data::DataError;
@@ -492,9 +493,11 @@ pub fn hf_tensors(model: &Gpt) -> TensorMap {
         .collect()
 }
 
-/// safetensors bytes of `tensors` with `{"format": "pt"}` metadata (what transformers writes).
-fn with_pt_metadata(tensors: &TensorMap) -> Vec<u8> {
-    let plain = safetensors_bytes(tensors);
+/// safetensors bytes of `tensors` with `{"format": "pt"}` metadata (what transformers writes):
+/// the new header (length prefix included) and the data, which is `safetensors_bytes`' own (the
+/// offsets count from the end of the header, so they do not change). Two parts, so that a 124M
+/// export does not copy half a gigabyte once more.
+fn with_pt_metadata(plain: &[u8]) -> (Vec<u8>, &[u8]) {
     let n = u64::from_le_bytes(plain[..8].try_into().expect("8 bytes")) as usize;
     let mut header: Map<String, Value> =
         serde_json::from_slice(&plain[8..8 + n]).expect("our own header");
@@ -503,11 +506,9 @@ fn with_pt_metadata(tensors: &TensorMap) -> Vec<u8> {
     while !(8 + h.len()).is_multiple_of(8) {
         h.push(b' ');
     }
-    let mut out = Vec::with_capacity(8 + h.len() + plain.len() - 8 - n);
-    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(&plain[8 + n..]);
-    out
+    let mut head = (h.len() as u64).to_le_bytes().to_vec();
+    head.extend_from_slice(&h);
+    (head, &plain[8 + n..])
 }
 
 /// Writes checkpoint `ck` as a Hugging Face GPT-2 directory `out` (config.json +
@@ -540,15 +541,23 @@ pub fn export_hf(ck: &Path, out: &Path) -> Result<(), HfError> {
     let tmp = out.with_extension(format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let write = |name: &str, bytes: &[u8]| {
+    let write = |name: &str, parts: &[&[u8]]| {
         let p = tmp.join(name);
-        std::fs::write(&p, bytes)
-            .and_then(|()| std::fs::File::open(&p)?.sync_all())
+        let mut f = std::fs::File::create(&p).map_err(io(&p))?;
+        parts
+            .iter()
+            .try_for_each(|b| f.write_all(b))
+            .and_then(|()| f.sync_all())
             .map_err(io(&p))
     };
     let config = serde_json::to_string_pretty(&hf_config(&cfg)).expect("json");
-    write("config.json", config.as_bytes())?;
-    write("model.safetensors", &with_pt_metadata(&hf_tensors(&model)))?;
+    write("config.json", &[config.as_bytes()])?;
+    let tensors = hf_tensors(&model);
+    drop(model);
+    let plain = safetensors_bytes(&tensors);
+    drop(tensors);
+    let (head, data) = with_pt_metadata(&plain);
+    write("model.safetensors", &[&head, data])?;
     if out.exists() {
         std::fs::remove_dir_all(out).map_err(io(out))?;
     }
