@@ -37,8 +37,9 @@
 //!
 //! Export writes the save_pretrained layout (F32, names sorted, `{"format": "pt"}` metadata,
 //! no `lm_head.weight`: transformers ties it to `wte`) and a config `GPT2LMHeadModel` loads,
-//! into a temporary directory renamed into place. Only a GPT-2-vocabulary checkpoint with biases
-//! can be written faithfully; anything else is refused.
+//! into a temporary directory renamed into place (an earlier export is moved aside first, then
+//! removed). Only a GPT-2-vocabulary checkpoint with biases can be written faithfully; anything
+//! else is refused.
 //!
 //! Left out: sharded checkpoints (`model.safetensors.index.json`; no GPT-2 needs them), other
 //! architectures (GPT-Neo, GPT-J, …), and the tokenizer files (we assume GPT-2's BPE, which the
@@ -538,7 +539,7 @@ pub fn export_hf(ck: &Path, out: &Path) -> Result<(), HfError> {
             }
         }
     }
-    let tmp = out.with_extension(format!("tmp-{}", std::process::id()));
+    let tmp = sibling(out, &format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let write = |name: &str, parts: &[&[u8]]| {
@@ -558,8 +559,21 @@ pub fn export_hf(ck: &Path, out: &Path) -> Result<(), HfError> {
     drop(tensors);
     let (head, data) = with_pt_metadata(&plain);
     write("model.safetensors", &[&head, data])?;
+    // As checkpoints are replaced: the old folder aside, the new one in, the old one removed, so
+    // a crash leaves a whole export at `out` or at `out.prev`.
+    let prev = sibling(out, "prev");
     if out.exists() {
-        std::fs::remove_dir_all(out).map_err(io(out))?;
+        let _ = std::fs::remove_dir_all(&prev);
+        std::fs::rename(out, &prev).map_err(io(out))?;
     }
-    std::fs::rename(&tmp, out).map_err(io(out))
+    std::fs::rename(&tmp, out).map_err(io(out))?;
+    let _ = std::fs::remove_dir_all(&prev);
+    Ok(())
+}
+
+/// `dir` with `.suffix` appended to its last component (`hf` → `hf.tmp-PID`).
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{suffix}"));
+    dir.with_file_name(name)
 }
