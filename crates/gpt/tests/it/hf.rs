@@ -500,3 +500,34 @@ fn bad_directories_are_refused_naming_the_file_and_tensor() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// The importer's safetensors reader on mutated files (fuzz/mutate.rs, fixed seeds): every
+/// read returns, never panics.
+#[test]
+fn hf_safetensors_survive_mutation() {
+    use crate::mutate::{for_each_systematic, mutate, Kind, Rng};
+    let cfg = tfs_gpt::GptConfig {
+        n_layer: 1,
+        n_head: 2,
+        n_embd: 4,
+        block_size: 3,
+        vocab_size: 5,
+        dropout: 0.0,
+        bias: true,
+    };
+    let m = Gpt::new(cfg, &mut tfs_math::Rng::new(1));
+    let seed = tfs_gpt::checkpoint::safetensors_bytes(&tfs_gpt::hf::hf_tensors(&m));
+    let path = Path::new("fuzz/model.safetensors");
+    let read = |b: &[u8]| {
+        let _ = tfs_gpt::hf::model_from_safetensors(b, path, cfg);
+    };
+    assert!(tfs_gpt::hf::model_from_safetensors(&seed, path, cfg).is_ok());
+    for_each_systematic(&seed, Kind::Safetensors, 1, &mut |v| read(v));
+    for cut in 0..seed.len() {
+        read(&seed[..cut]);
+    }
+    let mut rng = Rng::new(14);
+    for _ in 0..5_000 {
+        read(&mutate(&seed, Kind::Safetensors, &mut rng));
+    }
+}
