@@ -1,10 +1,12 @@
-//! `tfs gpt train|sample`: parses the arguments and calls tfs-gpt.
+//! `tfs gpt train|sample|import-hf|export-hf|score`: parses the arguments and calls tfs-gpt.
 
 use crate::Global;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::json;
 use std::path::PathBuf;
+use tfs_data::fetch::Fetch;
+use tfs_data::hub::Hub;
 use tfs_gpt::sample::{generate, Sampling};
 use tfs_gpt::{Preset, PRESETS};
 use tfs_math::Rng;
@@ -55,6 +57,32 @@ pub enum GptCommand {
         /// Nucleus sampling: the smallest set of tokens whose probability reaches P
         #[arg(long)]
         top_p: Option<f32>,
+    },
+    /// Read a Hugging Face GPT-2 (a directory, or a hub id fetched into the HF cache) into a checkpoint
+    ImportHf {
+        /// A directory with config.json + model.safetensors, or a hub model id
+        /// (openai-community/gpt2, optionally @REVISION); HF_ENDPOINT, HF_HOME, HF_HUB_CACHE and
+        /// HF_HUB_OFFLINE apply
+        src: String,
+        /// The checkpoint directory to write
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a checkpoint as a Hugging Face GPT-2 directory (transformers' from_pretrained reads it)
+    ExportHf {
+        /// A checkpoint directory with GPT-2's vocabulary
+        checkpoint: PathBuf,
+        /// The directory to write (config.json + model.safetensors)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Mean next-token loss (nats) and perplexity of a text under a checkpoint
+    Score {
+        #[arg(long, default_value = "out/gpt/checkpoint")]
+        checkpoint: PathBuf,
+        /// A UTF-8 text file
+        #[arg(long)]
+        text_file: PathBuf,
     },
 }
 
@@ -149,6 +177,43 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             let out = generate(&model, &ids, tokens, &s, &mut Rng::new(global.seed));
             let mut stdout = crate::out::stdout();
             stdout.line(vocab.decode(&out))?;
+            stdout.finish()?;
+            Ok(())
+        }
+        GptCommand::ImportHf { src, out } => {
+            let mut hub = Hub::from_env();
+            hub.offline |= global.fetch == Fetch::Offline;
+            let (model, vocab) = tfs_gpt::hf::import_hf(&src, &hub)?;
+            tfs_gpt::checkpoint::save(&out, &model, &vocab)?;
+            let c = model.cfg;
+            let mut stdout = crate::out::stdout();
+            stdout.line(
+                json!({"source": src, "checkpoint": out, "n_layer": c.n_layer, "n_head": c.n_head,
+                       "n_embd": c.n_embd, "block_size": c.block_size, "vocab_size": c.vocab_size}),
+            )?;
+            stdout.finish()?;
+            Ok(())
+        }
+        GptCommand::ExportHf { checkpoint, out } => {
+            tfs_gpt::hf::export_hf(&checkpoint, &out)?;
+            let mut stdout = crate::out::stdout();
+            stdout.line(json!({"checkpoint": checkpoint, "out": out}))?;
+            stdout.finish()?;
+            Ok(())
+        }
+        GptCommand::Score {
+            checkpoint,
+            text_file,
+        } => {
+            let text = std::fs::read_to_string(&text_file)
+                .with_context(|| format!("{}", text_file.display()))?;
+            let (model, vocab) = tfs_gpt::checkpoint::load(&checkpoint)?;
+            let s = tfs_gpt::score::score(&model, &vocab, &text)
+                .map_err(|m| anyhow::anyhow!("{}: {m}", text_file.display()))?;
+            let mut stdout = crate::out::stdout();
+            stdout.line(
+                json!({"tokens": s.tokens, "mean_loss": s.mean_loss, "perplexity": s.perplexity}),
+            )?;
             stdout.finish()?;
             Ok(())
         }

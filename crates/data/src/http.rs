@@ -83,6 +83,12 @@ pub fn http_download(url: &str, dest: &Path) -> Result<(), DataError> {
 
 /// A client with our timeouts and no automatic decompression.
 fn agent() -> Result<ureq::Agent, String> {
+    Ok(agent_builder()?.build())
+}
+
+/// [`agent`]'s settings, for a caller that changes one (the hub's metadata request follows no
+/// redirects).
+pub(crate) fn agent_builder() -> Result<ureq::AgentBuilder, String> {
     let builder = ureq::AgentBuilder::new()
         .timeout_connect(CONNECT_TIMEOUT)
         .timeout_read(READ_TIMEOUT)
@@ -93,11 +99,11 @@ fn agent() -> Result<ureq::Agent, String> {
             .map_err(|e| format!("could not set up TLS: {e}"))?;
         builder.tls_connector(std::sync::Arc::new(tls))
     };
-    Ok(builder.build())
+    Ok(builder)
 }
 
 /// One line: the kind of failure, ureq's message, and the underlying cause.
-fn transport_message(t: &ureq::Transport) -> String {
+pub(crate) fn transport_message(t: &ureq::Transport) -> String {
     let mut s = t.kind().to_string();
     if let Some(m) = t.message() {
         s.push_str(": ");

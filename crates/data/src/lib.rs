@@ -10,6 +10,7 @@
 
 pub mod fetch;
 pub mod http;
+pub mod hub;
 pub mod idx;
 pub mod mnist;
 pub mod text;

@@ -5,7 +5,8 @@
 //! [`data`]: character vocabulary, train/validation split, random windows. [`train`]: the loop
 //! behind `tfs gpt train`. [`sample`]: greedy, temperature, top-k and top-p generation.
 //! [`checkpoint`]: config.json + model.safetensors, written atomically, read with every size
-//! checked.
+//! checked. [`hf`]: GPT-2 weights in and out of Hugging Face's layout (a directory or a hub id).
+//! [`score`]: mean next-token loss and perplexity of a text.
 //!
 //! Everything runs on tfs-tensor (autograd, fused kernels); nothing here writes a backward pass.
 //!
@@ -15,8 +16,10 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod hf;
 pub mod model;
 pub mod sample;
+pub mod score;
 pub mod train;
 pub mod vocab;
 

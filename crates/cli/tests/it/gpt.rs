@@ -1,4 +1,5 @@
-//! `tfs gpt train` and `tfs gpt sample` end to end on a small text.
+//! `tfs gpt train` and `tfs gpt sample` end to end on a small text; `import-hf`, `score` and
+//! `export-hf` on the transformers fixture (fixtures/hf_gpt2).
 
 use std::process::Command;
 
@@ -237,4 +238,71 @@ fn a_run_killed_at_random_moments_and_resumed_ends_with_the_same_bytes() {
         assert!(a == b, "{f} differs after {kills} kills and resumes");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn import_hf_score_export_hf() {
+    let root = std::env::temp_dir().join(format!("tfs-cli-hf-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hf_gpt2");
+    let (ck, hf, text) = (root.join("ck"), root.join("hf"), root.join("t.txt"));
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let ok = |args: &[&str]| {
+        let out = tfs(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("one JSON line")
+    };
+    let line = ok(&[
+        "gpt",
+        "import-hf",
+        &s(&fixture.join("model")),
+        "--out",
+        &s(&ck),
+    ]);
+    assert_eq!(line["n_layer"], 2);
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("expected.json")).unwrap())
+            .unwrap();
+    std::fs::write(&text, expected["score"]["text"].as_str().unwrap()).unwrap();
+    let line = ok(&[
+        "gpt",
+        "score",
+        "--checkpoint",
+        &s(&ck),
+        "--text-file",
+        &s(&text),
+    ]);
+    assert_eq!(line["tokens"], expected["score"]["predicted"]);
+    let want = expected["score"]["mean_loss"].as_f64().unwrap();
+    assert!(
+        (line["mean_loss"].as_f64().unwrap() - want).abs() < 1e-6,
+        "{line}"
+    );
+    ok(&["gpt", "export-hf", &s(&ck), "--out", &s(&hf)]);
+    assert!(hf.join("config.json").exists() && hf.join("model.safetensors").exists());
+    // Errors: one line, non-zero exit.
+    for args in [
+        vec!["gpt", "import-hf", "not a/valid id", "--out", "x"],
+        vec![
+            "gpt",
+            "score",
+            "--checkpoint",
+            &s(&ck),
+            "--text-file",
+            "/nonexistent/t.txt",
+        ],
+    ] {
+        let out = tfs(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&root).ok();
 }

@@ -1,7 +1,10 @@
 //! tfs-gpt's tests: the model's gradient, causality, the four sampling rules, checkpoints, presets,
-//! and that training learns; and the bounded fuzz run of the checkpoint reader (fuzz.rs).
+//! and that training learns; the bounded fuzz run of the checkpoint reader (fuzz.rs); Hugging Face
+//! interop against transformers (hf.rs, with a stand-in hub in hub_server.rs).
 
 mod fuzz;
+mod hf;
+mod hub_server;
 #[path = "../../../../fuzz/mutate.rs"]
 mod mutate;
 mod resume;
