@@ -545,6 +545,7 @@ pub fn run(
         let ts = Instant::now();
         let lr = sched.at(it);
         opt.set_lr(lr);
+        // ANCHOR: step
         let mut grads: Option<Grads> = None;
         let mut l = 0.0f64;
         for _ in 0..accum {
@@ -584,6 +585,7 @@ pub fn run(
         };
         let norm = clip_grad_norm(&params, &grads, tc.grad_clip);
         opt.step(&params, &grads);
+        // ANCHOR_END: step
         drop(grads);
         rep.step_seconds.push(ts.elapsed().as_secs_f64());
         st.step = it + 1;

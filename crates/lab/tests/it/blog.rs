@@ -255,7 +255,8 @@ fn bench_table(jsonl: &str) -> String {
     // The peer's key order (the scripts print the settings first).
     for (key, pv) in peer.as_object().unwrap() {
         let Some(ov) = ours.get(key) else { continue };
-        if key == "impl" {
+        // Per-step arrays (step times, losses) stay in the JSON lines, out of the table.
+        if key == "impl" || ov.is_array() || pv.is_array() {
             continue;
         }
         if ov == pv || (ov.is_number() && pv.is_number() && ov.as_f64() == pv.as_f64()) {
