@@ -154,7 +154,7 @@ def main():
 
     losses = {"train": float("nan"), "val": float("nan")}
     history = []
-    step_seconds = []
+    step_seconds, step_losses = [], []
     t0 = time.perf_counter()
     for it in range(iters):
         ts = time.perf_counter()
@@ -167,6 +167,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step_seconds.append(time.perf_counter() - ts)
+        step_losses.append(loss.item())
         if (it + 1) % a.eval_interval == 0 or it + 1 == iters:
             losses = estimate()
             history.append([it + 1, time.perf_counter() - t0, losses["train"], losses["val"]])
@@ -187,6 +188,7 @@ def main():
         line["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         line["parameters"] = sum(p.numel() for p in model.parameters())
         line["step_seconds"] = step_seconds
+        line["losses"] = step_losses
     print(json.dumps(line))
 
 

@@ -106,6 +106,7 @@ pub fn gpt(data_dir: &Path, fetch: Fetch, a: &GptBench, seed: u64) -> Result<Val
         v["peak_rss_mb"] = json!(peak_rss_mb());
         v["parameters"] = json!(r.parameters);
         v["step_seconds"] = json!(r.step_seconds);
+        v["losses"] = json!(r.losses);
         v["mfu_vs_1024_gemm"] = json!(
             tokens_per_s * tfs_gpt::train::flops_per_token(&p.model, r.parameters)
                 / tfs_gpt::train::measured_peak_flops()
