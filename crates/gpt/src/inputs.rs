@@ -172,7 +172,12 @@ fn floor_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// Sends `pending[..n]` as text of the current document (opening it first), keeping the rest.
-fn emit(sink: &mut dyn Sink, pending: &mut String, n: usize, doc_open: &mut bool) -> Result<(), Stop> {
+fn emit(
+    sink: &mut dyn Sink,
+    pending: &mut String,
+    n: usize,
+    doc_open: &mut bool,
+) -> Result<(), Stop> {
     if n == 0 {
         return Ok(());
     }
@@ -341,7 +346,11 @@ fn read_parquet(path: &Path, f: File, sink: &mut dyn Sink) -> Result<(), Stop> {
             format!(
                 "column \"text\" is {}{}, not a string (columns: {})",
                 descr.physical_type(),
-                if descr.max_rep_level() != 0 { " (repeated)" } else { "" },
+                if descr.max_rep_level() != 0 {
+                    " (repeated)"
+                } else {
+                    ""
+                },
                 columns.join(", ")
             ),
         ));
@@ -350,7 +359,8 @@ fn read_parquet(path: &Path, f: File, sink: &mut dyn Sink) -> Result<(), Stop> {
     let (mut row, mut reported) = (0u64, 0u64);
     let (mut values, mut defs) = (Vec::<ByteArray>::new(), Vec::<i16>::new());
     for g in 0..reader.num_row_groups() {
-        let pq = |e: parquet::errors::ParquetError| bad(Where::Row { row_group: g, row }, e.to_string());
+        let pq =
+            |e: parquet::errors::ParquetError| bad(Where::Row { row_group: g, row }, e.to_string());
         let rg = reader.get_row_group(g).map_err(pq)?;
         let ColumnReader::ByteArrayColumnReader(mut cr) = rg.get_column_reader(col).map_err(pq)?
         else {
@@ -371,12 +381,14 @@ fn read_parquet(path: &Path, f: File, sink: &mut dyn Sink) -> Result<(), Stop> {
                     row_group: g,
                     row: row + i as u64,
                 };
-                let present = descr.max_def_level() == 0
-                    || (i < levels && defs[i] == descr.max_def_level());
+                let present =
+                    descr.max_def_level() == 0 || (i < levels && defs[i] == descr.max_def_level());
                 if !present {
                     return Err(bad(here, "\"text\" is null".into()));
                 }
-                let v = vals.next().ok_or_else(|| bad(here.clone(), "missing value".into()))?;
+                let v = vals
+                    .next()
+                    .ok_or_else(|| bad(here.clone(), "missing value".into()))?;
                 let s = std::str::from_utf8(v.data()).map_err(|e| {
                     bad(
                         here.clone(),

@@ -37,9 +37,9 @@ use crate::vocab::{gpt2, Vocab, GPT2_EOT};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -181,14 +181,12 @@ pub fn prepare(
                 chars: set.into_iter().collect(),
             })
         }
-        other => {
-            return Err(fail(format!(
-                "unknown tokenizer '{other}' (gpt2 or char)"
-            )))
-        }
+        other => return Err(fail(format!("unknown tokenizer '{other}' (gpt2 or char)"))),
     };
 
-    let name = out.file_name().ok_or_else(|| fail("not a directory name".into()))?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| fail("not a directory name".into()))?;
     let tmp = out.with_file_name(format!(
         "{}.tmp-{}",
         name.to_string_lossy(),
@@ -198,29 +196,33 @@ pub fn prepare(
     std::fs::create_dir_all(&tmp).map_err(|e| perr(&tmp, Where::File, e.to_string()))?;
     let guard = RemoveOnDrop(Some(tmp.clone()));
 
-    let mut train = ShardWriter::new(
-        &tmp,
-        "train",
-        vocab.name(),
-        vocab.len(),
-        opts.shard_tokens,
-    );
+    let mut train = ShardWriter::new(&tmp, "train", vocab.name(), vocab.len(), opts.shard_tokens);
     let bar = bar(opts.progress, total_bytes, "tokenizing");
     let mut documents = 0u64;
     let ascii: Vec<u16> = match &vocab {
         Vocab::Char(v) => (0..128u8)
-            .map(|b| v.chars.binary_search(&(b as char)).map_or(u16::MAX, |i| i as u16))
+            .map(|b| {
+                v.chars
+                    .binary_search(&(b as char))
+                    .map_or(u16::MAX, |i| i as u16)
+            })
             .collect(),
         Vocab::Gpt2(_) => Vec::new(),
     };
     let work = |b: &[Piece]| -> (Vec<u16>, u64) { tokenize(&vocab, &ascii, b) };
-    pipeline(inputs, threads, opts.chunk_bytes, &work, &mut |(toks, docs), n| {
-        documents += docs;
-        train.push(&toks)?;
-        bar.inc(n);
-        bar.set_message(format!("{} tokens", train.total()));
-        Ok(())
-    })?;
+    pipeline(
+        inputs,
+        threads,
+        opts.chunk_bytes,
+        &work,
+        &mut |(toks, docs), n| {
+            documents += docs;
+            train.push(&toks)?;
+            bar.inc(n);
+            bar.set_message(format!("{} tokens", train.total()));
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
     let total = train.total();
     let keep = ((total as f64) * (1.0 - opts.val_fraction)).floor() as u64;
@@ -334,7 +336,10 @@ fn tokenize(vocab: &Vocab, ascii: &[u16], batch: &[Piece]) -> (Vec<u16>, u64) {
                 match ascii.get(c as usize) {
                     Some(&i) if i != u16::MAX => i,
                     // Every character was collected by the first pass.
-                    _ => v.chars.binary_search(&c).expect("collected in the first pass") as u16,
+                    _ => v
+                        .chars
+                        .binary_search(&c)
+                        .expect("collected in the first pass") as u16,
                 }
             })),
         }
@@ -458,7 +463,11 @@ fn pipeline<R: Send>(
             while let Some((r, bytes)) = waiting.remove(&next) {
                 let done = match r {
                     Some(r) => consume(r, bytes),
-                    None => Err(perr(Path::new("prepare"), Where::File, "a tokenizing thread panicked")),
+                    None => Err(perr(
+                        Path::new("prepare"),
+                        Where::File,
+                        "a tokenizing thread panicked",
+                    )),
                 };
                 if let Err(e) = done {
                     result = Err(e);

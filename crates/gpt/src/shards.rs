@@ -295,7 +295,10 @@ impl Tokens {
         out.reserve(n);
         let (mut pos, end) = (pos, pos + n);
         // The last shard whose start is ≤ pos (empty shards share a start with the next).
-        let mut s = self.starts.partition_point(|&st| st <= pos).saturating_sub(1);
+        let mut s = self
+            .starts
+            .partition_point(|&st| st <= pos)
+            .saturating_sub(1);
         while pos < end {
             let (a, b) = (self.starts[s], self.starts[s + 1]);
             let (lo, hi) = (pos - a, end.min(b) - a);
@@ -448,7 +451,10 @@ impl ShardWriter {
         shard_tokens: u64,
     ) -> ShardWriter {
         assert!(shard_tokens > 0, "shard_tokens must be positive");
-        assert!((1..=1 << 16).contains(&vocab_size), "vocab_size {vocab_size}");
+        assert!(
+            (1..=1 << 16).contains(&vocab_size),
+            "vocab_size {vocab_size}"
+        );
         ShardWriter {
             dir: dir.to_path_buf(),
             split,
@@ -494,10 +500,8 @@ impl ShardWriter {
         self.close_current()?;
         let name = shard_name(self.split, self.files.len());
         let path = self.dir.join(&name);
-        let mut f = BufWriter::with_capacity(
-            1 << 20,
-            File::create(&path).map_err(|e| io_err(&path, e))?,
-        );
+        let mut f =
+            BufWriter::with_capacity(1 << 20, File::create(&path).map_err(|e| io_err(&path, e))?);
         f.write_all(&self.header.to_bytes())
             .map_err(|e| io_err(&path, e))?;
         self.files.push((name, 0));

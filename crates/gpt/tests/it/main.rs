@@ -1,9 +1,11 @@
 //! tfs-gpt's tests: the model's gradient, causality, the four sampling rules, checkpoints, presets,
-//! and that training learns; and the bounded fuzz run of the checkpoint reader (fuzz.rs).
+//! and that training learns; the bounded fuzz run of the checkpoint and shard readers (fuzz.rs);
+//! token shards and `prepare` (shards.rs).
 
 mod fuzz;
 #[path = "../../../../fuzz/mutate.rs"]
 mod mutate;
+mod shards;
 
 use tfs_gpt::checkpoint::{load, read_safetensors, safetensors_bytes, save};
 use tfs_gpt::data::{batch, CharVocab, Split};
