@@ -1,4 +1,4 @@
-//! `tfs gpt train|sample`: parses the arguments and calls tfs-gpt.
+//! `tfs gpt train|sample|prepare`: parses the arguments and calls tfs-gpt.
 
 use crate::Global;
 use anyhow::{bail, Context, Result};
@@ -28,6 +28,28 @@ pub enum GptCommand {
         /// key=value overrides of the preset (n_layer, n_embd, block_size, lr, batch_size, …)
         #[arg(long = "set")]
         set: Vec<String>,
+    },
+    /// Tokenize text (.txt), JSON Lines (.jsonl/.json, a "text" field) and Parquet (a "text"
+    /// column) into memory-mappable token shards with a train/validation split
+    Prepare {
+        /// gpt2 (GPT-2's BPE, <|endoftext|> before each document) or char
+        #[arg(long, default_value = "gpt2")]
+        tokenizer: String,
+        /// Output folder: meta.json, train_NNNNNN.bin, val_NNNNNN.bin
+        #[arg(long)]
+        out: PathBuf,
+        /// Fraction of the tokens (the last ones) kept for validation
+        #[arg(long, default_value_t = 0.1)]
+        val_fraction: f64,
+        /// Tokens per shard file
+        #[arg(long, default_value_t = 100_000_000)]
+        shard_tokens: u64,
+        /// Tokenizing threads (default: one per core)
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Input files, read in this order
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
     },
     /// Generate text from a checkpoint
     Sample {
@@ -86,6 +108,27 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             let mut stdout = crate::out::stdout();
             stdout.line(json!({"preset": p.name, "parameters": r.parameters, "iterations": r.iterations, "wall_seconds": r.wall_seconds,
                        "tokens_per_s": r.tokens_per_s, "train_loss": r.train_loss, "val_loss": r.val_loss}))?;
+            stdout.finish()?;
+            Ok(())
+        }
+        GptCommand::Prepare {
+            tokenizer,
+            out,
+            val_fraction,
+            shard_tokens,
+            threads,
+            inputs,
+        } => {
+            let opts = tfs_gpt::prepare::PrepareOptions {
+                val_fraction,
+                shard_tokens,
+                threads,
+                progress: true,
+                ..Default::default()
+            };
+            let r = tfs_gpt::prepare::prepare(&inputs, &tokenizer, &out, &opts)?;
+            let mut stdout = crate::out::stdout();
+            stdout.line(r.to_json())?;
             stdout.finish()?;
             Ok(())
         }

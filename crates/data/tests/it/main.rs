@@ -2,6 +2,7 @@
 
 mod fetch;
 mod fuzz;
+mod hub;
 mod idx;
 mod mnist;
 #[path = "../../../../fuzz/mutate.rs"]
