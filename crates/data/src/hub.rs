@@ -266,7 +266,16 @@ pub fn fetch_hub(
         if partial.exists() {
             eprintln!("resuming {} ...", partial.display());
         }
-        http_download_resume(&url, &partial)?;
+        http_download_resume(&url, &partial).map_err(|e| match e {
+            DataError::Download { url, message } if partial.exists() => DataError::Download {
+                url,
+                message: format!(
+                    "{message} ({} kept: run the command again to resume)",
+                    partial.display()
+                ),
+            },
+            e => e,
+        })?;
         let verified = match check(&partial, &exp) {
             Ok(v) => v,
             Err(e) => {
