@@ -18,7 +18,8 @@
 //! - **`.jsonl` / `.json`**: JSON Lines, one object per line with a string field `text` (blank
 //!   lines skipped); lines of at most 256 MiB.
 //! - **`.parquet`**: the column `text` (BYTE_ARRAY, normally annotated as a UTF-8 string) read
-//!   row group by row group, 256 rows at a time, through the parquet crate's column reader.
+//!   row group by row group, 256 rows at a time, through the parquet crate's column reader;
+//!   snappy- or zstd-compressed (zstd not in macOS builds, see Cargo.toml) or uncompressed.
 //!
 //! Errors name the file and the place: the byte offset of invalid UTF-8, the line of a bad JSON
 //! line or missing `text`, the row group and row of a null or non-UTF-8 Parquet value, the
@@ -282,8 +283,14 @@ fn read_jsonl(path: &Path, f: File, sink: &mut dyn Sink) -> Result<(), Stop> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line)
-            .map_err(|e| perr(path, Where::Line(lineno), format!("not JSON: {e}")))?;
+        let v: Value = serde_json::from_str(line).map_err(|e| {
+            let hint = if line.trim_start().starts_with('[') {
+                " (a JSON array? expected JSON Lines: one object per line)"
+            } else {
+                ""
+            };
+            perr(path, Where::Line(lineno), format!("not JSON: {e}{hint}"))
+        })?;
         let text = match v.get("text") {
             Some(Value::String(s)) => s,
             Some(other) => {
@@ -381,8 +388,8 @@ fn read_parquet(path: &Path, f: File, sink: &mut dyn Sink) -> Result<(), Stop> {
                     row_group: g,
                     row: row + i as u64,
                 };
-                let present =
-                    descr.max_def_level() == 0 || (i < levels && defs[i] == descr.max_def_level());
+                let present = descr.max_def_level() == 0
+                    || (i < levels && defs.get(i) == Some(&descr.max_def_level()));
                 if !present {
                     return Err(bad(here, "\"text\" is null".into()));
                 }

@@ -64,7 +64,7 @@ impl Default for PrepareOptions {
             val_fraction: 0.1,
             shard_tokens: 100_000_000,
             threads: 0,
-            chunk_bytes: 1 << 20,
+            chunk_bytes: 256 << 10,
             progress: false,
         }
     }

@@ -102,7 +102,10 @@ fn train_then_sample() {
         "--tokens",
         "3",
     ]);
-    for (r, msg) in [(bad_p, "--top-p"), (bad_prompt, "not in the model's vocabulary")] {
+    for (r, msg) in [
+        (bad_p, "--top-p"),
+        (bad_prompt, "not in the model's vocabulary"),
+    ] {
         let err = String::from_utf8_lossy(&r.stderr).to_string();
         assert_eq!(r.status.code(), Some(1), "{err}");
         assert!(err.contains(msg) && err.lines().count() == 1, "{err}");

@@ -1,6 +1,7 @@
 //! Token shards and `prepare`: round trips against direct encoding, the split, determinism across
 //! thread counts, the three input formats, malformed inputs and corrupt shards.
 
+use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -179,17 +180,23 @@ fn output_bytes_do_not_depend_on_the_thread_count() {
 /// A Parquet file with a `text` column declared as `text_type` (and an `id` before it) holding
 /// `docs`, snappy-compressed, in `row_groups` row groups.
 fn write_parquet(path: &Path, docs: &[&str], text_type: &str, row_groups: usize) {
+    write_parquet_with(path, docs, text_type, row_groups, Compression::SNAPPY)
+}
+
+fn write_parquet_with(
+    path: &Path,
+    docs: &[&str],
+    text_type: &str,
+    row_groups: usize,
+    codec: Compression,
+) {
     let schema = Arc::new(
         parse_message_type(&format!(
             "message doc {{ REQUIRED INT32 id; {text_type}; }}"
         ))
         .unwrap(),
     );
-    let props = Arc::new(
-        WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::SNAPPY)
-            .build(),
-    );
+    let props = Arc::new(WriterProperties::builder().set_compression(codec).build());
     let mut w =
         SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props).unwrap();
     let per = docs.len().div_ceil(row_groups);
@@ -235,15 +242,22 @@ fn text_jsonl_and_parquet_give_the_same_tokens() {
     std::fs::write(&jsonl, lines.join("\n") + "\n\n").unwrap();
     let pq = d.join("docs.parquet");
     write_parquet(&pq, &docs, "OPTIONAL BYTE_ARRAY text (UTF8)", 3);
+    let mut inputs = vec![txt, jsonl, pq];
+    if cfg!(not(target_os = "macos")) {
+        let z = d.join("docs-zstd.parquet");
+        let codec = Compression::ZSTD(Default::default());
+        write_parquet_with(&z, &docs, "REQUIRED BYTE_ARRAY text (STRING)", 1, codec);
+        inputs.push(z);
+    }
     let mut want = Vec::new();
     for t in docs {
         want.push(GPT2_EOT as usize);
         want.extend(gpt2_ids(t));
     }
-    for (i, input) in [txt, jsonl, pq].into_iter().enumerate() {
+    for (i, input) in inputs.into_iter().enumerate() {
         let out = d.join(format!("o{i}"));
         let r = prepare(
-            &[input.clone()],
+            std::slice::from_ref(&input),
             "gpt2",
             &out,
             &PrepareOptions {
@@ -437,7 +451,7 @@ fn corrupt_shards_are_errors_not_panics() {
         shard_tokens: 300,
         ..opts()
     };
-    prepare(&[input.clone()], "char", &out, &o).unwrap();
+    prepare(std::slice::from_ref(&input), "char", &out, &o).unwrap();
     let shard = out.join("train_000001.bin");
     let good = std::fs::read(&shard).unwrap();
     assert_eq!(Header::parse(&good, &shard).unwrap().count, 300);
