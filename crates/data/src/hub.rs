@@ -1,6 +1,7 @@
 //! Datasets on the Hugging Face hub, for GPT-2 training (Phase 8): FineWeb-Edu's `sample/10BT`
 //! Parquet shards and TinyStories V2 (GPT-4 stories), fetched into `DATA_DIR/fineweb-edu/` and
-//! `DATA_DIR/tinystories/` by `tfs data fetch fineweb-edu --shards N` / `tfs data fetch tinystories`.
+//! `DATA_DIR/tinystories/` by `tfs data fetch fineweb-edu --shards N` and
+//! `tfs data fetch tinystories`.
 //!
 //! A file's URL is `ENDPOINT/datasets/REPO/resolve/main/PATH`, ENDPOINT being `$HF_ENDPOINT` (the
 //! variable the hub's own clients read, for a mirror) or `https://huggingface.co`.

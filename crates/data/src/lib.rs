@@ -2,9 +2,9 @@
 //!
 //! Where datasets live ([`data_dir`]: `--data-dir`, else `$TFS_DATA_DIR`, else `./data`), the IDX
 //! format of MNIST and Fashion-MNIST ([`idx`], [`mnist`]), text corpora ([`text`]), and fetching
-//! with checksums on first use ([`fetch`], over HTTP(S) with [`http`]), and the Hugging Face hub's
-//! GPT-2 training sets, resumable and checked against the hub's SHA-256 ([`hub`]). A missing dataset is
-//! downloaded when a `*_fetching` loader is called with [`fetch::Fetch::Online`]; `--offline` or
+//! with checksums on first use ([`fetch`], over HTTP(S) with [`http`]), and the Hugging Face
+//! hub's GPT-2 training sets, resumable and checked against the hub's SHA-256 ([`hub`]). A missing
+//! dataset is downloaded when a `*_fetching` loader is called with [`fetch::Fetch::Online`]; `--offline` or
 //! `TFS_OFFLINE=1` turn that into a one-line error naming the file and `tfs data fetch NAME`.
 //! Everything read from disk is validated; a bad file is a [`DataError`] that names the file and
 //! what was wrong, never a panic.
