@@ -5,7 +5,8 @@
 //! seeds (`fuzz/fuzz_targets/`). No dependencies, so every test binary can include it.
 //!
 //! An input is cut into *records*: lines for the text formats (tokenizer models, GPT-2 files,
-//! corpora); for IDX, the magic, each 4-byte dimension, then the data in a few chunks. Mutations:
+//! corpora); for IDX, the magic, each 4-byte dimension, then the data in a few chunks; for token
+//! shards, each field of the 64-byte header, then the tokens in a few chunks. Mutations:
 //!
 //! * systematic ([`for_each_systematic`]): truncation at every record boundary, every record
 //!   removed, every record duplicated (with a stride for files of thousands of records);
@@ -52,6 +53,9 @@ pub enum Kind {
     /// safetensors: the 8-byte header length, the JSON header cut after each `}`, then the data
     /// in up to 8 chunks.
     Safetensors,
+    /// Token shards (tfs-gpt `shards`): the header's fields (magic 8, version 4, bytes per token
+    /// 4, count 8, vocab 4, reserved 4, tokenizer name 32), then the tokens in up to 8 chunks.
+    Shard,
 }
 
 /// The records of `input`, as byte ranges that tile it.
@@ -101,6 +105,22 @@ pub fn records(input: &[u8], kind: Kind) -> Vec<Range<usize>> {
                     out.push(start..i + 1);
                     start = i + 1;
                 }
+            }
+            let chunk = (input.len() - start).div_ceil(8).max(1);
+            while start < input.len() {
+                let end = (start + chunk).min(input.len());
+                out.push(start..end);
+                start = end;
+            }
+        }
+        Kind::Shard => {
+            let mut start = 0;
+            for width in [8, 4, 4, 8, 4, 4, 32] {
+                let end = (start + width).min(input.len());
+                if end > start {
+                    out.push(start..end);
+                }
+                start = end;
             }
             let chunk = (input.len() - start).div_ceil(8).max(1);
             while start < input.len() {
@@ -190,10 +210,21 @@ fn edit(v: &mut Vec<u8>, kind: Kind, rng: &mut Rng) {
             }
         }
         7 if v.len() >= 4 => {
-            // A 4-byte field (an IDX dimension, or any aligned word) set to a huge size.
-            let fields = (v.len() / 4).min(if kind == Kind::Idx { 8 } else { usize::MAX });
+            // A 4-byte field (an IDX dimension, a shard header word, or any aligned word) set to
+            // a huge size, in the file's byte order.
+            let limit = match kind {
+                Kind::Idx => 8,
+                Kind::Shard => 16,
+                _ => usize::MAX,
+            };
+            let fields = (v.len() / 4).min(limit);
             let at = 4 * rng.below(fields);
-            let x = HUGE_U32[rng.below(HUGE_U32.len())].to_be_bytes();
+            let huge = HUGE_U32[rng.below(HUGE_U32.len())];
+            let x = if kind == Kind::Shard {
+                huge.to_le_bytes()
+            } else {
+                huge.to_be_bytes()
+            };
             v[at..at + 4].copy_from_slice(&x);
         }
         8 => {

@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 data=${TFS_DATA_DIR:-../../shared/data}
 tfs=${TFS_BIN:-../target/release/tfs}
 gpt2=${TFS_GPT2_DIR:-$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/tiktoken-rs-*/assets | tail -n 1)}
-mkdir -p corpus/idx corpus/text corpus/tokenizer_model corpus/gpt2_tiktoken corpus/gpt2_encoder corpus/safetensors
+mkdir -p corpus/idx corpus/text corpus/tokenizer_model corpus/gpt2_tiktoken corpus/gpt2_encoder corpus/safetensors corpus/shard
 # IDX: MNIST's test labels (gzip, 4.5 KB) and small raw arrays of rank 1 and 3.
 cp "$data/mnist/t10k-labels-idx1-ubyte.gz" corpus/idx/labels.gz && chmod 644 corpus/idx/labels.gz
 printf '\000\000\010\001\000\000\000\003\001\002\003' > corpus/idx/rank1
@@ -35,4 +35,10 @@ head -c 3000 "$data/tinyshakespeare/input.txt" > /tmp/tfs-fuzz-gpt.txt
   --set n_layer=1 --set n_embd=8 --set n_head=2 --set block_size=8 --set eval_iters=1 >/dev/null
 cp /tmp/tfs-fuzz-gpt/checkpoint/model.safetensors corpus/safetensors/tiny.safetensors
 rm -r /tmp/tfs-fuzz-gpt /tmp/tfs-fuzz-gpt.txt
+# Token shards: Tiny Shakespeare's first 3000 bytes prepared by tfs, char-level, 500-token shards.
+head -c 3000 "$data/tinyshakespeare/input.txt" > /tmp/tfs-fuzz-shard.txt
+"$tfs" gpt prepare --tokenizer char --shard-tokens 500 --out /tmp/tfs-fuzz-shard /tmp/tfs-fuzz-shard.txt >/dev/null
+cp /tmp/tfs-fuzz-shard/train_000000.bin corpus/shard/train.bin
+cp /tmp/tfs-fuzz-shard/val_000000.bin corpus/shard/val.bin
+rm -r /tmp/tfs-fuzz-shard /tmp/tfs-fuzz-shard.txt
 echo "seeded: $(ls corpus/* | wc -l) entries in $(pwd)/corpus"

@@ -1,4 +1,4 @@
-//! `tfs gpt train|sample|import-hf|export-hf|score`: parses the arguments and calls tfs-gpt.
+//! `tfs gpt train|sample|prepare|import-hf|export-hf|score`: parses the arguments and calls tfs-gpt.
 
 use crate::Global;
 use anyhow::{bail, Context, Result};
@@ -13,12 +13,14 @@ use tfs_math::Rng;
 
 #[derive(Subcommand)]
 pub enum GptCommand {
-    /// Train a character-level GPT (default data: Tiny Shakespeare) and save a checkpoint
+    /// Train a GPT on a text's characters (default: Tiny Shakespeare) or on prepared token shards,
+    /// and save a resumable checkpoint
     Train {
-        /// One of: baby, shakespeare-char, 1m, 10m, 50m
+        /// One of: baby, shakespeare-char, 1m, 10m, 50m, gpt2-124m
         #[arg(long, default_value = "baby")]
         preset: String,
-        /// A text file to train on (default: Tiny Shakespeare from the data folder)
+        /// A text file to train on by characters, or a folder of token shards made by
+        /// `tfs gpt prepare` (default: Tiny Shakespeare's characters from the data folder)
         #[arg(long)]
         data: Option<PathBuf>,
         /// Output folder: log.jsonl, samples.txt, checkpoint/
@@ -38,6 +40,28 @@ pub enum GptCommand {
         /// was interrupted); without one, start at step 0
         #[arg(long)]
         resume: bool,
+    },
+    /// Tokenize text (.txt), JSON Lines (.jsonl/.json, a "text" field) and Parquet (a "text"
+    /// column) into memory-mappable token shards with a train/validation split
+    Prepare {
+        /// gpt2 (GPT-2's BPE, <|endoftext|> before each document) or char
+        #[arg(long, default_value = "gpt2")]
+        tokenizer: String,
+        /// Output folder: meta.json, train_NNNNNN.bin, val_NNNNNN.bin
+        #[arg(long)]
+        out: PathBuf,
+        /// Fraction of the tokens (the last ones) kept for validation
+        #[arg(long, default_value_t = 0.1)]
+        val_fraction: f64,
+        /// Tokens per shard file
+        #[arg(long, default_value_t = 100_000_000)]
+        shard_tokens: u64,
+        /// Tokenizing threads (default: one per core)
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Input files, read in this order
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
     },
     /// Generate text from a checkpoint
     Sample {
@@ -100,9 +124,6 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             let mut p = Preset::get(&preset).with_context(|| {
                 format!("unknown preset '{preset}' (one of: {})", PRESETS.join(", "))
             })?;
-            if p.model.vocab_size > 256 {
-                bail!("preset '{preset}' needs GPT-2 token shards (Phase 8); train a character-level preset");
-            }
             if let Some(n) = max_iters {
                 p.train.max_iters = n;
                 p.train.lr_decay_iters = n;
@@ -113,21 +134,43 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             if let Some(n) = checkpoint_every {
                 p.train.checkpoint_every = n;
             }
-            let text = match data {
-                Some(path) => {
-                    std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?
-                }
-                None => {
-                    tfs_data::text::load_tiny_shakespeare_fetching(&global.data_dir, global.fetch)?
-                }
+            p.validate().map_err(anyhow::Error::msg)?;
+            // A folder is a prepared dataset (`tfs gpt prepare`); a file is a text, trained on
+            // by characters.
+            let prepared = match &data {
+                Some(dir) if dir.is_dir() => Some(tfs_gpt::shards::open(dir)?),
+                _ => None,
             };
-            let (vocab, split) =
-                tfs_gpt::train::text_data(&text, p.model.block_size).map_err(anyhow::Error::msg)?;
-            let data = tfs_gpt::train::Data {
-                train: &split.train,
-                val: &split.val,
-                vocab,
-                default_order: tfs_gpt::data::Order::Random,
+            if prepared.is_none() && p.model.vocab_size > 256 {
+                bail!("preset '{preset}' has the GPT-2 vocabulary: give --data a folder made by `tfs gpt prepare --tokenizer gpt2`");
+            }
+            let text_split;
+            let data = match &prepared {
+                Some(d) => tfs_gpt::train::Data {
+                    train: &d.train,
+                    val: &d.val,
+                    vocab: d.vocab.clone(),
+                    default_order: tfs_gpt::data::Order::Sequential,
+                },
+                None => {
+                    let text = match &data {
+                        Some(path) => std::fs::read_to_string(path)
+                            .with_context(|| format!("{}", path.display()))?,
+                        None => tfs_data::text::load_tiny_shakespeare_fetching(
+                            &global.data_dir,
+                            global.fetch,
+                        )?,
+                    };
+                    let (vocab, split) = tfs_gpt::train::text_data(&text, p.model.block_size)
+                        .map_err(anyhow::Error::msg)?;
+                    text_split = split;
+                    tfs_gpt::train::Data {
+                        train: &text_split.train,
+                        val: &text_split.val,
+                        vocab,
+                        default_order: tfs_gpt::data::Order::Random,
+                    }
+                }
             };
             let opts = tfs_gpt::train::RunOptions {
                 out: Some(&out),
@@ -142,6 +185,27 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             stdout.line(json!({"preset": p.name, "parameters": r.parameters, "iterations": r.iterations, "start_step": r.start_step,
                        "wall_seconds": r.wall_seconds, "tokens_per_s": r.tokens_per_s, "mfu": r.mfu,
                        "train_loss": r.train_loss, "val_loss": r.val_loss}))?;
+            stdout.finish()?;
+            Ok(())
+        }
+        GptCommand::Prepare {
+            tokenizer,
+            out,
+            val_fraction,
+            shard_tokens,
+            threads,
+            inputs,
+        } => {
+            let opts = tfs_gpt::prepare::PrepareOptions {
+                val_fraction,
+                shard_tokens,
+                threads,
+                progress: true,
+                ..Default::default()
+            };
+            let r = tfs_gpt::prepare::prepare(&inputs, &tokenizer, &out, &opts)?;
+            let mut stdout = crate::out::stdout();
+            stdout.line(r.to_json())?;
             stdout.finish()?;
             Ok(())
         }

@@ -62,7 +62,7 @@ enum Command {
     /// Datasets: fetch them with checksums
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// GPT: train on a text, sample from a checkpoint
+    /// GPT: prepare token shards, train on a text, sample from a checkpoint
     #[command(subcommand)]
     Gpt(gpt::GptCommand),
 }

@@ -2,13 +2,16 @@
 //!
 //! Where datasets live ([`data_dir`]: `--data-dir`, else `$TFS_DATA_DIR`, else `./data`), the IDX
 //! format of MNIST and Fashion-MNIST ([`idx`], [`mnist`]), text corpora ([`text`]), and fetching
-//! with checksums on first use ([`fetch`], over HTTP(S) with [`http`]). A missing dataset is
-//! downloaded when a `*_fetching` loader is called with [`fetch::Fetch::Online`]; `--offline` or
+//! with checksums on first use ([`fetch`], over HTTP(S) with [`http`]), and the Hugging Face
+//! hub: its GPT-2 training sets, resumable and checked against the hub's SHA-256
+//! ([`hf_datasets`]), and model files in the standard Hugging Face cache ([`hub`]). A missing
+//! dataset is downloaded when a `*_fetching` loader is called with [`fetch::Fetch::Online`]; `--offline` or
 //! `TFS_OFFLINE=1` turn that into a one-line error naming the file and `tfs data fetch NAME`.
 //! Everything read from disk is validated; a bad file is a [`DataError`] that names the file and
 //! what was wrong, never a panic.
 
 pub mod fetch;
+pub mod hf_datasets;
 pub mod http;
 pub mod hub;
 pub mod idx;

@@ -148,7 +148,9 @@ impl Preset {
         Some(Preset { name, model, train })
     }
 
-    /// Applies one `key=value` override (model or training key). Errors name the key.
+    /// Applies one `key=value` override (model or training key). Errors name the key; whether
+    /// the sizes fit together is checked by [`Preset::validate`] once every override is applied
+    /// (so `n_embd` and `n_head` can change in either order).
     pub fn set(&mut self, kv: &str) -> Result<(), String> {
         let (k, v) = kv
             .split_once('=')
@@ -200,7 +202,7 @@ impl Preset {
             }
             other => return Err(format!("--set {other}: unknown key")),
         }
-        self.validate()
+        Ok(())
     }
 
     /// Checks the sizes fit together.

@@ -443,6 +443,7 @@ pub fn run(
     seed: u64,
     opts: &RunOptions,
 ) -> Result<TrainReport, String> {
+    preset.validate()?;
     let mut cfg = preset.model;
     cfg.vocab_size = data.vocab.len();
     let tc = &preset.train;

@@ -13,6 +13,8 @@
 //! forward and backward, and the AdamW update, each beside its reference, vectorised by the
 //! compiler for the instruction set found at run time.
 //!
+//! [`mmap`]: read-only memory maps of files (token shards), for the data side.
+//!
 //! This is the only crate of the project with `unsafe`; every unsafe block says why it is sound
 //! in a `// SAFETY:` comment. It depends on no other tfs crate.
 //!
@@ -22,6 +24,7 @@
 pub mod bench;
 pub mod fused;
 pub mod gemm;
+pub mod mmap;
 pub mod nd;
 pub mod peak;
 pub mod pool;

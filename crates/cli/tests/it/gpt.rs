@@ -1,5 +1,6 @@
-//! `tfs gpt train` and `tfs gpt sample` end to end on a small text; `import-hf`, `score` and
-//! `export-hf` on the transformers fixture (fixtures/hf_gpt2).
+//! `tfs gpt train` and `tfs gpt sample` end to end on a small text, and a run killed with SIGKILL
+//! and resumed; `import-hf`, `score` and `export-hf` on the transformers fixture (fixtures/hf_gpt2);
+//! `tfs data fetch tinystories` from a hub stand-in on 127.0.0.1, then `tfs gpt prepare` on it.
 
 use std::process::Command;
 
@@ -305,4 +306,114 @@ fn import_hf_score_export_hf() {
         );
     }
     std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn fetch_tinystories_then_prepare() {
+    use crate::server::{Reply, Server};
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("tfs-cli-prepare-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    let story = |i: usize| format!("Once upon a time, story {i}.\nThe end.");
+    let train: String = (0..40).map(|i| story(i) + "\n<|endoftext|>\n").collect();
+    let valid: String = (40..45).map(|i| story(i) + "\n<|endoftext|>\n").collect();
+    let hub = |body: String, cut: usize| Reply::Hub {
+        sha256: tfs_data::fetch::sha256_hex(body.as_bytes()),
+        cut_at: body.len() / 2,
+        body: body.into_bytes(),
+        cut_gets: Arc::new(AtomicUsize::new(cut)),
+    };
+    let route = |f: &str| format!("/datasets/roneneldan/TinyStories/resolve/main/{f}");
+    let (rt, rv) = (
+        route("TinyStoriesV2-GPT4-train.txt"),
+        route("TinyStoriesV2-GPT4-valid.txt"),
+    );
+    let server = Server::start(
+        vec![(rt.as_str(), hub(train, 1)), (rv.as_str(), hub(valid, 0))],
+        20,
+    );
+    let data = dir.join("data");
+    let fetch = || {
+        Command::new(env!("CARGO_BIN_EXE_tfs"))
+            .args([
+                "data",
+                "fetch",
+                "tinystories",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ])
+            .env("HF_ENDPOINT", &server.base)
+            .env_remove("TFS_OFFLINE")
+            .output()
+            .unwrap()
+    };
+    let first = fetch();
+    assert_eq!(first.status.code(), Some(1), "the first transfer is cut");
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(err.contains("run the command again to resume"), "{err}");
+    let second = fetch();
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(text.matches("downloaded").count(), 2, "{text}");
+    assert_eq!(text.matches("[sha256]").count(), 2, "{text}");
+
+    let ts = data.join("tinystories");
+    let out = dir.join("shards");
+    let r = tfs(&[
+        "gpt",
+        "prepare",
+        "--tokenizer",
+        "gpt2",
+        "--out",
+        out.to_str().unwrap(),
+        "--shard-tokens",
+        "100",
+        ts.join("TinyStoriesV2-GPT4-train.txt").to_str().unwrap(),
+        ts.join("TinyStoriesV2-GPT4-valid.txt").to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let line = String::from_utf8(r.stdout).unwrap();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let j: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(j["documents"], 45);
+    assert_eq!(j["tokenizer"], "gpt2");
+    for k in [
+        "train_tokens",
+        "val_tokens",
+        "train_shards",
+        "val_shards",
+        "seconds",
+        "mb_per_s",
+    ] {
+        assert!(j[k].as_f64().is_some_and(|v| v > 0.0), "{k}: {line}");
+    }
+    let p = tfs_gpt::shards::open(&out).unwrap();
+    assert_eq!(p.train.len() as u64, j["train_tokens"].as_u64().unwrap());
+
+    // A malformed input: one line on stderr naming the file and line, status 1, no output.
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{\"text\": \"ok\"}\n{\"title\": \"no text\"}\n").unwrap();
+    let out2 = dir.join("shards2");
+    let r = tfs(&[
+        "gpt",
+        "prepare",
+        "--out",
+        out2.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bad.jsonl: line 2: no \"text\" field"),
+        "{err}"
+    );
+    assert!(!out2.exists());
+    std::fs::remove_dir_all(&dir).ok();
 }

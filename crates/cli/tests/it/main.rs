@@ -177,7 +177,7 @@ fn data_fetch_of_an_unknown_dataset_is_a_one_line_error() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
         err.trim(),
-        "error: unknown dataset 'imagenet' (known: mnist, tinyshakespeare)"
+        "error: unknown dataset 'imagenet' (known: mnist, tinyshakespeare, fineweb-edu, tinystories)"
     );
 }
 

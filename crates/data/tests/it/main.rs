@@ -2,6 +2,7 @@
 
 mod fetch;
 mod fuzz;
+mod hf_datasets;
 mod idx;
 mod mnist;
 #[path = "../../../../fuzz/mutate.rs"]

@@ -1,6 +1,7 @@
 //! tfs-gpt's tests: the model's gradient, causality, the four sampling rules, checkpoints, presets,
-//! and that training learns; the bounded fuzz run of the checkpoint reader (fuzz.rs); Hugging Face
-//! interop against transformers (hf.rs, with a stand-in hub in hub_server.rs).
+//! and that training learns; the bounded fuzz run of the checkpoint and shard readers (fuzz.rs);
+//! Hugging Face interop against transformers (hf.rs, with a stand-in hub in hub_server.rs); token
+//! shards and `prepare` (shards.rs); accumulation and bit-identical resume (resume.rs).
 
 mod fuzz;
 mod hf;
@@ -8,6 +9,7 @@ mod hub_server;
 #[path = "../../../../fuzz/mutate.rs"]
 mod mutate;
 mod resume;
+mod shards;
 
 use tfs_gpt::checkpoint::{load, read_safetensors, safetensors_bytes, save};
 use tfs_gpt::data::{batch, CharVocab, Split};
@@ -260,7 +262,11 @@ fn presets_and_overrides_are_checked() {
     assert!(Preset::get("nope").is_none());
     p.set("n_layer=2").unwrap();
     assert_eq!(p.model.n_layer, 2);
-    assert!(p.set("n_head=3").unwrap_err().contains("divisible"));
+    // Sizes are checked together, once every override is in: either order works.
+    p.set("n_head=3").unwrap();
+    assert!(p.validate().unwrap_err().contains("divisible"));
+    p.set("n_embd=96").unwrap();
+    p.validate().unwrap();
     assert!(p.set("colour=blue").unwrap_err().contains("unknown key"));
     assert!(p.set("lr").unwrap_err().contains("key=value"));
     assert!(Split::new((0..50).collect(), 64)

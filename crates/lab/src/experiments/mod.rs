@@ -74,7 +74,7 @@ registry! {
     p5 { shapes, toy_translation, vs_rnn, ablations, attention_maps }
     p6 { autograd_graph, hand_vs_framework, autograd_overhead, training_infra, cpu_scaling }
     p7 { shakespeare, sampling, scaling, vs_nanogpt }
-    p8 { ablations, gpt2_124m }
+    p8 { pipeline, ablations, gpt2_124m }
 }
 
 /// Every experiment, in roadmap order.
