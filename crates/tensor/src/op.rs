@@ -123,6 +123,21 @@ pub enum Op {
 }
 
 impl Op {
+    /// Hands the op's own buffers to the cache (see `Drop for Node`).
+    pub(crate) fn recycle(self) {
+        use crate::tensor::cache::give;
+        match self {
+            Op::CrossEntropy { dlogits, .. } => give(dlogits),
+            Op::Dropout { mask, .. } => give(mask),
+            Op::Sdpa { probs, .. } => give(probs),
+            Op::LayerNorm { mean, rstd, .. } => {
+                give(mean);
+                give(rstd);
+            }
+            _ => {}
+        }
+    }
+
     /// The op's inputs, in the order its backward returns their gradients.
     pub fn inputs(&self) -> Vec<&Tensor> {
         match self {

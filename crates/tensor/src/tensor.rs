@@ -240,6 +240,18 @@ pub(crate) struct Node {
     pub(crate) requires_grad: bool,
 }
 
+impl Drop for Node {
+    /// The buffers an op keeps beside its inputs (attention probabilities, dropout masks,
+    /// ∂L/∂logits, layer-norm statistics) go back to the cache with the graph, like tensors do:
+    /// freed to the allocator, the large ones were unmapped and faulted in again every step
+    /// (measured on the shakespeare-char GPT: page faults were ≈ 15% of the step).
+    fn drop(&mut self) {
+        if let Some(op) = self.op.take() {
+            op.recycle();
+        }
+    }
+}
+
 /// An n-dimensional f32 array and its place in the autograd graph.
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Rc<Node>);
