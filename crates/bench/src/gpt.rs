@@ -98,7 +98,7 @@ pub fn gpt(data_dir: &Path, fetch: Fetch, a: &GptBench, seed: u64) -> Result<Val
     let mut v = json!({
         "impl": crate::impl_name(), "preset": p.name, "threads": tfs_math::threads(),
         "iterations": r.iterations, "eval_iters": p.train.eval_iters, "eval_interval": p.train.eval_interval,
-        "batch": b, "ctx": t, "dropout": p.model.dropout,
+        "batch": b, "ctx": t, "dropout": (p.model.dropout as f64 * 1e6).round() / 1e6,
         "wall_seconds": r.wall_seconds, "tokens_per_s": tokens_per_s,
         "train_loss": r.train_loss, "val_loss": r.val_loss,
     });

@@ -4,8 +4,8 @@
 //!
 //! ```text
 //!   memory (fp32 AdamW):  weights 4N + gradients 4N + moments 8N bytes = 16N
-//!                         + activations kept for the backward pass, ∝ B·T·L·C (+ B·H·T² each
-//!                           layer for attention probabilities, which our fused kernel does not keep)
+//!                         + activations kept for the backward pass, ∝ B·T·L·C, + B·H·T² per
+//!                           layer for the attention probabilities our fused kernel saves
 //!   FLOPs per token       6N + 6·L·T·C                     (see tfs_gpt::train)
 //!   MFU                   tokens/s · FLOPs per token / measured fp32 GEMM rate
 //!   Chinchilla yardstick  20 tokens per parameter: 124M → 2.5B tokens
@@ -134,8 +134,20 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             ],
         ]
     };
+    // Buffers ops keep beside their input tensors (plain vectors, not counted by tfs-tensor):
+    // attention probabilities, ∂L/∂logits from the fused cross-entropy, dropout masks.
+    let side = |tt: usize| {
+        let c = &p.model;
+        4 * (c.n_layer * b * c.n_head * tt * tt + b * tt * c.vocab_size + (2 * c.n_layer + 1) * b * tt * c.n_embd)
+    };
+    let per_layer = |m: &StepMemory, tt: usize| {
+        let c = &p.model;
+        (m.after_forward - m.params) as f64 / 4.0 - (b * tt * c.vocab_size) as f64
+    } / (b * tt * p.model.n_embd * p.model.n_layer) as f64;
     let mut mem_rows = rows(&m256, t);
+    mem_rows.push(vec![format!("T = {t}: kept beside the tensors (sizes by formula)"), format!("{:.0}", mb(side(t))), "—".into()]);
     mem_rows.extend(rows(&m1024, t_full));
+    mem_rows.push(vec![format!("T = {t_full}: kept beside the tensors (sizes by formula)"), format!("{:.0}", mb(side(t_full))), "—".into()]);
     ctx.md(&format!(
         "GPT-2 Small, {n} parameters, fp32, on Tiny Shakespeare's {n_tokens} GPT-2 tokens. {steps} steps at batch {b} × context {t} \
          (dropout 0.1, AdamW, clipping): **{tps:.0} tokens/s** over the steps after the first, {:.2} s per step; {:.2} GFLOP per token; \
@@ -153,12 +165,22 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
          attention output C, the MLP's hidden layer before and after GELU 8C; not counted: dropout masks and per-row \
          statistics) plus the logits (B·T·V); the peak adds the logits' gradient (B·T·V) made at the start of the backward \
          pass. Peak resident memory of the \
-         whole process: **{:.0} MB**. One forward+backward took {:.1} s at T = {t} and {:.1} s at T = {t_full}.",
+         whole experiment (the T = {t_full} step included): **{:.0} MB**. One forward+backward took {:.1} s at T = {t} and {:.1} s at T = {t_full}.",
         peak_rss_mb(),
         m256.seconds,
         m1024.seconds
     ));
     ctx.table(&["what", "measured (MB)", "estimate (MB)"], &mem_rows);
+    ctx.md(&format!(
+        "The activation tensors are {:.1}·B·T·C floats per layer beside the logits, against the 16 of the estimate: every op of \
+         the framework keeps its input tensors alive until the backward pass reaches it, also those its backward never reads (the \
+         residual sums, dropout's input, the head-layout copies of q, k and v). Beside them, not in the tensor count, the ops keep \
+         the attention probabilities (B·H·T² floats per layer — quadratic in the context: the flash-style attention of Phase 9 \
+         removes them), ∂L/∂logits from the fused cross-entropy (B·T·V) and dropout's masks; the \"kept beside\" rows give their \
+         sizes by formula, and the peak resident memory above includes them. Freeing what no backward reads, and recomputing \
+         activations, are the levers left; at T = {t} the 16N of weights, gradients and moments is the larger part anyway.",
+        per_layer(&m256, t)
+    ));
     // Projection from the measured rate.
     let chin = 20.0 * n as f64;
     let days = |tokens: f64, rate: f64| tokens / rate / 86400.0;
