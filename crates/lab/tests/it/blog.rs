@@ -336,6 +336,8 @@ fn benchmark_tables_are_generated_from_their_json_lines() {
         "transformer",
         "transformer-framework",
         "gpt",
+        "gpt-shakespeare-char",
+        "gpt2-124m",
         "tokenizer",
         "gemm",
     ] {
