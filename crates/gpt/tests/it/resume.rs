@@ -174,3 +174,32 @@ fn a_resume_with_another_recipe_is_refused() {
     assert!(e.contains("lr"), "{e}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn a_non_finite_loss_stops_the_run_and_names_the_last_checkpoint() {
+    let mut p = small(20);
+    p.set("lr=1e30").unwrap();
+    p.set("warmup=0").unwrap();
+    p.train.checkpoint_every = 1;
+    let d = tmp("nan");
+    let text = text();
+    let (vocab, split) = text_data(&text, p.model.block_size).unwrap();
+    let data = Data {
+        train: &split.train,
+        val: &split.val,
+        vocab,
+        default_order: Order::Random,
+    };
+    let opts = RunOptions {
+        out: Some(&d),
+        progress: false,
+        resume: false,
+        stop_after: None,
+    };
+    let e = run(&data, &p, 5, &opts).unwrap_err();
+    assert!(e.contains("the loss became"), "{e}");
+    assert!(e.contains("last good checkpoint"), "{e}");
+    // The checkpoint it names is whole and loads.
+    tfs_gpt::checkpoint::load(&d.join("checkpoint")).unwrap();
+    let _ = std::fs::remove_dir_all(&d);
+}
