@@ -37,7 +37,8 @@ pub enum GptCommand {
         #[arg(long)]
         checkpoint_every: Option<usize>,
         /// Continue from OUT/checkpoint if it holds a training state (bit for bit the run that
-        /// was interrupted); without one, start at step 0
+        /// was interrupted); without one, start at step 0. Without --resume, an OUT that holds
+        /// a run is refused
         #[arg(long)]
         resume: bool,
     },
@@ -135,6 +136,13 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
                 p.train.checkpoint_every = n;
             }
             p.validate().map_err(anyhow::Error::msg)?;
+            let state = out.join("checkpoint").join("state.json");
+            if !resume && state.exists() {
+                bail!(
+                    "{} already holds a training run (its checkpoint has a training state): pass --resume to continue it, or another --out (nothing was changed)",
+                    out.display()
+                );
+            }
             // A folder is a prepared dataset (`tfs gpt prepare`); a file is a text, trained on
             // by characters.
             let prepared = match &data {

@@ -170,6 +170,7 @@ pub fn save_with(
     extra: &[(&str, Vec<u8>)],
 ) -> Result<(), CheckpointError> {
     let tmp = sibling(dir, &format!("tmp-{}", std::process::id()));
+    remove_stale_temporaries(dir);
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
     let tensors: TensorMap = model
@@ -228,7 +229,29 @@ pub fn recover(dir: &Path) -> bool {
     if !dir.exists() && prev.exists() {
         let _ = std::fs::rename(&prev, dir);
     }
+    remove_stale_temporaries(dir);
     dir.exists()
+}
+
+/// Removes `dir.tmp-PID` folders that processes killed while saving left behind (not this
+/// process's own).
+fn remove_stale_temporaries(dir: &Path) {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let prefix = format!("{}.tmp-", name.to_string_lossy());
+    let mine = format!("{prefix}{}", std::process::id());
+    for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().to_string();
+        if n.starts_with(&prefix) && n != mine {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Writes a checkpoint of the weights (no training state) atomically; see [`save_with`].

@@ -19,10 +19,10 @@
 //! layer), tokens/s, MFU, and at evaluations the estimates.
 //!
 //! **MFU** (model FLOP utilisation) is the achieved rate of the model's FLOPs over the machine's
-//! measured fp32 matmul rate (a 1024³ GEMM timed at start). A step's FLOPs per token are
-//! 6·N + 6·L·T·C (Kaplan et al.'s 6N for the matmuls with N the parameters outside the position
-//! table, plus the attention scores and their backward — the count nanoGPT and the PaLM paper
-//! use, with T the context and C the width).
+//! fp32 ceiling measured as our best GEMM rate (a 1024³ GEMM timed at start). A step's FLOPs
+//! per token are 6·N + 12·L·T·C (PaLM's count, appendix B, which nanoGPT's `estimate_mfu` also
+//! uses: 6N for the matmuls with N the parameters outside the position table, plus the attention
+//! scores q·kᵀ and P·v forward and backward at full T×T, though a causal mask needs half of them).
 //!
 //! **Resume** (`resume: true`): a checkpoint holds the weights, AdamW's moments and step count,
 //! and `state.json` with the step, the data cursor and every generator (data, dropout, samples).
@@ -176,10 +176,10 @@ fn sample(model: &mut Gpt, vocab: &Vocab, rng: &mut Rng) -> String {
     s
 }
 
-/// FLOPs per trained token: 6·N + 6·L·T·C, N without the position table.
+/// FLOPs per trained token: 6·N + 12·L·T·C, N without the position table.
 pub fn flops_per_token(cfg: &GptConfig, parameters: usize) -> f64 {
     let n = parameters - cfg.block_size * cfg.n_embd;
-    6.0 * n as f64 + 6.0 * (cfg.n_layer * cfg.block_size * cfg.n_embd) as f64
+    6.0 * n as f64 + 12.0 * (cfg.n_layer * cfg.block_size * cfg.n_embd) as f64
 }
 
 /// The fp32 matmul rate of this machine through our kernels: the best of three 1024³ GEMMs.
@@ -239,13 +239,14 @@ fn rng_from(v: &Value, what: &str) -> Result<[u64; 4], String> {
 }
 
 /// The recipe settings a resumed run must share with the run it continues.
-fn recipe_json(p: &Preset, order: Order, seed: u64) -> Value {
+fn recipe_json(p: &Preset, order: Order, seed: u64, data: &Data) -> Value {
     let t = &p.train;
     let v = json!({"batch_size": t.batch_size, "max_iters": t.max_iters, "lr": t.lr, "min_lr": t.min_lr,
            "warmup": t.warmup, "lr_decay_iters": t.lr_decay_iters, "beta1": t.beta1, "beta2": t.beta2,
            "weight_decay": t.weight_decay, "grad_clip": t.grad_clip, "eval_interval": t.eval_interval,
            "eval_iters": t.eval_iters, "sample_interval": t.sample_interval, "grad_accum": t.grad_accum,
-           "data_order": order.name(), "seed": seed});
+           "data_order": order.name(), "seed": seed,
+           "train_tokens": data.train.len(), "val_tokens": data.val.len()});
     // As it reads back from state.json (serde_json's float text does not round-trip every f64).
     serde_json::from_str(&v.to_string()).expect("json")
 }
@@ -400,7 +401,15 @@ fn truncate_log(path: &Path, step: usize) -> std::io::Result<()> {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    std::fs::write(path, kept)
+    replace_file(path, &kept)
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a crash leaves the old
+/// file or the new one.
+fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Keeps the samples of `samples.txt` taken before `step`.
@@ -419,7 +428,7 @@ fn truncate_samples(path: &Path, step: usize) -> std::io::Result<()> {
             kept.push_str(block);
         }
     }
-    std::fs::write(path, kept)
+    replace_file(path, &kept)
 }
 
 fn append_sample(out: Option<&Path>, step: usize, text: &str) -> Result<(), String> {
@@ -434,6 +443,18 @@ fn append_sample(out: Option<&Path>, step: usize, text: &str) -> Result<(), Stri
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(())
+}
+
+/// The end of a stop message: where the last checkpoint (every one of which was written after a
+/// finite loss and gradient) is.
+fn last_good(last_saved: Option<usize>, ck_dir: &Option<std::path::PathBuf>) -> String {
+    match (last_saved, ck_dir) {
+        (Some(s), Some(d)) => format!(
+            " (the last good checkpoint, step {s}, is in {})",
+            d.display()
+        ),
+        _ => " before any checkpoint was written".into(),
+    }
 }
 
 /// Trains `preset` on `data` from `seed`; see the module doc.
@@ -457,7 +478,7 @@ pub fn run(
         }
     }
     let order = tc.data_order.unwrap_or(data.default_order);
-    let recipe = recipe_json(preset, order, seed);
+    let recipe = recipe_json(preset, order, seed, data);
     let mut model = Gpt::new(cfg, &mut Rng::new(seed));
     let params = model.parameters();
     let mut opt = AdamW::new(tc.lr, &groups_decay_matrices(&params, tc.weight_decay))
@@ -557,13 +578,7 @@ pub fn run(
                 pb.finish_and_clear();
                 return Err(format!(
                     "the loss became {li} at step {it}; stopped{}",
-                    match (last_saved, &ck_dir) {
-                        (Some(s), Some(d)) => format!(
-                            " (the last good checkpoint, step {s}, is in {})",
-                            d.display()
-                        ),
-                        _ => " before any checkpoint was written".into(),
-                    }
+                    last_good(last_saved, &ck_dir)
                 ));
             }
             l += li / accum as f64;
@@ -585,6 +600,13 @@ pub fn run(
             Vec::new()
         };
         let norm = clip_grad_norm(&params, &grads, tc.grad_clip);
+        if !norm.is_finite() {
+            pb.finish_and_clear();
+            return Err(format!(
+                "the gradient norm became {norm} at step {it}; stopped before the update{}",
+                last_good(last_saved, &ck_dir)
+            ));
+        }
         opt.step(&params, &grads);
         // ANCHOR_END: step
         drop(grads);

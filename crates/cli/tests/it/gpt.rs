@@ -111,6 +111,11 @@ fn train_then_sample() {
         assert_eq!(r.status.code(), Some(1), "{err}");
         assert!(err.contains(msg) && err.lines().count() == 1, "{err}");
     }
+    // A second run into the same folder without --resume would discard the first: refused.
+    let r = tfs(&args);
+    let err = String::from_utf8_lossy(&r.stderr).to_string();
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("already holds a training run"), "{err}");
     let r = tfs(&["gpt", "train", "--preset", "huge", "--data", d, "--out", o]);
     assert!(String::from_utf8_lossy(&r.stderr).contains("unknown preset 'huge'"));
     let r = tfs(&["gpt", "sample", "--checkpoint", d]);

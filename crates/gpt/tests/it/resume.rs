@@ -6,10 +6,16 @@ use std::path::{Path, PathBuf};
 use tfs_gpt::data::Order;
 use tfs_gpt::train::{run, text_data, Data, RunOptions};
 use tfs_gpt::Preset;
+use tfs_tensor::nn::Module;
 
 fn text() -> String {
     "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n"
         .repeat(40)
+}
+
+fn short_text() -> String {
+    "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n"
+        .repeat(10)
 }
 
 fn small(iters: usize) -> Preset {
@@ -40,8 +46,18 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn go(p: &Preset, out: &Path, resume: bool, stop_after: Option<usize>, order: Order) {
-    let text = text();
-    let (vocab, split) = text_data(&text, p.model.block_size).unwrap();
+    go_on(&text(), p, out, resume, stop_after, order)
+}
+
+fn go_on(
+    text: &str,
+    p: &Preset,
+    out: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+    order: Order,
+) {
+    let (vocab, split) = text_data(text, p.model.block_size).unwrap();
     let data = Data {
         train: &split.train,
         val: &split.val,
@@ -63,21 +79,29 @@ fn bytes(dir: &Path, f: &str) -> Vec<u8> {
 
 #[test]
 fn a_stopped_and_resumed_run_ends_with_the_same_bytes() {
-    for order in [Order::Random, Order::Sequential] {
-        let mut p = small(11);
+    // Random windows with one micro-batch; sequential windows with two micro-batches on a text
+    // short enough that the cursor wraps around (774 training characters, 48 per step).
+    for (order, accum, iters, stops) in [
+        (Order::Random, 1, 11, [5, 8]),
+        (Order::Sequential, 2, 30, [9, 21]),
+    ] {
+        let mut p = small(iters);
         p.train.checkpoint_every = 3;
-        let whole = tmp(&format!("whole-{}", order.name()));
-        go(&p, &whole, false, None, order);
-        let parts = tmp(&format!("parts-{}", order.name()));
-        // Stopped after step 5 (last checkpoint at 3), again after 8 (checkpoint at 6), then to
-        // the end: steps 4-5 and 7-8 are computed twice, from the saved state.
-        go(&p, &parts, true, Some(5), order);
-        go(&p, &parts, true, Some(8), order);
-        go(&p, &parts, true, None, order);
+        p.train.grad_accum = accum;
+        let text = if accum > 1 { short_text() } else { text() };
+        let tag = format!("{}-{accum}", order.name());
+        let whole = tmp(&format!("whole-{tag}"));
+        go_on(&text, &p, &whole, false, None, order);
+        let parts = tmp(&format!("parts-{tag}"));
+        // Stopped twice after a step that is not a checkpoint (so some steps are computed
+        // twice, from the saved state), then run to the end.
+        go_on(&text, &p, &parts, true, Some(stops[0]), order);
+        go_on(&text, &p, &parts, true, Some(stops[1]), order);
+        go_on(&text, &p, &parts, true, None, order);
         for f in ["model.safetensors", "optimizer.safetensors", "state.json"] {
             assert!(
                 bytes(&whole, f) == bytes(&parts, f),
-                "{f} differs after resuming ({order:?})"
+                "{f} differs after resuming ({tag})"
             );
         }
         let log = |d: &Path| std::fs::read_to_string(d.join("log.jsonl")).unwrap();
@@ -199,7 +223,13 @@ fn a_non_finite_loss_stops_the_run_and_names_the_last_checkpoint() {
     let e = run(&data, &p, 5, &opts).unwrap_err();
     assert!(e.contains("the loss became"), "{e}");
     assert!(e.contains("last good checkpoint"), "{e}");
-    // The checkpoint it names is whole and loads.
-    tfs_gpt::checkpoint::load(&d.join("checkpoint")).unwrap();
+    // The checkpoint it names is whole and its weights are finite.
+    let (m, _) = tfs_gpt::checkpoint::load(&d.join("checkpoint")).unwrap();
+    for (name, t) in m.parameters() {
+        assert!(
+            t.to_vec().iter().all(|v| v.is_finite()),
+            "{name} is not finite"
+        );
+    }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -18,20 +18,20 @@ pub(crate) const DESCRIPTION: &str =
 /// (choice, nanoGPT, ours, what it changes).
 const CHOICES: [[&str; 4]; 16] = [
     ["architecture", "decoder-only, pre-norm, learned positions, tied output layer", "the same", "—"],
-    ["biases in linear layers and layer norms", "`bias=True` in `GPTConfig`; `train.py` defaults to `False` (\"a bit better and faster\")", "`bias: true` (GPT-2's); `--set bias=false`", "the char presets keep GPT-2's biases"],
+    ["biases in linear layers and layer norms", "`bias=True` in `GPTConfig`, but `train.py` sets `bias = False` (\"a bit better and faster\"), so its Shakespeare runs train without biases", "`bias: true` (GPT-2's) in every preset; `--set bias=false` gives nanoGPT's", "ours and the PyTorch peer below keep the biases (0.4% more parameters)"],
     ["activation", "`nn.GELU()` (exact, erf)", "GELU tanh form (GPT-2's `gelu_new`)", "differ by at most 4.7·10⁻⁴; the tanh form is what GPT-2's weights were trained with"],
     ["attention kernel", "`F.scaled_dot_product_attention(is_causal=True)` (flash on GPU)", "our fused causal sdpa (tfs-tensor), heads spread over the threads", "both avoid a materialised mask"],
     ["dropout", "on embeddings, attention probabilities and both residual branches", "on embeddings and both residual branches; none on attention probabilities", "baby uses 0, so no difference here"],
     ["init", "N(0, 0.02); residual projections N(0, 0.02/√(2L)); zero biases", "the same", "—"],
     ["vocabulary (GPT-2)", "padded to 50304 (a multiple of 64) for GPU speed", "50257 exactly", "padding pays on GPUs"],
     ["optimizer", "AdamW, decay 0.1 on ≥2-D tensors only; fused kernel on CUDA only", "AdamW, decay on matrices only; our fused AVX-512 kernel on CPU", "same update"],
-    ["schedule", "linear warmup, cosine to `min_lr`", "the same (warmup `lr·(it+1)/warmup`)", "—"],
+    ["schedule", "linear warmup `lr·(it+1)/(warmup+1)`, cosine to `min_lr`", "linear warmup `lr·(it+1)/warmup`, cosine to `min_lr`", "a step's difference in the warmup"],
     ["gradient clipping", "1.0", "1.0", "—"],
     ["`torch.compile`", "on by default; the README's CPU run turns it off", "no graph compiler: kernels fused by hand", "—"],
     ["precision", "bf16/fp16 autocast on GPU; fp32 on CPU", "fp32", "same on CPU"],
     ["data", "`uint16` memmap, random windows", "random windows of ids (char text) or memory-mapped u16 shards (Phase 8)", "—"],
     ["loss estimates", "`eval_iters` fresh random batches per estimate", "`eval_iters` batches drawn once from a fixed seed", "ours compares evaluations without sampling noise"],
-    ["baby run (README)", "block 64, batch 12, 4/4/128, 2000 iterations, eval_iters 20, dropout 0; val ≈ 1.88 in about 3 minutes on the author's CPU", "preset `baby`: the same", "the row measured below"],
+    ["baby run (README)", "block 64, batch 12, 4/4/128, 2000 iterations, eval_iters 20, dropout 0; val ≈ 1.88 in about 3 minutes on the author's CPU", "preset `baby`: the same sizes and recipe, with biases", "the row measured below"],
     ["shakespeare-char", "6/6/384, block 256, batch 64, dropout 0.2, 5000 iterations; val 1.4697 on one A100 in ≈ 3 min", "preset `shakespeare-char`: the same", "too slow for 2 cores (see `tfs bench gpt`)"],
 ];
 
