@@ -467,7 +467,8 @@ pub fn hf_config(cfg: &GptConfig) -> Value {
     let p = cfg.dropout as f64;
     json!({
         "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
-        "attn_pdrop": p, "bos_token_id": vocab::GPT2_EOT, "embd_pdrop": p,
+        // Our model has no dropout on attention probabilities.
+        "attn_pdrop": 0.0, "bos_token_id": vocab::GPT2_EOT, "embd_pdrop": p,
         "eos_token_id": vocab::GPT2_EOT, "initializer_range": 0.02, "layer_norm_epsilon": 1e-5,
         "model_type": "gpt2", "n_ctx": cfg.block_size, "n_embd": cfg.n_embd,
         "n_head": cfg.n_head, "n_inner": null, "n_layer": cfg.n_layer,

@@ -19,7 +19,7 @@
 //! layer), tokens/s, MFU, and at evaluations the estimates.
 //!
 //! **MFU** (model FLOP utilisation) is the achieved rate of the model's FLOPs over the machine's
-//! fp32 ceiling measured as our best GEMM rate (a 1024³ GEMM timed at start). A step's FLOPs
+//! measured fp32 peak (its FMA units flat out, timed at start: [`fp32_peak_flops`]). A step's FLOPs
 //! per token are 6·N + 12·L·T·C (PaLM's count, appendix B, which nanoGPT's `estimate_mfu` also
 //! uses: 6N for the matmuls with N the parameters outside the position table, plus the attention
 //! scores q·kᵀ and P·v forward and backward at full T×T, though a causal mask needs half of them).
@@ -180,6 +180,15 @@ fn sample(model: &mut Gpt, vocab: &Vocab, rng: &mut Rng) -> String {
 pub fn flops_per_token(cfg: &GptConfig, parameters: usize) -> f64 {
     let n = parameters - cfg.block_size * cfg.n_embd;
     6.0 * n as f64 + 12.0 * (cfg.n_layer * cfg.block_size * cfg.n_embd) as f64
+}
+
+/// The machine's measured fp32 peak (FLOP/s): its fused multiply-adds on every kernel thread
+/// with nothing else in the way (`tfs_kernels::peak`, the ceiling the project draws MFU
+/// against); where that cannot be measured (no AVX2/AVX-512), the GEMM rate below.
+pub fn fp32_peak_flops() -> f64 {
+    tfs_kernels::peak::fma_peak_gflops(tfs_math::threads())
+        .map(|g| g * 1e9)
+        .unwrap_or_else(measured_peak_flops)
 }
 
 /// The fp32 matmul rate of this machine through our kernels: the best of three 1024³ GEMMs.
@@ -549,7 +558,7 @@ pub fn run(
         start_step: start,
         flops_per_token: flops_per_token(&cfg, parameters),
         peak_flops: if opts.out.is_some() || opts.progress {
-            measured_peak_flops()
+            fp32_peak_flops()
         } else {
             0.0
         },
