@@ -32,8 +32,6 @@
 
 use crate::http::{agent_builder, http_download, transport_message};
 use crate::DataError;
-use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where files come from and where they go.
@@ -246,17 +244,7 @@ fn check(path: &Path, meta: &Meta, url: &str) -> Result<(), DataError> {
         ));
     }
     if meta.etag.len() == 64 && meta.etag.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let mut f = std::fs::File::open(path).map_err(io)?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        let found: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let found = crate::hf_datasets::sha256_file(path)?;
         if found != meta.etag.to_ascii_lowercase() {
             return Err(DataError::Checksum {
                 path: path.to_path_buf(),

@@ -215,8 +215,8 @@ pub fn save_with(
     Ok(())
 }
 
-/// `dir` with `.suffix` appended to its last component.
-fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+/// `dir` with `.suffix` appended to its last component (`checkpoint` → `checkpoint.tmp-PID`).
+pub(crate) fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     let mut name = dir.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{suffix}"));
     dir.with_file_name(name)

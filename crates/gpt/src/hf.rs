@@ -572,9 +572,4 @@ pub fn export_hf(ck: &Path, out: &Path) -> Result<(), HfError> {
     Ok(())
 }
 
-/// `dir` with `.suffix` appended to its last component (`hf` → `hf.tmp-PID`).
-fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{suffix}"));
-    dir.with_file_name(name)
-}
+use crate::checkpoint::sibling;
