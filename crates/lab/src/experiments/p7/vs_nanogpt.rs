@@ -18,7 +18,7 @@ pub(crate) const DESCRIPTION: &str =
 /// (choice, nanoGPT, ours, what it changes).
 const CHOICES: [[&str; 4]; 16] = [
     ["architecture", "decoder-only, pre-norm, learned positions, tied output layer", "the same", "—"],
-    ["biases in linear layers and layer norms", "`bias=True` in `GPTConfig`, but `train.py` sets `bias = False` (\"a bit better and faster\"), so its Shakespeare runs train without biases", "`bias: true` (GPT-2's) in every preset; `--set bias=false` gives nanoGPT's", "ours and the PyTorch peer below keep the biases (0.4% more parameters)"],
+    ["biases in linear layers and layer norms", "`bias=True` in `GPTConfig`, but `train.py` sets `bias = False` (\"a bit better and faster\"), so its Shakespeare runs train without biases", "`bias: true` (GPT-2's) in every preset; `--set bias=false` gives nanoGPT's", "ours and the PyTorch peer below keep the biases (11C per layer + C: 0.7% more parameters for baby)"],
     ["activation", "`nn.GELU()` (exact, erf)", "GELU tanh form (GPT-2's `gelu_new`)", "differ by at most 4.7·10⁻⁴; the tanh form is what GPT-2's weights were trained with"],
     ["attention kernel", "`F.scaled_dot_product_attention(is_causal=True)` (flash on GPU)", "our fused causal sdpa (tfs-tensor), heads spread over the threads", "both avoid a materialised mask"],
     ["dropout", "on embeddings, attention probabilities and both residual branches", "on embeddings and both residual branches; none on attention probabilities", "baby uses 0, so no difference here"],
@@ -114,7 +114,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     ctx.table(&["implementation", "wall seconds", "characters/s", "train loss", "validation loss"], &side);
     match &torch {
         Some(t) => ctx.md(&format!(
-            "Ours takes {:.2}× PyTorch's wall time for the same recipe (issue 13's target is 0.40×). nanoGPT's README reports a validation loss of about 1.88 for this run.",
+            "Ours takes {:.2}× PyTorch's wall time for the same recipe (the roadmap's target is 0.40×). nanoGPT's README reports a validation loss of about 1.88 for this run.",
             r.wall_seconds / t["wall_seconds"].as_f64().unwrap_or(f64::NAN)
         )),
         None => ctx.md("PyTorch was not run (python3 with torch was not found, or this is the quick run)."),

@@ -137,9 +137,13 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             .series(Series::new(format!("mean of {seeds} seeds"), pts.iter().map(|(x, s)| (*x, s.0)).collect()).with_markers())
             .series(Series::new("best seed", pts.iter().map(|(x, s)| (*x, s.1)).collect()).dashed())
             .series(Series::new("worst seed", pts.iter().map(|(x, s)| (*x, s.2)).collect()).dashed());
-        if log {
-            c = c.log_x();
-        }
+        c = match group {
+            // Rising with context: the legend goes where the low points are not.
+            "context" => c.log2_x().x_range(24f64.log2(), 176f64.log2()).legend(LegendPosition::UpperLeft),
+            "lr" => c.log_x().x_range(2e-4, 4.5e-3),
+            _ => c,
+        };
+        let _ = log;
         c.draw(&ctx.figure(file))?;
     }
     // Warmup: the first steps' training loss, mean over seeds, smoothed.

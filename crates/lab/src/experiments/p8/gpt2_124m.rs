@@ -120,6 +120,9 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let opt_bytes = 8 * n;
     let rows = |m: &StepMemory, tt: usize| {
         let act = m.after_forward - m.params;
+        // This model's own parameter count (the position table grows with T).
+        let n = m.params / 4;
+        let opt_bytes = 8 * n;
         vec![
             vec![format!("T = {tt}: weights"), format!("{:.0}", mb(m.params)), format!("{:.0}", mb(4 * n))],
             vec![format!("T = {tt}: gradients"), format!("{:.0}", mb(m.grads)), format!("{:.0}", mb(4 * n))],
@@ -151,7 +154,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     mem_rows.extend(rows(&m1024, t_full));
     mem_rows.push(vec![format!("T = {t_full}: kept beside the tensors (sizes by formula)"), format!("{:.0}", mb(side(t_full))), "—".into()]);
     ctx.md(&format!(
-        "GPT-2 Small, {n} parameters, fp32, on Tiny Shakespeare's {n_tokens} GPT-2 tokens. {steps} steps at batch {b} × context {t} \
+        "GPT-2 Small with a {t}-position table ({n} parameters; 124,439,808 with GPT-2's 1024 positions), fp32, on Tiny Shakespeare's {n_tokens} GPT-2 tokens. {steps} steps at batch {b} × context {t} \
          (dropout 0.1, AdamW, clipping): **{tps:.0} tokens/s** over the steps after the first, {:.2} s per step; {:.2} GFLOP per token; \
          **MFU {:.1}%** of the measured fp32 peak ({:.0} GFLOP/s: the FMA units flat out), and {:.1}% of our best GEMM rate \
          ({:.0} GFLOP/s for 1024³). Final training-batch loss {:.3} (from ln 50257 = 10.82).",

@@ -88,11 +88,10 @@ fn pipeline(ctx: &mut Ctx, input: &std::path::Path, work: &std::path::Path) -> R
         .series(Series::new("validation estimate", col("val_loss")).with_markers())
         .draw(&ctx.figure("loss.svg"))?;
     LineChart::new("validation perplexity", "step", "perplexity (e^loss)")
-        .log_y()
         .series(Series::new("validation", col("val_perplexity")).with_markers())
         .draw(&ctx.figure("perplexity.svg"))?;
-    LineChart::new("learning rate: linear warmup, cosine to 10%", "step", "learning rate")
-        .series(Series::new("lr", col("lr")))
+    LineChart::new("learning rate: linear warmup, cosine to 10%", "step", "learning rate (×10⁻³)")
+        .series(Series::new("learning rate", col("lr").into_iter().map(|(x, y)| (x, 1e3 * y)).collect()))
         .draw(&ctx.figure("lr.svg"))?;
     let mut g = LineChart::new("gradient norm before clipping at 1 (20-step means)", "step", "L2 norm")
         .log_y()
