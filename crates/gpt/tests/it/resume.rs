@@ -57,6 +57,18 @@ fn go_on(
     stop_after: Option<usize>,
     order: Order,
 ) {
+    try_run(text, p, out, resume, stop_after, order).unwrap();
+}
+
+/// One run of `p` on `text` from seed 5 into `out`.
+fn try_run(
+    text: &str,
+    p: &Preset,
+    out: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+    order: Order,
+) -> Result<tfs_gpt::train::TrainReport, String> {
     let (vocab, split) = text_data(text, p.model.block_size).unwrap();
     let data = Data {
         train: &split.train,
@@ -70,7 +82,7 @@ fn go_on(
         resume,
         stop_after,
     };
-    run(&data, p, 5, &opts).unwrap();
+    run(&data, p, 5, &opts)
 }
 
 fn bytes(dir: &Path, f: &str) -> Vec<u8> {
@@ -180,21 +192,7 @@ fn a_resume_with_another_recipe_is_refused() {
     let d = tmp("refuse");
     go(&p, &d, false, Some(3), Order::Random);
     p.set("lr=0.002").unwrap();
-    let text = text();
-    let (vocab, split) = text_data(&text, p.model.block_size).unwrap();
-    let data = Data {
-        train: &split.train,
-        val: &split.val,
-        vocab,
-        default_order: Order::Random,
-    };
-    let opts = RunOptions {
-        out: Some(&d),
-        progress: false,
-        resume: true,
-        stop_after: None,
-    };
-    let e = run(&data, &p, 5, &opts).unwrap_err();
+    let e = try_run(&text(), &p, &d, true, None, Order::Random).unwrap_err();
     assert!(e.contains("lr"), "{e}");
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -206,21 +204,7 @@ fn a_non_finite_loss_stops_the_run_and_names_the_last_checkpoint() {
     p.set("warmup=0").unwrap();
     p.train.checkpoint_every = 1;
     let d = tmp("nan");
-    let text = text();
-    let (vocab, split) = text_data(&text, p.model.block_size).unwrap();
-    let data = Data {
-        train: &split.train,
-        val: &split.val,
-        vocab,
-        default_order: Order::Random,
-    };
-    let opts = RunOptions {
-        out: Some(&d),
-        progress: false,
-        resume: false,
-        stop_after: None,
-    };
-    let e = run(&data, &p, 5, &opts).unwrap_err();
+    let e = try_run(&text(), &p, &d, false, None, Order::Random).unwrap_err();
     assert!(e.contains("the loss became"), "{e}");
     assert!(e.contains("last good checkpoint"), "{e}");
     // The checkpoint it names is whole and its weights are finite.
