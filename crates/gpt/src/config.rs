@@ -22,7 +22,46 @@
 
 use serde_json::{json, Value};
 
-/// The architecture.
+/// Where positions enter the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pos {
+    /// A learned table `wpe: (block_size, C)` added to the token embeddings (GPT-2).
+    Learned,
+    /// Rotary embeddings (RoFormer; LLaMA): q and k rotated by their position inside attention.
+    Rope,
+}
+
+/// The normalisation before attention, before the MLP and at the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Norm {
+    /// `(x − μ)/σ · γ + β` (GPT-2).
+    LayerNorm,
+    /// `x / rms(x) · γ`: no centring, no β (LLaMA).
+    RmsNorm,
+}
+
+/// The feed-forward block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mlp {
+    /// `W₂ GELU(W₁ x)`, hidden 4C (GPT-2).
+    Gelu,
+    /// `W₂ (SiLU(W₁ x) ⊙ W₃ x)`, hidden ⌈8C/3⌉ rounded up to a multiple of 8 so the parameters
+    /// match GELU's 4C (LLaMA).
+    SwiGlu,
+}
+
+/// Which attention kernel computes `softmax(q kᵀ/√d) v`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttnKernel {
+    /// Materialises the (T, T) attention weights and keeps them for backward.
+    Naive,
+    /// Tiled, online softmax: never stores (T, T) (FlashAttention).
+    Flash,
+}
+
+/// The architecture. GPT-2 is [`GptConfig::default`]'s switches; a LLaMA-style model is the same
+/// code with `pos = Rope, norm = RmsNorm, mlp = SwiGlu, bias = false` (and `n_kv_head < n_head`
+/// for grouped-query attention).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GptConfig {
     pub n_layer: usize,
@@ -33,6 +72,76 @@ pub struct GptConfig {
     pub dropout: f32,
     /// Biases in the linear layers and layer norms (GPT-2: yes).
     pub bias: bool,
+    pub pos: Pos,
+    /// RoPE's base θ: pair i of a head rotates by `pos · θ^(−2i/d)`.
+    pub rope_theta: f32,
+    pub norm: Norm,
+    pub mlp: Mlp,
+    /// Key/value heads: `n_head` is multi-head attention, 1 is multi-query, between is
+    /// grouped-query (must divide `n_head`).
+    pub n_kv_head: usize,
+    /// Sliding-window attention (Mistral): each position sees its last `window` positions; 0 is
+    /// full causal attention.
+    pub window: usize,
+    /// Mixture of experts: 0 is a dense MLP; otherwise every block's MLP is `n_expert` expert
+    /// MLPs of which a router picks `top_k` per token.
+    pub n_expert: usize,
+    pub top_k: usize,
+    /// Weight of the load-balancing loss `E · Σₑ fₑ·Pₑ` (Switch Transformer) in the training loss.
+    pub moe_aux: f32,
+    pub attn: AttnKernel,
+}
+
+impl Default for GptConfig {
+    /// The baby model's sizes with GPT-2's switches.
+    fn default() -> GptConfig {
+        GptConfig {
+            n_layer: 4,
+            n_head: 4,
+            n_embd: 128,
+            block_size: 64,
+            vocab_size: 65,
+            dropout: 0.0,
+            bias: true,
+            pos: Pos::Learned,
+            rope_theta: 10000.0,
+            norm: Norm::LayerNorm,
+            mlp: Mlp::Gelu,
+            n_kv_head: 4,
+            window: 0,
+            n_expert: 0,
+            top_k: 2,
+            moe_aux: 0.01,
+            attn: AttnKernel::Naive,
+        }
+    }
+}
+
+impl GptConfig {
+    /// The MLP's hidden width: 4C for GELU, ⌈8C/3⌉ up to a multiple of 8 for SwiGLU (its three
+    /// matrices then hold as many parameters as GELU's two).
+    pub fn ffn_hidden(&self) -> usize {
+        match self.mlp {
+            Mlp::Gelu => 4 * self.n_embd,
+            Mlp::SwiGlu => (8 * self.n_embd).div_ceil(3).div_ceil(8) * 8,
+        }
+    }
+
+    /// Width of one head.
+    pub fn head_size(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+
+    /// True when every switch is GPT-2's (the only architecture Hugging Face's GPT-2 holds).
+    pub fn is_gpt2(&self) -> bool {
+        let d = GptConfig::default();
+        self.pos == d.pos
+            && self.norm == d.norm
+            && self.mlp == d.mlp
+            && self.n_kv_head == self.n_head
+            && self.window == 0
+            && self.n_expert == 0
+    }
 }
 
 /// How to train it.
@@ -79,9 +188,8 @@ fn char_model(n_layer: usize, n_head: usize, n_embd: usize, block_size: usize) -
         n_head,
         n_embd,
         block_size,
-        vocab_size: 65,
-        dropout: 0.0,
-        bias: true,
+        n_kv_head: n_head,
+        ..GptConfig::default()
     }
 }
 
@@ -129,7 +237,8 @@ impl Preset {
                     block_size: 1024,
                     vocab_size: 50257,
                     dropout: 0.1,
-                    bias: true,
+                    n_kv_head: 12,
+                    ..GptConfig::default()
                 },
                 // GPT-2 Small's recipe at ~0.5M tokens per step: 8 × 1024 tokens × 64
                 // micro-batches; 10B tokens ≈ 19 000 steps.
@@ -167,9 +276,41 @@ impl Preset {
                 .map_err(|_| bad("expected a number"))
         };
         let (m, t) = (&mut self.model, &mut self.train);
+        let word = |choices: &[&str]| {
+            let w = v.trim();
+            choices
+                .iter()
+                .position(|c| *c == w)
+                .ok_or_else(|| bad(&format!("expected one of {}", choices.join(", "))))
+        };
         match k.trim() {
             "n_layer" => m.n_layer = us()?,
-            "n_head" => m.n_head = us()?,
+            "n_head" => {
+                // Multi-head attention stays multi-head unless n_kv_head is set too.
+                if m.n_kv_head == m.n_head {
+                    m.n_kv_head = us()?;
+                }
+                m.n_head = us()?
+            }
+            "n_kv_head" => m.n_kv_head = us()?,
+            "pos" => m.pos = [Pos::Learned, Pos::Rope][word(&["learned", "rope"])?],
+            "rope_theta" => m.rope_theta = fl()?,
+            "norm" => m.norm = [Norm::LayerNorm, Norm::RmsNorm][word(&["layernorm", "rmsnorm"])?],
+            "mlp" => m.mlp = [Mlp::Gelu, Mlp::SwiGlu][word(&["gelu", "swiglu"])?],
+            "window" => m.window = us()?,
+            "n_expert" => m.n_expert = us()?,
+            "top_k" => m.top_k = us()?,
+            "moe_aux" => m.moe_aux = fl()?,
+            "attn" => m.attn = [AttnKernel::Naive, AttnKernel::Flash][word(&["naive", "flash"])?],
+            "llama" => {
+                // Every LLaMA switch at once (GQA and the window stay as they are).
+                if word(&["true", "false"])? == 0 {
+                    m.pos = Pos::Rope;
+                    m.norm = Norm::RmsNorm;
+                    m.mlp = Mlp::SwiGlu;
+                    m.bias = false;
+                }
+            }
             "n_embd" => m.n_embd = us()?,
             "block_size" => m.block_size = us()?,
             "dropout" => m.dropout = fl()?,
@@ -225,6 +366,27 @@ impl Preset {
                 m.n_embd, m.n_head
             ));
         }
+        if m.n_kv_head == 0 || !m.n_head.is_multiple_of(m.n_kv_head) {
+            return Err(format!(
+                "n_kv_head {} must divide n_head {}",
+                m.n_kv_head, m.n_head
+            ));
+        }
+        if m.pos == Pos::Rope && !(m.n_embd / m.n_head).is_multiple_of(2) {
+            return Err(format!(
+                "RoPE rotates pairs: the head size {} must be even",
+                m.n_embd / m.n_head
+            ));
+        }
+        if m.n_expert > 0 && (m.top_k == 0 || m.top_k > m.n_expert) {
+            return Err(format!(
+                "top_k {} must be in 1..={} (n_expert)",
+                m.top_k, m.n_expert
+            ));
+        }
+        if !(m.rope_theta > 1.0) || !(m.moe_aux >= 0.0) {
+            return Err("rope_theta must exceed 1 and moe_aux be at least 0".into());
+        }
         if !(0.0..1.0).contains(&m.dropout) {
             return Err(format!("dropout {} must be in [0, 1)", m.dropout));
         }
@@ -238,10 +400,18 @@ impl Preset {
 impl GptConfig {
     pub fn to_json(&self) -> Value {
         json!({"n_layer": self.n_layer, "n_head": self.n_head, "n_embd": self.n_embd, "block_size": self.block_size,
-               "vocab_size": self.vocab_size, "dropout": self.dropout, "bias": self.bias})
+               "vocab_size": self.vocab_size, "dropout": self.dropout, "bias": self.bias,
+               "pos": match self.pos { Pos::Learned => "learned", Pos::Rope => "rope" },
+               "rope_theta": self.rope_theta,
+               "norm": match self.norm { Norm::LayerNorm => "layernorm", Norm::RmsNorm => "rmsnorm" },
+               "mlp": match self.mlp { Mlp::Gelu => "gelu", Mlp::SwiGlu => "swiglu" },
+               "n_kv_head": self.n_kv_head, "window": self.window,
+               "n_expert": self.n_expert, "top_k": self.top_k, "moe_aux": self.moe_aux,
+               "attn": match self.attn { AttnKernel::Naive => "naive", AttnKernel::Flash => "flash" }})
     }
 
-    /// Reads [`GptConfig::to_json`]'s output; errors name the missing or wrong key.
+    /// Reads [`GptConfig::to_json`]'s output; errors name the missing or wrong key. The Phase 9
+    /// switches may be absent (checkpoints written before them): GPT-2's are taken.
     pub fn from_json(v: &Value) -> Result<GptConfig, String> {
         let n = |k: &str| {
             v[k].as_u64()
@@ -256,13 +426,37 @@ impl GptConfig {
             vocab_size: n("vocab_size")?,
             dropout: v["dropout"].as_f64().ok_or("config: 'dropout' missing")? as f32,
             bias: v["bias"].as_bool().ok_or("config: 'bias' missing")?,
+            ..GptConfig::default()
         };
-        Preset {
+        let mut p = Preset {
             name: "checkpoint",
-            model: c,
+            model: GptConfig {
+                n_kv_head: c.n_head,
+                ..c
+            },
             train: recipe(1, 1, 1e-3, 0.99),
+        };
+        for key in [
+            "pos",
+            "rope_theta",
+            "norm",
+            "mlp",
+            "n_kv_head",
+            "window",
+            "n_expert",
+            "top_k",
+            "moe_aux",
+            "attn",
+        ] {
+            let val = match &v[key] {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            p.set(&format!("{key}={val}"))
+                .map_err(|e| format!("config: {e}"))?;
         }
-        .validate()?;
-        Ok(c)
+        p.validate()?;
+        Ok(p.model)
     }
 }

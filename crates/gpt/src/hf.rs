@@ -528,6 +528,13 @@ pub fn export_hf(ck: &Path, out: &Path) -> Result<(), HfError> {
             ),
         ));
     }
+    if !cfg.is_gpt2() {
+        return Err(unsupported(
+            ck,
+            "a model with Phase 9 switches (RoPE, RMSNorm, SwiGLU, GQA, a window or experts): \
+             Hugging Face's GPT-2 holds only GPT-2's architecture",
+        ));
+    }
     if out.exists() {
         let entries = std::fs::read_dir(out).map_err(io(out))?;
         for e in entries {

@@ -29,6 +29,6 @@ pub mod shards;
 pub mod train;
 pub mod vocab;
 
-pub use config::{GptConfig, Preset, TrainConfig, PRESETS};
+pub use config::{AttnKernel, GptConfig, Mlp, Norm, Pos, Preset, TrainConfig, PRESETS};
 pub use model::Gpt;
 pub use vocab::Vocab;

@@ -121,6 +121,10 @@ pub struct Gpt {
 
 impl Gpt {
     pub fn new(cfg: GptConfig, rng: &mut Rng) -> Gpt {
+        assert!(
+            cfg.is_gpt2() && cfg.attn == crate::AttnKernel::Naive,
+            "Gpt::new: the Phase 9 switches are being wired in"
+        );
         let (v, c, t) = (cfg.vocab_size, cfg.n_embd, cfg.block_size);
         Gpt {
             wte: Tensor::var(normal(v * c, 0.02, rng), &[v, c]),

@@ -19,6 +19,8 @@ fn seed_file() -> Vec<u8> {
         vocab_size: 5,
         dropout: 0.0,
         bias: true,
+        n_kv_head: 2,
+        ..GptConfig::default()
     };
     let m = Gpt::new(cfg, &mut tfs_math::Rng::new(1));
     let t: TensorMap = m

@@ -514,6 +514,8 @@ fn hf_safetensors_survive_mutation() {
         vocab_size: 5,
         dropout: 0.0,
         bias: true,
+        n_kv_head: 2,
+        ..tfs_gpt::GptConfig::default()
     };
     let m = Gpt::new(cfg, &mut tfs_math::Rng::new(1));
     let seed = tfs_gpt::checkpoint::safetensors_bytes(&tfs_gpt::hf::hf_tensors(&m));

@@ -28,6 +28,8 @@ fn tiny() -> GptConfig {
         vocab_size: 7,
         dropout: 0.0,
         bias: true,
+        n_kv_head: 2,
+        ..GptConfig::default()
     }
 }
 

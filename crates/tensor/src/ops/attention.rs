@@ -9,10 +9,17 @@
 //!   q̄ = S̄ k               k̄ = S̄ᵀ q
 //! ```
 //!
-//! Every mask of the project shows each query a prefix of the keys: causal (query i of Tq sees
-//! keys 0..=Tk − Tq + i, so the last query sees all of them: training and KV-cache decoding
-//! alike), padding (batch b sees its first `len[b]` keys), or both (the shorter prefix). So the
-//! softmax runs over that prefix and the rest is exactly 0; a query that sees no key gets 0.
+//! Every mask of the project shows each query one contiguous range of the keys: causal (query i
+//! of Tq sees keys 0..=Tk − Tq + i, so the last query sees all of them: training and KV-cache
+//! decoding alike), padding (batch b sees its first `len[b]` keys), both (the shorter prefix), or
+//! a sliding window (Mistral: causal, and only the last `w` of those keys). So the softmax runs
+//! over that range and the rest is exactly 0; a query that sees no key gets 0.
+//!
+//! Grouped-query attention (GQA, Ainslie et al. 2023; MQA when there is one group): k and v may
+//! have fewer heads than q, `H = g · Hkv`, and query head `h` reads key/value head `h / g`. The
+//! heads of a group are adjacent in memory, so the work is spread over (batch, kv head) and each
+//! task owns its k̄, v̄ outright.
+//!
 //! P (B, H, Tq, Tk) is saved for backward: memory quadratic in T (Phase 9's flash attention
 //! removes it).
 
@@ -32,17 +39,20 @@ pub enum AttnMask {
     /// Batch b sees its first `len[b]` keys.
     Padding(Arc<[usize]>),
     CausalPadding(Arc<[usize]>),
+    /// Causal, and each query sees only its last `w` keys (itself included).
+    SlidingWindow(usize),
 }
 
 impl AttnMask {
-    /// How many leading keys query `i` of batch `b` sees.
-    pub fn visible(&self, b: usize, i: usize, tq: usize, tk: usize) -> usize {
+    /// The keys query `i` (of `tq`) of batch `b` sees, out of `tk`: always one contiguous range.
+    pub fn range(&self, b: usize, i: usize, tq: usize, tk: usize) -> std::ops::Range<usize> {
         let causal = (tk + i + 1).saturating_sub(tq).min(tk);
         match self {
-            AttnMask::None => tk,
-            AttnMask::Causal => causal,
-            AttnMask::Padding(l) => l[b].min(tk),
-            AttnMask::CausalPadding(l) => l[b].min(causal),
+            AttnMask::None => 0..tk,
+            AttnMask::Causal => 0..causal,
+            AttnMask::Padding(l) => 0..l[b].min(tk),
+            AttnMask::CausalPadding(l) => 0..l[b].min(causal),
+            AttnMask::SlidingWindow(w) => causal.saturating_sub(*w)..causal,
         }
     }
 }
@@ -100,8 +110,9 @@ fn dims(
         (0, 0, 0, 0)
     };
     assert!(
-        ok && k.dim(0) == b && k.dim(1) == h && k.dim(3) == hs,
-        "sdpa: q {:?}, k {:?}, v {:?} must be (B, H, Tq, hs), (B, H, Tk, hs), (B, H, Tk, hs)",
+        ok && k.dim(0) == b && k.dim(1) >= 1 && h.is_multiple_of(k.dim(1)) && k.dim(3) == hs,
+        "sdpa: q {:?}, k {:?}, v {:?} must be (B, H, Tq, hs), (B, Hkv, Tk, hs), (B, Hkv, Tk, hs) \
+         with Hkv dividing H",
         q.shape(),
         k.shape(),
         v.shape()
@@ -112,37 +123,43 @@ fn dims(
     (b, h, tq, k.dim(2), hs)
 }
 
-/// Fused attention `softmax(q kᵀ/√hs, masked) v` over `(B, H, T, hs)` tensors.
+/// Fused attention `softmax(q kᵀ/√hs, masked) v` over `(B, H, T, hs)` tensors (k and v may have
+/// fewer heads: grouped-query attention).
 pub fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
     let (b, h, tq, tk, hs) = dims(q, k, v, mask);
-    let scale = 1.0 / (hs as f32).sqrt();
+    let (hkv, scale) = (k.dim(1), 1.0 / (hs as f32).sqrt());
+    let g = h / hkv;
     let (mut out, mut probs) = (zeros(b * h * tq * hs), zeros(b * h * tq * tk));
     {
         let (qd, kd, vd) = (q.data(), k.data(), v.data());
-        let (qs, ks) = (tq * hs, tk * hs);
+        let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
         let (qd, kd, vd) = (&*qd, &*kd, &*vd);
+        // One task per (batch, kv head): its g query heads are adjacent.
         per_head(
-            b * h,
+            b * hkv,
             &mut [&mut out, &mut probs],
-            &[qs, tq * tk],
+            &[g * qs, g * ps],
             &|i, c| {
                 let [o, p] = c else { unreachable!() };
-                let (qi, ki, vi) = (
-                    &qd[i * qs..][..qs],
-                    &kd[i * ks..][..ks],
-                    &vd[i * ks..][..ks],
-                );
-                gemm1(false, true, tq, tk, hs, qi, ki, p);
-                for (r, row) in p.chunks_exact_mut(tk.max(1)).enumerate() {
-                    let seen = mask.visible(i / h, r, tq, tk);
-                    let (vis, hid) = row.split_at_mut(seen);
-                    vis.iter_mut().for_each(|x| *x *= scale);
-                    if seen > 0 {
-                        softmax::softmax_rows(vis, 1, seen, softmax::Mask::None);
+                let (ki, vi) = (&kd[i * ks..][..ks], &vd[i * ks..][..ks]);
+                for j in 0..g {
+                    let qi = &qd[(i * g + j) * qs..][..qs];
+                    let (oj, pj) = (&mut o[j * qs..][..qs], &mut p[j * ps..][..ps]);
+                    gemm1(false, true, tq, tk, hs, qi, ki, pj);
+                    for (r, row) in pj.chunks_exact_mut(tk.max(1)).enumerate() {
+                        let seen = mask.range(i / hkv, r, tq, tk);
+                        let (lo, hi) = (seen.start, seen.end.max(seen.start));
+                        row[..lo].fill(0.0);
+                        row[hi..].fill(0.0);
+                        let vis = &mut row[lo..hi];
+                        vis.iter_mut().for_each(|x| *x *= scale);
+                        if !vis.is_empty() {
+                            let n = vis.len();
+                            softmax::softmax_rows(vis, 1, n, softmax::Mask::None);
+                        }
                     }
-                    hid.fill(0.0);
+                    gemm1(false, false, tq, hs, tk, pj, vi, oj);
                 }
-                gemm1(false, false, tq, hs, tk, p, vi, o);
             },
         );
     }
@@ -165,37 +182,61 @@ pub(crate) fn sdpa_backward(
     dout: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (b, h, tq, tk, hs) = (q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3));
-    let scale = 1.0 / (hs as f32).sqrt();
+    let (hkv, scale) = (k.dim(1), 1.0 / (hs as f32).sqrt());
+    let g = h / hkv;
     let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
-    let (mut dq, mut dk, mut dv) = (zeros(b * h * qs), zeros(b * h * ks), zeros(b * h * ks));
+    let (mut dq, mut dk, mut dv) = (zeros(b * h * qs), zeros(b * hkv * ks), zeros(b * hkv * ks));
     let (qd, kd, vd) = (q.data(), k.data(), v.data());
     let (qd, kd, vd) = (&*qd, &*kd, &*vd);
     per_head(
-        b * h,
+        b * hkv,
         &mut [&mut dq, &mut dk, &mut dv],
-        &[qs, ks, ks],
+        &[g * qs, ks, ks],
         &|i, c| {
-            let [dqi, dki, dvi] = c else { unreachable!() };
-            let (qi, ki, vi) = (
-                &qd[i * qs..][..qs],
-                &kd[i * ks..][..ks],
-                &vd[i * ks..][..ks],
-            );
-            let (p, g) = (&probs[i * ps..][..ps], &dout[i * qs..][..qs]);
-            gemm1(true, false, tk, hs, tq, p, g, dvi);
+            let [dq_group, dki, dvi] = c else {
+                unreachable!()
+            };
+            let (ki, vi) = (&kd[i * ks..][..ks], &vd[i * ks..][..ks]);
             let mut ds = zeros(ps);
-            gemm1(false, true, tq, tk, hs, g, vi, &mut ds);
-            for (dr, pr) in ds
-                .chunks_exact_mut(tk.max(1))
-                .zip(p.chunks_exact(tk.max(1)))
-            {
-                let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                dr.iter_mut()
-                    .zip(pr)
-                    .for_each(|(d, &p)| *d = p * (*d - dot) * scale);
+            // k̄ and v̄ sum over the group's query heads: the first writes (β = 0), the rest add.
+            let add = |acc: &mut [f32], first: bool, part: &dyn Fn(&mut [f32])| {
+                if first {
+                    part(acc);
+                } else {
+                    let mut t = zeros(acc.len());
+                    part(&mut t);
+                    acc.iter_mut().zip(&t).for_each(|(a, x)| *a += x);
+                    crate::tensor::cache::give(t);
+                }
+            };
+            for j in 0..g {
+                let hq = i * g + j;
+                let qi = &qd[hq * qs..][..qs];
+                let (p, gr) = (&probs[hq * ps..][..ps], &dout[hq * qs..][..qs]);
+                add(dvi, j == 0, &|d| gemm1(true, false, tk, hs, tq, p, gr, d));
+                gemm1(false, true, tq, tk, hs, gr, vi, &mut ds);
+                for (dr, pr) in ds
+                    .chunks_exact_mut(tk.max(1))
+                    .zip(p.chunks_exact(tk.max(1)))
+                {
+                    let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                    dr.iter_mut()
+                        .zip(pr)
+                        .for_each(|(d, &p)| *d = p * (*d - dot) * scale);
+                }
+                gemm1(
+                    false,
+                    false,
+                    tq,
+                    hs,
+                    tk,
+                    &ds,
+                    ki,
+                    &mut dq_group[j * qs..][..qs],
+                );
+                add(dki, j == 0, &|d| gemm1(true, false, tk, hs, tq, &ds, qi, d));
             }
-            gemm1(false, false, tq, hs, tk, &ds, ki, dqi);
-            gemm1(true, false, tk, hs, tq, &ds, qi, dki);
+            crate::tensor::cache::give(ds);
         },
     );
     (dq, dk, dv)
@@ -205,24 +246,25 @@ pub(crate) fn sdpa_backward(
 /// whose backward comes from the graph. The fused op is tested equal to it.
 pub fn sdpa_reference(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
     let (b, h, tq, tk, hs) = dims(q, k, v, mask);
+    // GQA: each kv head repeated for the g query heads of its group.
+    let (k, v) = (k.repeat_heads(h / k.dim(1)), v.repeat_heads(h / v.dim(1)));
     let s = q
         .matmul(&k.transpose(-1, -2))
         .scale(1.0 / (hs as f32).sqrt());
-    let mut hidden = vec![false; b * h * tq * tk];
-    for (idx, m) in hidden.iter_mut().enumerate() {
+    let seen = |idx: usize| {
         let (bb, r, c) = (idx / (h * tq * tk), (idx / tk) % tq, idx % tk);
-        *m = c >= mask.visible(bb, r, tq, tk);
-    }
+        let range = mask.range(bb, r, tq, tk);
+        (range.contains(&c), range.is_empty())
+    };
+    let hidden: Vec<bool> = (0..b * h * tq * tk).map(|i| !seen(i).0).collect();
     // −10⁹ rather than −∞: a row that sees nothing stays finite (uniform), then is zeroed below.
     let p = s.masked_fill(&hidden, -1e9).softmax();
     // A query that sees nothing gets 0, like the fused op.
-    let empty: Vec<bool> = (0..b * h * tq * tk)
-        .map(|idx| mask.visible(idx / (h * tq * tk), (idx / tk) % tq, tq, tk) == 0)
-        .collect();
+    let empty: Vec<bool> = (0..b * h * tq * tk).map(|i| seen(i).1).collect();
     let p = if empty.iter().any(|&e| e) {
         p.masked_fill(&empty, 0.0)
     } else {
         p
     };
-    p.matmul(v)
+    p.matmul(&v)
 }

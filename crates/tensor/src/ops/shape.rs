@@ -93,6 +93,23 @@ impl Tensor {
             .collect()
     }
 
+    /// `(B, Hkv, T, d)` → `(B, Hkv·g, T, d)`, each head repeated `g` times in place (head `h`
+    /// of the result is head `h / g`): grouped-query attention's keys and values for every
+    /// query head. Built from `cat`, so its backward sums the copies.
+    pub fn repeat_heads(&self, g: usize) -> Tensor {
+        if g == 1 {
+            return self.clone();
+        }
+        assert!(
+            self.dims() == 4,
+            "repeat_heads: {:?} is not (B, H, T, d)",
+            self.shape()
+        );
+        let (b, h, t, d) = (self.dim(0), self.dim(1), self.dim(2), self.dim(3));
+        let one = self.reshape(&[b, h, 1, t * d]);
+        Tensor::cat(&vec![one; g], 2).reshape(&[b, h * g, t, d])
+    }
+
     /// Concatenation along `axis`; every other axis must agree.
     pub fn cat(xs: &[Tensor], axis: isize) -> Tensor {
         assert!(!xs.is_empty(), "cat: no tensors");

@@ -215,6 +215,7 @@ fn masks() -> Vec<AttnMask> {
         AttnMask::Causal,
         AttnMask::Padding(vec![3, 1].into()),
         AttnMask::CausalPadding(vec![2, 4].into()),
+        AttnMask::SlidingWindow(2),
     ]
 }
 
@@ -235,6 +236,52 @@ fn fused_attention_gradients() {
         rand(&[1, 2, 5, 3], -1.0, 1.0, 28),
     );
     check(&[q, k, v], |t| sdpa(&t[0], &t[1], &t[2], &AttnMask::Causal));
+}
+
+#[test]
+fn grouped_query_attention_gradients_and_reference() {
+    // 4 query heads over 2 kv heads (GQA) and over 1 (MQA), causal and sliding window.
+    for (hkv, mask) in [
+        (2, AttnMask::Causal),
+        (1, AttnMask::Causal),
+        (2, AttnMask::SlidingWindow(3)),
+    ] {
+        let (q, k, v) = (
+            rand(&[2, 4, 5, 3], -1.0, 1.0, 60),
+            rand(&[2, hkv, 5, 3], -1.0, 1.0, 61),
+            rand(&[2, hkv, 5, 3], -1.0, 1.0, 62),
+        );
+        check(&[q.clone(), k.clone(), v.clone()], |t| {
+            sdpa(&t[0], &t[1], &t[2], &mask)
+        });
+        let var = |x: &(Vec<f32>, Vec<usize>)| Tensor::var(x.0.clone(), &x.1);
+        let (q, k, v) = (var(&q), var(&k), var(&v));
+        let w = Tensor::new(rand(&[2, 4, 5, 3], -1.0, 1.0, 63).0, &[2, 4, 5, 3]);
+        let (yf, yr) = (sdpa(&q, &k, &v, &mask), sdpa_reference(&q, &k, &v, &mask));
+        close(&yf.to_vec(), &yr.to_vec(), 1e-5, "gqa forward");
+        let (gf, gr) = (
+            yf.mul(&w).sum_all().backward(),
+            yr.mul(&w).sum_all().backward(),
+        );
+        for (t, name) in [(&q, "dq"), (&k, "dk"), (&v, "dv")] {
+            close(
+                &gf.get_or_zeros(t).to_vec(),
+                &gr.get_or_zeros(t).to_vec(),
+                1e-5,
+                name,
+            );
+        }
+    }
+}
+
+#[test]
+fn sliding_window_sees_only_the_last_keys() {
+    let m = AttnMask::SlidingWindow(3);
+    assert_eq!(m.range(0, 0, 6, 6), 0..1);
+    assert_eq!(m.range(0, 4, 6, 6), 2..5);
+    // Decoding one query against 10 cached keys: the last 3.
+    assert_eq!(m.range(0, 0, 1, 10), 7..10);
+    assert_eq!(AttnMask::Causal.range(0, 4, 6, 6), 0..5);
 }
 
 #[test]
