@@ -102,6 +102,7 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod blocked;
+pub mod gemv;
 mod pack;
 mod portable;
 mod reference;
@@ -334,6 +335,62 @@ const MNK_PER_THREAD: usize = 128 * 128 * 128;
 /// packed float, so about 2% of a chunk's time (estimated).
 const MIN_CHUNK: usize = 1536;
 
+/// Each extra thread of [`sgemm_nt_rows`] must get at least this many bytes of B to stream.
+const NT_ROWS_BYTES_PER_THREAD: usize = 256 << 10;
+
+/// `C = α·A·Bᵀ + β·C` with A (m, k) for m ≤ [`gemv::MAX_ROWS`] and B stored (n, k): the
+/// decoding step's linear layers, without packing (see `gemv.rs`); [`sgemm_with`] takes this path
+/// for such products when its size heuristics are on. With them on, a product gets one thread per
+/// 256 KiB of B (up to `cfg.threads`); with them off, `cfg.threads` (tests use that to split small
+/// products). Same contract as [`sgemm`] with `ta = N`, `tb = T`.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_nt_rows(
+    cfg: &GemmConfig,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let (ta, tb) = (Trans::N, Trans::T);
+    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
+    assert!(
+        m <= gemv::MAX_ROWS,
+        "sgemm_nt_rows: m={m} rows, at most {} are taken",
+        gemv::MAX_ROWS
+    );
+    if cfg.kernel == Kernel::Reference {
+        return sgemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    assert!(
+        cfg.kernel.is_available(),
+        "sgemm: kernel {:?} is not available on this CPU",
+        cfg.kernel
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        return small::scale_c(m, n, beta, c, ldc);
+    }
+    let threads = if cfg.size_heuristics {
+        let bytes = n.saturating_mul(k).saturating_mul(4);
+        cfg.threads
+            .clamp(1, (bytes / NT_ROWS_BYTES_PER_THREAD).max(1))
+    } else {
+        cfg.threads.max(1)
+    };
+    gemv::sgemm_nt_rows(
+        cfg.kernel, threads, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+    );
+}
+
 /// [`sgemm`] with an explicit [`GemmConfig`].
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_with(
@@ -366,6 +423,9 @@ pub fn sgemm_with(
     }
     if k == 0 {
         return small::scale_c(m, n, beta, c, ldc);
+    }
+    if cfg.size_heuristics && ta == Trans::N && tb == Trans::T && m <= gemv::MAX_ROWS {
+        return sgemm_nt_rows(cfg, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     let mnk = m.saturating_mul(n).saturating_mul(k);
     if cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2) {

@@ -1,4 +1,4 @@
-//! sgemm (every available kernel, 1 and 2 threads, packed and small paths) against
+//! sgemm (every available kernel, 1 and 2 threads, packed, small and few-row paths) against
 //! sgemm_reference over shapes chosen to hit every edge: 0, 1, odd sizes, MR/NR/KC/MC/NC ± 1,
 //! leading dimensions larger than the row with NaN/garbage padding, β = 0 over a NaN-filled C,
 //! β = 1, α ≠ 1, and the layouts NN, NT, TN, TT.
@@ -15,7 +15,7 @@
 //! which the test evaluates per element, with |A|·|B| computed in f64.
 
 use super::TestRng;
-use tfs_kernels::gemm::{sgemm_reference, sgemm_with, GemmConfig, Kernel, Trans};
+use tfs_kernels::gemm::{sgemm_nt_rows, sgemm_reference, sgemm_with, GemmConfig, Kernel, Trans};
 
 /// Padding values: NaN where the kernel might read (A, B padding must never be read: NaN would
 /// spread), a distinctive number where it might write (C padding must stay as it was).
@@ -59,6 +59,11 @@ fn stored(t: Trans, r: usize, c: usize) -> (usize, usize) {
 }
 
 fn check(cfg: &GemmConfig, case: &Case, seed: u64) {
+    check_path(cfg, case, seed, false)
+}
+
+/// `check` of `sgemm_with` (`nt_rows` false) or of `sgemm_nt_rows` (true; NT only).
+fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
     let Case {
         ta,
         tb,
@@ -85,9 +90,14 @@ fn check(cfg: &GemmConfig, case: &Case, seed: u64) {
         ta, tb, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut want, ldc,
     );
     let mut got = c0.clone();
-    sgemm_with(
-        cfg, ta, tb, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut got, ldc,
-    );
+    if nt_rows {
+        assert!(ta == Trans::N && tb == Trans::T);
+        sgemm_nt_rows(cfg, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut got, ldc);
+    } else {
+        sgemm_with(
+            cfg, ta, tb, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut got, ldc,
+        );
+    }
 
     let a_at = |i: usize, p: usize| {
         if ta == Trans::N {
@@ -105,7 +115,7 @@ fn check(cfg: &GemmConfig, case: &Case, seed: u64) {
     };
     let what = || {
         format!(
-            "{:?}{:?} m={m} n={n} k={k} α={alpha} β={beta} pad={pad} {cfg:?}",
+            "{:?}{:?} m={m} n={n} k={k} α={alpha} β={beta} pad={pad} {cfg:?} nt_rows={nt_rows}",
             ta, tb
         )
     };
@@ -292,6 +302,94 @@ fn matrix_vector_products_split_over_threads() {
             }
         }
     }
+}
+
+#[test]
+fn few_row_products_against_a_transposed_matrix() {
+    // The decoding path (`gemv.rs`): m = 1..4 rows, odd n around its 4-row step and k around
+    // the 8- and 16-lane vectors, padded leading dimensions, β = 0 over NaN and β = 1, each
+    // kernel on 1 and 2 threads, called directly (every thread takes part even in small
+    // products) and through `sgemm_with` with its heuristics (which routes these shapes there).
+    let mut seed = 0;
+    for kernel in kernels() {
+        for threads in [1, 2] {
+            for size_heuristics in [false, true] {
+                let cfg = GemmConfig {
+                    threads,
+                    kernel,
+                    size_heuristics,
+                };
+                for m in 1..=4 {
+                    for (n, k) in [
+                        (1, 1),
+                        (3, 5),
+                        (5, 15),
+                        (7, 16),
+                        (9, 17),
+                        (13, 31),
+                        (35, 33),
+                        (66, 100),
+                    ] {
+                        for (beta, pad) in [(0.0, 0), (1.0, 3), (0.0, 1)] {
+                            seed += 1;
+                            let case = Case {
+                                ta: Trans::N,
+                                tb: Trans::T,
+                                m,
+                                n,
+                                k,
+                                alpha: if pad == 3 { -0.75 } else { 1.0 },
+                                beta,
+                                pad,
+                            };
+                            check_path(&cfg, &case, seed, !size_heuristics);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn few_row_products_on_decoding_sizes() {
+    // Big enough for the heuristics to give both threads work (≥ 256 KiB of B each), with a k
+    // that is not a multiple of 16 or 8 and an n that is not a multiple of 4 (GPT-2's widths).
+    for kernel in kernels() {
+        let cfg = GemmConfig {
+            threads: 2,
+            kernel,
+            size_heuristics: true,
+        };
+        for m in 1..=4 {
+            for (n, k) in [(771, 769), (2001, 768)] {
+                check(
+                    &cfg,
+                    &Case {
+                        ta: Trans::N,
+                        tb: Trans::T,
+                        m,
+                        n,
+                        k,
+                        alpha: 1.0,
+                        beta: 1.0,
+                        pad: 2,
+                    },
+                    m as u64,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "at most 4 are taken")]
+fn few_row_path_refuses_more_rows() {
+    let cfg = GemmConfig::from_env();
+    let mut c = vec![0.0; 5];
+    sgemm_nt_rows(
+        &cfg, 5, 1, 1, 1.0, &[0.0; 5], 1, &[0.0; 1], 1, 0.0, &mut c, 1,
+    );
 }
 
 #[test]
