@@ -12,11 +12,23 @@
 //! 8/elt; layer norm forward x → y 8/elt (+ two floats a row); backward dy, x → dx 12/elt;
 //! AdamW p, g, m, v → p, m, v 28/parameter; cross-entropy logits → dlogits 8/elt; bias + GELU
 //! x → pre, y 12/elt; residual add x, r → y 12/elt.
-//! Left out: threads (the kernels run on one), caches warmer than main memory for small sizes.
+//!
+//! Then the products of one decoding step of GPT-2 124M with a KV cache (m = 1 token, and m = 4):
+//! `x·Wᵀ` for each linear layer, through `sgemm` (which routes them to the few-row path,
+//! `gemv.rs`) on 1 and 2 threads. Their floor is streaming W once: bytes counted n·k·4, and
+//! beside `copy_gb_per_s` each line has `read_gb_per_s`, the rate at which the same number of
+//! threads sum a 256 MiB buffer (a read-only stream, which is what a matrix-vector product is).
+//! W cycles through copies totalling ≥ 256 MiB, so that it comes from memory as in a decoding
+//! step (GPT-2's 500 MB of weights do not fit the 32 MiB L3), not from a warm cache.
+//! Left out: threads for the fused kernels (they run on one), caches warmer than main memory
+//! for small sizes.
 
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
 use tfs_kernels::bench::best_of;
 use tfs_kernels::fused::{adamw, crossentropy, elementwise, gelu, layernorm, softmax};
+use tfs_kernels::gemm::{sgemm_with, GemmConfig, Kernel, Trans};
+use tfs_kernels::pool;
 
 /// Deterministic values in [-1, 1).
 fn fill(n: usize, seed: u64) -> Vec<f32> {
@@ -32,6 +44,89 @@ pub fn copy_bandwidth(min_seconds: f64) -> f64 {
     let s = best_of(min_seconds, || dst.copy_from_slice(&src));
     std::hint::black_box(&dst);
     (2 * 4 * n) as f64 / s / 1e9
+}
+
+/// The rate in GB/s at which `threads` threads read a 256 MiB buffer (each summing its share).
+pub fn read_bandwidth(min_seconds: f64, threads: usize) -> f64 {
+    let n = 64 << 20;
+    let src = fill(n, 1);
+    let per = n.div_ceil(threads);
+    let sink = AtomicU32::new(0);
+    let s = best_of(min_seconds, || {
+        pool::run(threads, &|t| {
+            let part = &src[(t * per).min(n)..((t + 1) * per).min(n)];
+            // 16 partial sums, so that the loop vectorises and is limited by the loads.
+            let mut acc = [0.0f32; 16];
+            for c in part.chunks_exact(16) {
+                for (a, x) in acc.iter_mut().zip(c) {
+                    *a += x;
+                }
+            }
+            sink.fetch_add(acc.iter().sum::<f32>().to_bits() & 1, Ordering::Relaxed);
+        })
+    });
+    std::hint::black_box(sink.load(Ordering::Relaxed));
+    (4 * n) as f64 / s / 1e9
+}
+
+/// One decoding step's linear layers (`x·Wᵀ`, m rows of x) on 1 and 2 threads; one line each.
+fn decoding_products(min_seconds: f64, copy: f64, each: &mut dyn FnMut(&Value)) {
+    let read = [
+        read_bandwidth(min_seconds, 1),
+        read_bandwidth(min_seconds, 2),
+    ];
+    let kernel = Kernel::from_env();
+    for (name, n, k) in [
+        ("attn.c_attn", 2304, 768),
+        ("attn.c_proj", 768, 768),
+        ("mlp.c_fc", 3072, 768),
+        ("mlp.c_proj", 768, 3072),
+        ("lm_head", 50257, 768),
+    ] {
+        let copies = (256usize << 20).div_ceil(4 * n * k);
+        let ws: Vec<Vec<f32>> = (0..copies).map(|i| fill(n * k, 20 + i as u64)).collect();
+        for m in [1, 4] {
+            let x = fill(m * k, 12);
+            let mut y = vec![0.0f32; m * n];
+            for threads in [1, 2] {
+                let cfg = GemmConfig {
+                    threads,
+                    kernel,
+                    size_heuristics: true,
+                };
+                let mut next = 0;
+                let s = best_of(min_seconds, || {
+                    let w = &ws[next % copies];
+                    next += 1;
+                    sgemm_with(
+                        &cfg,
+                        Trans::N,
+                        Trans::T,
+                        m,
+                        n,
+                        k,
+                        1.0,
+                        &x,
+                        k,
+                        w,
+                        k,
+                        1.0,
+                        &mut y,
+                        n,
+                    );
+                });
+                let bytes = 4 * n * k;
+                let gbs = bytes as f64 / s / 1e9;
+                each(&json!({
+                    "bench": "kernels", "impl": crate::impl_name(),
+                    "case": format!("decode {name} x({m}x{k})·W({n}x{k})ᵀ"), "threads": threads,
+                    "bytes": bytes, "ms": s * 1e3, "gb_per_s": gbs, "copy_gb_per_s": copy,
+                    "vs_copy": copy / gbs, "read_gb_per_s": read[threads - 1],
+                    "vs_read": read[threads - 1] / gbs,
+                }));
+            }
+        }
+    }
 }
 
 /// Measures every fused kernel; calls `each` with one line per kernel.
@@ -114,4 +209,7 @@ pub fn kernels(min_seconds: f64, each: &mut dyn FnMut(&Value)) {
         adamw::adamw_step(&mut p, &g, &mut m, &mut vv, &h, step)
     });
     report("adamw 31M params", 28 * n, s);
+    drop((p, g, m, vv));
+
+    decoding_products(min_seconds, copy, each);
 }

@@ -6,6 +6,7 @@
 //! `torch_lstm.py`), [`tokenizer`] (GPT-2 encoding and BPE training, peer `tokenizers.py`),
 //! [`transformer`] (encoder-decoder training on toy translation, peer `torch_transformer.py`),
 //! [`gpt`] (a character-level GPT training run with its evaluations, peer `torch_gpt.py`),
+//! [`generate`] (greedy GPT-2 generation with and without the KV cache, peer `hf_generate.py`),
 //! [`gemm`] (our sgemm, peer `torch_matmul.py`) and [`kernels`] (the fused kernels' bandwidth
 //! beside the machine's copy bandwidth).
 //!
@@ -13,6 +14,7 @@
 //! beyond best-of-N, and any comparison logic: the ratio is read off the two lines.
 
 pub mod gemm;
+pub mod generate;
 pub mod gpt;
 pub mod kernels;
 pub mod lstm;

@@ -1,5 +1,6 @@
-//! `tfs bench mlp|lstm|tokenizer|transformer|gemm|kernels`: parses the arguments, runs the benchmark in `tfs-bench` and
-//! prints its one JSON line (same keys as the peer in bench/peers/).
+//! `tfs bench mlp|lstm|tokenizer|transformer|gemm|kernels|gpt|generate`: parses the arguments,
+//! runs the benchmark in `tfs-bench` and prints its JSON line (same keys as the peer in
+//! bench/peers/); `generate` also runs its peer and prints the peer's line after ours.
 
 use crate::Global;
 use anyhow::Result;
@@ -29,6 +30,27 @@ pub enum BenchCommand {
         /// Seconds of timed runs per case (best and median reported)
         #[arg(long, default_value_t = 0.5)]
         min_seconds: f64,
+    },
+    /// Greedy generation with GPT-2 124M, batch 1, with and without the KV cache, beside Hugging
+    /// Face transformers' generate on the same weights (peer: bench/peers/hf_generate.py); prints
+    /// our line, then the peer's
+    Generate {
+        /// A Hugging Face GPT-2 folder; when it holds no model.safetensors, the peer saves a
+        /// random-initialised GPT-2 124M there first
+        #[arg(long, default_value = "out/bench/gpt2-124m-random")]
+        model: std::path::PathBuf,
+        /// New tokens per generation
+        #[arg(long, default_value_t = 128)]
+        new_tokens: usize,
+        /// Timed generations each way (the fastest is reported)
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Do not run the peer (ours alone)
+        #[arg(long)]
+        no_peer: bool,
+        /// The Python that runs the peer (needs torch and transformers)
+        #[arg(long, default_value = "python3")]
+        python: String,
     },
     /// Fused kernels: achieved GB/s beside the measured copy bandwidth, one line per kernel
     Kernels {
@@ -77,6 +99,36 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand, global: &Global) -> Result<()> {
     let line = match cmd {
+        BenchCommand::Generate {
+            model,
+            new_tokens,
+            repeats,
+            no_peer,
+            python,
+        } => {
+            anyhow::ensure!(
+                new_tokens > 0 && repeats > 0,
+                "--new-tokens and --repeats must be at least 1"
+            );
+            let a = tfs_bench::generate::GenerateBench {
+                model,
+                new_tokens,
+                repeats,
+                peer: !no_peer,
+                python,
+            };
+            let mut out = crate::out::stdout();
+            let mut failed = None;
+            tfs_bench::generate::generate(&a, &mut |v| {
+                if failed.is_none() {
+                    failed = out.line_now(v).err();
+                }
+            })?;
+            return match failed {
+                Some(e) => Err(e.into()),
+                None => Ok(out.finish()?),
+            };
+        }
         BenchCommand::Gemm {
             threads,
             filter,
