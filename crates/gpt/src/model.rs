@@ -433,10 +433,11 @@ impl Gpt {
         x.linear(&self.wte, None)
     }
 
-    /// Logits `(B·T, V)` of token ids `idx: (B, T)` (row-major), T ≤ block_size.
+    /// Logits `(B·T, V)` of token ids `idx: (B, T)` (row-major), T ≤ block_size with learned
+    /// positions (RoPE has no table, so it also runs on longer windows than it was trained on).
     pub fn forward(&self, idx: &[usize], b: usize, t: usize) -> Tensor {
         assert!(
-            t >= 1 && t <= self.cfg.block_size && idx.len() == b * t,
+            t >= 1 && (self.wpe.is_none() || t <= self.cfg.block_size) && idx.len() == b * t,
             "Gpt::forward: {} ids for (B, T) = ({b}, {t}); T must be in 1..={}",
             idx.len(),
             self.cfg.block_size
@@ -470,6 +471,14 @@ impl Gpt {
             }
             _ => ce,
         }
+    }
+
+    /// Changes the attention window of every layer (0: full causal attention). A model trained
+    /// with full attention can be evaluated with a window, e.g. to keep RoPE's query–key
+    /// distances inside those seen in training on longer inputs.
+    pub fn set_window(&mut self, window: usize) {
+        self.cfg.window = window;
+        self.h.iter_mut().for_each(|b| b.cfg.window = window);
     }
 
     /// The load-balancing loss of the last forward pass, summed over layers (None when dense).
