@@ -384,7 +384,7 @@ impl Preset {
                 m.top_k, m.n_expert
             ));
         }
-        if !(m.rope_theta > 1.0) || !(m.moe_aux >= 0.0) {
+        if m.rope_theta.is_nan() || m.rope_theta <= 1.0 || m.moe_aux.is_nan() || m.moe_aux < 0.0 {
             return Err("rope_theta must exceed 1 and moe_aux be at least 0".into());
         }
         if !(0.0..1.0).contains(&m.dropout) {

@@ -9,11 +9,13 @@
 //!                 (nucleus sampling, Holtzman et al., 2020), renormalise
 //! ```
 //!
-//! Temperature, top-k and top-p combine (in that order). Each step re-runs the model on the last
-//! `block_size` tokens (no KV cache yet: Phase 9), under `no_grad`. The draws come from the
-//! caller's seeded generator, so a seed reproduces a sample.
+//! Temperature, top-k and top-p combine (in that order). [`generate`] re-runs the model on the
+//! last `block_size` tokens for every new one; [`generate_cached`] runs the prompt once and then
+//! one token at a time through a [`KvCache`] (Phase 9), with the same result while the sequence
+//! fits the context. Both run under `no_grad`. The draws come from the caller's seeded
+//! generator, so a seed reproduces a sample.
 
-use crate::model::Gpt;
+use crate::model::{Gpt, KvCache};
 use tfs_math::Rng;
 use tfs_tensor::no_grad;
 
@@ -98,6 +100,41 @@ pub fn generate(
             let logits = model.forward(ctx, 1, ctx.len());
             let last = logits.data()[(ctx.len() - 1) * v..ctx.len() * v].to_vec();
             ids.push(choose(&last, s, rng));
+        }
+    });
+    ids
+}
+
+/// [`generate`] with a KV cache: the prompt is run once (prefill), then each new token alone.
+/// Equal to [`generate`] while prompt + output fit in `block_size`. When the cache is full, it is
+/// rebuilt from the last `block_size / 2` tokens (so each later token still costs one row, with
+/// at least half a context behind it), where [`generate`] would use a full window every step.
+pub fn generate_cached(
+    model: &Gpt,
+    prompt: &[usize],
+    n: usize,
+    s: &Sampling,
+    rng: &mut Rng,
+) -> Vec<usize> {
+    assert!(
+        !prompt.is_empty(),
+        "generate: the prompt needs at least one token"
+    );
+    let bs = model.cfg.block_size;
+    let mut ids = prompt.to_vec();
+    let mut cache = KvCache::new(&model.cfg);
+    no_grad(|| {
+        let mut next: Vec<usize> = ids[ids.len().saturating_sub(bs)..].to_vec();
+        for _ in 0..n {
+            if cache.len() + next.len() > bs {
+                cache.clear();
+                next = ids[ids.len() - (bs / 2).max(1)..].to_vec();
+            }
+            let logits = model.forward_cached(&next, &mut cache);
+            let last = logits.data()[(next.len() - 1) * model.cfg.vocab_size..].to_vec();
+            let id = choose(&last, s, rng);
+            ids.push(id);
+            next = vec![id];
         }
     });
     ids

@@ -9,6 +9,7 @@ mod ctx;
 mod error;
 pub mod experiments;
 pub mod figures;
+pub mod gpt_runs;
 pub mod machine;
 pub mod plot;
 

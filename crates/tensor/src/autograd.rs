@@ -35,7 +35,7 @@
 
 use crate::op::{BinaryOp, Op};
 use crate::ops::{
-    arith, attention, broadcast_strides, gather_strided, matmul, nn, reduce, reduce_to, shape,
+    arith, attention, broadcast_strides, gather_strided, matmul, nn, reduce, reduce_to, rope, shape,
 };
 use crate::tensor::cache::{copy, CollectBuf};
 use crate::tensor::{CpuBuffer, Tensor};
@@ -331,6 +331,18 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Vec<f32>) -> Vec<Option<Vec<f32>>> 
             vec![Some(gx), Some(gw), Some(gb)]
         }
         Op::IndexSelect { x, ids } => vec![Some(nn::index_select_backward(x.shape(), ids, &g))],
+        Op::RmsNorm { x, w, rstd } => {
+            let (gx, gw) = nn::rms_norm_backward(x, w, rstd, &g);
+            vec![Some(gx), Some(gw)]
+        }
+        Op::Rope { x, start, theta } => {
+            let (t, d) = (x.dim(-2), x.dim(-1));
+            vec![Some(rope::rotate(&g, t, d, *start, *theta, -1.0))]
+        }
+        Op::IndexAdd { x, ids } => {
+            let w = x.numel() / x.dim(0).max(1);
+            vec![Some(nn::index_add_backward(ids, w, &g))]
+        }
         Op::Dropout { mask, .. } => {
             g.iter_mut().zip(mask).for_each(|(x, m)| *x *= m);
             vec![Some(g)]

@@ -37,5 +37,6 @@ pub mod train;
 
 pub use autograd::{Grads, GraphNode};
 pub use ops::attention::{sdpa, sdpa_reference, AttnMask};
+
 pub use ops::nn::IGNORE;
 pub use tensor::{grad_enabled, memory, no_grad, DType, Storage, Tensor};

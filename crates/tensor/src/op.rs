@@ -30,6 +30,8 @@ pub enum UnaryOp {
     Gelu,
     /// GELU, exact: x·Φ(x).
     GeluErf,
+    /// SiLU (swish): x·σ(x), the gate of SwiGLU.
+    Silu,
 }
 
 pub enum Op {
@@ -77,6 +79,24 @@ pub enum Op {
         b: Tensor,
         mean: Vec<f32>,
         rstd: Vec<f32>,
+    },
+    /// RMS norm over the last axis, saving each row's 1/rms.
+    RmsNorm {
+        x: Tensor,
+        w: Tensor,
+        rstd: Vec<f32>,
+    },
+    /// Rotary position embedding over the last two axes, positions from `start`.
+    Rope {
+        x: Tensor,
+        start: usize,
+        theta: f32,
+    },
+    /// Rows of `x` added into rows `ids` of a zero tensor (scatter-add; a mixture of experts
+    /// puts each expert's outputs back among the tokens).
+    IndexAdd {
+        x: Tensor,
+        ids: Rc<[usize]>,
     },
     /// Rows of `x` (along axis 0) picked by `ids`: embedding lookup and gather.
     IndexSelect {
@@ -134,6 +154,7 @@ impl Op {
                 give(mean);
                 give(rstd);
             }
+            Op::RmsNorm { rstd, .. } => give(rstd),
             _ => {}
         }
     }
@@ -150,6 +171,8 @@ impl Op {
             | Op::LogSoftmax(x)
             | Op::CrossEntropy { logits: x, .. }
             | Op::IndexSelect { x, .. }
+            | Op::Rope { x, .. }
+            | Op::IndexAdd { x, .. }
             | Op::Dropout { x, .. }
             | Op::MaskedFill { x, .. }
             | Op::Reshape(x)
@@ -161,6 +184,7 @@ impl Op {
                 v
             }
             Op::LayerNorm { x, w, b, .. } => vec![x, w, b],
+            Op::RmsNorm { x, w, .. } => vec![x, w],
             Op::Cat { xs, .. } => xs.iter().collect(),
             Op::Sdpa { q, k, v, .. } => vec![q, k, v],
         }
@@ -181,6 +205,7 @@ impl Op {
                 UnaryOp::Relu => "relu",
                 UnaryOp::Gelu => "gelu",
                 UnaryOp::GeluErf => "gelu_erf",
+                UnaryOp::Silu => "silu",
             },
             Op::Sum { scale, .. } if *scale != 1.0 => "mean",
             Op::Sum { .. } => "sum",
@@ -192,6 +217,9 @@ impl Op {
             Op::CrossEntropy { .. } => "cross_entropy",
             Op::LayerNorm { .. } => "layer_norm",
             Op::IndexSelect { .. } => "index_select",
+            Op::RmsNorm { .. } => "rms_norm",
+            Op::Rope { .. } => "rope",
+            Op::IndexAdd { .. } => "index_add",
             Op::Dropout { .. } => "dropout",
             Op::MaskedFill { .. } => "masked_fill",
             Op::Reshape(_) => "reshape",

@@ -228,7 +228,7 @@ fn hub_layout_with_buffers_and_bf16_and_f16_import() {
         -0.0,
         0.5,
     ];
-    assert_eq!(m.ln_f.0.weight.to_vec(), want);
+    assert_eq!(m.ln_f.weight().to_vec(), want);
     std::fs::remove_dir_all(&d).ok();
 }
 

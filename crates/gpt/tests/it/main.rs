@@ -1,11 +1,13 @@
 //! tfs-gpt's tests: the model's gradient, causality, the four sampling rules, checkpoints, presets,
 //! and that training learns; the bounded fuzz run of the checkpoint and shard readers (fuzz.rs);
 //! Hugging Face interop against transformers (hf.rs, with a stand-in hub in hub_server.rs); token
-//! shards and `prepare` (shards.rs); accumulation and bit-identical resume (resume.rs).
+//! shards and `prepare` (shards.rs); accumulation and bit-identical resume (resume.rs); the Phase 9
+//! switches and the KV cache (modern.rs).
 
 mod fuzz;
 mod hf;
 mod hub_server;
+mod modern;
 #[path = "../../../../fuzz/mutate.rs"]
 mod mutate;
 mod resume;
@@ -19,7 +21,7 @@ use tfs_math::gradcheck::GradCheck;
 use tfs_math::Rng;
 use tfs_tensor::nn::Module;
 
-fn tiny() -> GptConfig {
+pub fn tiny() -> GptConfig {
     GptConfig {
         n_layer: 2,
         n_head: 2,
@@ -35,7 +37,13 @@ fn tiny() -> GptConfig {
 
 #[test]
 fn the_loss_gradient_matches_central_differences() {
-    let m = Gpt::new(tiny(), &mut Rng::new(1));
+    check_loss_gradient(tiny(), 2e-2);
+}
+
+/// Central differences of the training loss of a `cfg` model against its backward pass, on
+/// every parameter tensor (4 entries each).
+pub fn check_loss_gradient(cfg: GptConfig, tol: f64) {
+    let m = Gpt::new(cfg, &mut Rng::new(1));
     // Larger weights than GPT-2's init so that every path carries a visible gradient.
     for (_, p) in m.parameters() {
         let v: Vec<f32> = Rng::new(p.numel() as u64).uniform_vec_f32(p.numel(), -0.5, 0.5);
@@ -78,7 +86,7 @@ fn the_loss_gradient_matches_central_differences() {
             .collect();
         (loss.item() as f64, grads)
     });
-    report.assert_below(2e-2);
+    report.assert_below(tol);
 }
 
 #[test]

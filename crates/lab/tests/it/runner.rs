@@ -106,11 +106,16 @@ fn every_p8_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
 }
 
 #[test]
+fn every_p9_experiment_runs_in_quick_mode_and_writes_parsable_outputs() {
+    every_experiment_of_phase_runs_in_quick_mode_and_writes_parsable_outputs("p9");
+}
+
+#[test]
 fn every_experiment_is_in_one_of_the_quick_mode_phases() {
     let phases: Vec<u32> = registry().iter().map(|e| e.phase).collect();
     assert!(
-        phases.iter().all(|&p| p <= 8),
-        "a phase beyond p8 needs its quick-mode test"
+        phases.iter().all(|&p| p <= 9),
+        "a phase beyond p9 needs its quick-mode test"
     );
 }
 

@@ -141,6 +141,30 @@ impl Module for LayerNorm {
     }
 }
 
+/// RMS norm over the last axis (Zhang & Sennrich, 2019; LLaMA); parameter `weight` (γ, ones).
+pub struct RmsNorm {
+    pub weight: Tensor,
+    pub eps: f32,
+}
+
+impl RmsNorm {
+    pub fn new(dim: usize) -> RmsNorm {
+        RmsNorm {
+            weight: Tensor::var(vec![1.0; dim], &[dim]),
+            eps: 1e-5,
+        }
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        x.rms_norm(&self.weight, self.eps)
+    }
+}
+
+impl Module for RmsNorm {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
+        f(&join(prefix, "weight"), &self.weight);
+    }
+}
+
 /// Dropout with probability `p` in training mode, the identity in evaluation mode. Its masks come
 /// from its own seeded generator, so a run is reproducible from its seed.
 pub struct Dropout {

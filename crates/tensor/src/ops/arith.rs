@@ -62,6 +62,10 @@ pub fn affine(x: &Tensor, mul: f32, add: f32) -> Tensor {
     })
 }
 
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 fn phi_cdf(x: f32) -> f32 {
     0.5 * (1.0 + libm::erf(x as f64 / std::f64::consts::SQRT_2) as f32)
 }
@@ -81,6 +85,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
             y
         }
         UnaryOp::GeluErf => d.iter().map(|&v| v * phi_cdf(v)).collect_buf(),
+        UnaryOp::Silu => d.iter().map(|&v| v * sigmoid(v)).collect_buf(),
     };
     drop(d);
     Tensor::from_op_if(out, x.shape(), x.requires_grad(), || {
@@ -104,6 +109,13 @@ pub(crate) fn unary_backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32]) -> V
             gelu::gelu_backward(x, dy, &mut dx);
             dx
         }
+        // d(x·σ(x))/dx = σ(x)·(1 + x·(1 − σ(x)))
+        UnaryOp::Silu => z
+            .map(|((&x, _), &g)| {
+                let s = sigmoid(x);
+                g * s * (1.0 + x * (1.0 - s))
+            })
+            .collect_buf(),
         UnaryOp::GeluErf => {
             let inv_sqrt_2pi = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
             z.map(|((&x, _), &g)| g * (phi_cdf(x) + x * (-0.5 * x * x).exp() * inv_sqrt_2pi))
@@ -156,6 +168,10 @@ impl Tensor {
         unary(UnaryOp::Gelu, self)
     }
     /// GELU, exact (erf) form.
+    /// SiLU (swish): x·σ(x).
+    pub fn silu(&self) -> Tensor {
+        unary(UnaryOp::Silu, self)
+    }
     pub fn gelu_erf(&self) -> Tensor {
         unary(UnaryOp::GeluErf, self)
     }

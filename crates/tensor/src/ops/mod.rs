@@ -7,6 +7,7 @@ pub mod attention;
 pub mod matmul;
 pub mod nn;
 pub mod reduce;
+pub mod rope;
 pub mod shape;
 
 /// Row-major strides of `shape`.

@@ -7,6 +7,9 @@
 //!   log_softmax:  y = x − m − ln s             x̄ = ȳ − e^y · Σ ȳ               per row
 //!   cross-entropy L = −(1/n) Σ log softmax(z)[t]   z̄ = L̄ · (softmax(z) − onehot(t)) / n
 //!   layer norm    y = γ (x − μ)/σ + β          x̄ = (1/σ)(g − mean(g) − x̂·mean(g ⊙ x̂)), g = ȳ ⊙ γ
+//!   RMS norm      y = γ x/r, r = √(mean(x²)+ε) x̄ = (1/r)(g − x̂·mean(g ⊙ x̂)),  x̂ = x/r, g = ȳ ⊙ γ
+//!                                              γ̄ = Σ_rows ȳ ⊙ x̂   (LLaMA: no centring, no β)
+//!   scatter-add   y[ids[i]] += x[i]            x̄[i] = ȳ[ids[i]]  (gather)
 //!   gather        y[i] = x[ids[i]]             x̄[r] = Σ_{i: ids[i] = r} ȳ[i]  (scatter-add)
 //!   dropout       y = x ⊙ m, m ∈ {0, 1/(1−p)}  x̄ = ȳ ⊙ m
 //!   masked fill   y = mask ? c : x             x̄ = mask ? 0 : ȳ
@@ -124,6 +127,71 @@ impl Tensor {
             b: b.clone(),
             mean,
             rstd,
+        })
+    }
+
+    /// RMS norm over the last axis with gain `w` `(C)`: `w ⊙ x / √(mean(x²) + eps)`.
+    pub fn rms_norm(&self, w: &Tensor, eps: f32) -> Tensor {
+        let (r, c) = rows_cols(self);
+        assert!(
+            w.shape() == [c],
+            "rms_norm: x {:?} needs a weight of ({c}), got {:?}",
+            self.shape(),
+            w.shape()
+        );
+        let (mut y, mut rstd) = (zeros(r * c), zeros(r));
+        {
+            let (x, w) = (self.data(), w.data());
+            for ((xr, yr), rs) in x
+                .chunks_exact(c.max(1))
+                .zip(y.chunks_exact_mut(c.max(1)))
+                .zip(rstd.iter_mut())
+            {
+                let ms = xr.iter().map(|v| (v * v) as f64).sum::<f64>() / c as f64;
+                *rs = (1.0 / (ms + eps as f64).sqrt()) as f32;
+                yr.iter_mut()
+                    .zip(xr.iter().zip(w.iter()))
+                    .for_each(|(y, (x, w))| *y = x * *rs * w);
+            }
+        }
+        let rg = self.requires_grad() || w.requires_grad();
+        Tensor::from_op_if(y, self.shape(), rg, || Op::RmsNorm {
+            x: self.clone(),
+            w: w.clone(),
+            rstd,
+        })
+    }
+
+    /// `rows` rows of zeros with row `ids[i]` increased by row `i` of `self` (scatter-add): the
+    /// inverse of [`Tensor::index_select`]. Shape `(rows, rest…)`.
+    pub fn index_add(&self, ids: &[usize], rows: usize) -> Tensor {
+        assert_eq!(
+            self.dim(0),
+            ids.len(),
+            "index_add: {} rows for {} ids",
+            self.dim(0),
+            ids.len()
+        );
+        let w = self.numel() / self.dim(0).max(1);
+        let mut out = zeros(rows * w);
+        {
+            let d = self.data();
+            for (j, &i) in ids.iter().enumerate() {
+                assert!(
+                    i < rows,
+                    "index_add: index {i} out of range for {rows} rows"
+                );
+                out[i * w..(i + 1) * w]
+                    .iter_mut()
+                    .zip(&d[j * w..(j + 1) * w])
+                    .for_each(|(o, &x)| *o += x);
+            }
+        }
+        let mut shape = self.shape().to_vec();
+        shape[0] = rows;
+        Tensor::from_op_if(out, &shape, self.requires_grad(), || Op::IndexAdd {
+            x: self.clone(),
+            ids: ids.into(),
         })
     }
 
@@ -260,6 +328,43 @@ pub(crate) fn layer_norm_backward(
         c,
     );
     (dx, dw, db)
+}
+
+/// Backward of RMS norm: (x̄, w̄).
+pub(crate) fn rms_norm_backward(
+    x: &Tensor,
+    w: &Tensor,
+    rstd: &[f32],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let (r, c) = rows_cols(x);
+    let (mut dx, mut dw) = (zeros(r * c), zeros(c));
+    let (xd, wd) = (x.data(), w.data());
+    for row in 0..r {
+        let (xr, gr, rs) = (&xd[row * c..][..c], &dy[row * c..][..c], rstd[row]);
+        // mean(g ⊙ x̂) with g = ȳ ⊙ γ, x̂ = x/r
+        let m = xr
+            .iter()
+            .zip(gr.iter().zip(wd.iter()))
+            .map(|(x, (g, w))| (g * w * x * rs) as f64)
+            .sum::<f64>() as f32
+            / c as f32;
+        for i in 0..c {
+            let xh = xr[i] * rs;
+            dx[row * c + i] = rs * (gr[i] * wd[i] - xh * m);
+            dw[i] += gr[i] * xh;
+        }
+    }
+    (dx, dw)
+}
+
+/// Backward of a scatter-add: the rows of ȳ at `ids` (a gather).
+pub(crate) fn index_add_backward(ids: &[usize], w: usize, dy: &[f32]) -> Vec<f32> {
+    let mut dx = take(ids.len() * w);
+    for &i in ids {
+        dx.extend_from_slice(&dy[i * w..(i + 1) * w]);
+    }
+    dx
 }
 
 /// Backward of a row gather: scatter-add of ȳ's rows into a zero tensor of `x`'s shape.

@@ -341,3 +341,88 @@ fn a_wrong_backward_is_caught() {
         "gradcheck accepted a gradient off by a factor of 2"
     );
 }
+
+#[test]
+fn phase9_op_gradients() {
+    let x = rand(&[3, 6], -2.0, 2.0, 70);
+    check(std::slice::from_ref(&x), |t| t[0].silu());
+    check(&[x.clone(), rand(&[6], 0.5, 1.5, 71)], |t| {
+        t[0].rms_norm(&t[1], 1e-5)
+    });
+    // RoPE over (B, H, T, d), from position 0 and from a cache offset.
+    let q = rand(&[2, 2, 3, 4], -1.0, 1.0, 72);
+    check(std::slice::from_ref(&q), |t| t[0].rope(0, 10000.0));
+    check(std::slice::from_ref(&q), |t| t[0].rope(37, 100.0));
+    // Scatter-add with a repeated and a missing row.
+    check(std::slice::from_ref(&x), |t| t[0].index_add(&[4, 0, 4], 5));
+}
+
+#[test]
+fn rms_norm_equals_its_definition_from_framework_ops() {
+    let (xv, xs) = rand(&[4, 7], -3.0, 3.0, 73);
+    let (wv, ws) = rand(&[7], 0.5, 1.5, 74);
+    let (x, w) = (Tensor::var(xv, &xs), Tensor::var(wv, &ws));
+    let fused = x.rms_norm(&w, 1e-5);
+    // x / sqrt(mean(x²) + ε) · w, from mul, mean, affine, sqrt and div.
+    let ms = x.mul(&x).mean(-1, true).add_scalar(1e-5).sqrt();
+    let reference = x.div(&ms).mul(&w);
+    close(
+        &fused.to_vec(),
+        &reference.to_vec(),
+        1e-6,
+        "rms_norm forward",
+    );
+    let wt = Tensor::new(rand(&[4, 7], -1.0, 1.0, 75).0, &[4, 7]);
+    let (gf, gr) = (
+        fused.mul(&wt).sum_all().backward(),
+        reference.mul(&wt).sum_all().backward(),
+    );
+    for (t, name) in [(&x, "dx"), (&w, "dw")] {
+        close(
+            &gf.get_or_zeros(t).to_vec(),
+            &gr.get_or_zeros(t).to_vec(),
+            1e-5,
+            name,
+        );
+    }
+}
+
+#[test]
+fn rope_scores_depend_only_on_the_offset() {
+    // q at position p and k at position s: ⟨R(p)q, R(s)k⟩ is the same for every (p, s) with the
+    // same s − p, and differs for another offset.
+    let d = 8;
+    let (qv, _) = rand(&[d], -1.0, 1.0, 76);
+    let (kv, _) = rand(&[d], -1.0, 1.0, 77);
+    let at = |v: &[f32], p: usize| {
+        Tensor::new(v.to_vec(), &[1, 1, 1, d])
+            .rope(p, 10000.0)
+            .to_vec()
+    };
+    let score = |p, s| -> f32 { at(&qv, p).iter().zip(at(&kv, s)).map(|(a, b)| a * b).sum() };
+    let base = score(3, 5);
+    for (p, s) in [(0, 2), (10, 12), (500, 502), (4000, 4002)] {
+        assert!(
+            (score(p, s) - base).abs() < 1e-4,
+            "offset 2 at ({p}, {s}): {} vs {base}",
+            score(p, s)
+        );
+    }
+    assert!(
+        (score(3, 9) - base).abs() > 1e-3,
+        "another offset gave the same score"
+    );
+    // Position 0 is the identity; rotation keeps the norm.
+    assert_eq!(at(&qv, 0), qv);
+    let n = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>();
+    assert!((n(&at(&qv, 123)) - n(&qv)).abs() < 1e-5);
+    // A cache offset: positions 5..8 of a rope from 5 equal rows 5..8 of a rope from 0.
+    let (xv, _) = rand(&[1, 1, 8, d], -1.0, 1.0, 78);
+    let full = Tensor::new(xv.clone(), &[1, 1, 8, d])
+        .rope(0, 10000.0)
+        .to_vec();
+    let tail = Tensor::new(xv[5 * d..].to_vec(), &[1, 1, 3, d])
+        .rope(5, 10000.0)
+        .to_vec();
+    close(&tail, &full[5 * d..], 1e-6, "rope offset");
+}
