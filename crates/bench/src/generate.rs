@@ -25,9 +25,10 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
-use tfs_gpt::model::Gpt;
-use tfs_gpt::sample::{generate as generate_uncached, Sampling};
+use tfs_gpt::model::{Gpt, KvCache};
+use tfs_gpt::sample::{generate as generate_uncached, generate_cached, Sampling};
 use tfs_math::Rng;
+use tfs_tensor::no_grad;
 
 /// The prompt both sides start from (the peer's `PROMPT`): "The quick brown fox jumps over the
 /// lazy dog. It was the best of times" in GPT-2's tokens.
@@ -103,13 +104,18 @@ fn time(
     (best, times, ids)
 }
 
-/// The generation of `n` greedy tokens after `prompt`, without the cache.
-fn without_cache(model: &Gpt, prompt: &[usize], n: usize) -> Vec<usize> {
-    let greedy = Sampling {
-        greedy: true,
-        ..Sampling::default()
-    };
-    generate_uncached(model, prompt, n, &greedy, &mut Rng::new(0))
+const GREEDY: Sampling = Sampling {
+    greedy: true,
+    temperature: 1.0,
+    top_k: None,
+    top_p: None,
+};
+
+/// The bytes a cache holds after running the model over `ids` (batch 1).
+pub fn cache_bytes_after(model: &Gpt, ids: &[usize]) -> usize {
+    let mut cache = KvCache::new(&model.cfg);
+    no_grad(|| model.forward_cached(ids, &mut cache));
+    cache.bytes()
 }
 
 /// Runs the benchmark: calls `each` with our line, then (with `peer`) the peer's.
@@ -139,20 +145,37 @@ pub fn generate(a: &GenerateBench, each: &mut dyn FnMut(&Value)) -> Result<(), B
             PROMPT.len()
         )));
     }
+    let mut rng = Rng::new(0); // greedy: never drawn from
+    eprintln!(
+        "ours: {n} new tokens with the KV cache, {} times",
+        a.repeats
+    );
+    let (s_cache, t_cache, ids) = time(
+        a.repeats,
+        |n| generate_cached(&model, &PROMPT, n, &GREEDY, &mut rng),
+        n,
+    );
     eprintln!(
         "ours: {n} new tokens without the cache, {} times",
         a.repeats
     );
-    let (s_plain, t_plain, ids_plain) = time(a.repeats, |n| without_cache(&model, &PROMPT, n), n);
+    let (s_plain, t_plain, ids_plain) = time(
+        a.repeats,
+        |n| generate_uncached(&model, &PROMPT, n, &GREEDY, &mut rng),
+        n,
+    );
+    // The positions the cache holds at the end: every id but the last, never fed back.
+    let cache_bytes = cache_bytes_after(&model, &ids[..ids.len() - 1]);
     let mut line = json!({
         "impl": crate::impl_name(), "model": model_name(&model), "threads": tfs_math::threads(),
         "batch": 1, "prompt_tokens": PROMPT.len(), "new_tokens": n, "greedy": true,
+        "seconds_cache": s_cache, "tokens_per_s_cache": n as f64 / s_cache,
+        "repeat_seconds_cache": t_cache,
         "seconds_no_cache": s_plain, "tokens_per_s_no_cache": n as f64 / s_plain,
         "repeat_seconds_no_cache": t_plain,
+        "cache_bytes": cache_bytes, "peak_rss_mb": peak_rss_mb(), "ids": ids,
+        "ids_equal_without_cache": ids == ids_plain,
     });
-    let ids = ids_plain;
-    line["peak_rss_mb"] = json!(peak_rss_mb());
-    line["ids"] = json!(ids);
     let peer = if a.peer {
         eprintln!("peer: {}", peer_script().display());
         run_peer(

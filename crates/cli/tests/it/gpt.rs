@@ -422,3 +422,48 @@ fn fetch_tinystories_then_prepare() {
     assert!(!out2.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bench_generate_on_the_hf_fixture() {
+    // The 2-layer Hugging Face fixture (context 32): 16 prompt ids + 8 new, ours alone; the
+    // cached and uncached generations must agree, and the cache must hold 23 positions of
+    // 2 layers × (k, v) × 8 floats.
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hf_gpt2/model");
+    let out = tfs(&[
+        "bench",
+        "generate",
+        "--model",
+        fixture.to_str().unwrap(),
+        "--no-peer",
+        "--new-tokens",
+        "8",
+        "--repeats",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(line["ids"].as_array().unwrap().len(), 24);
+    assert_eq!(line["ids_equal_without_cache"], true);
+    assert_eq!(line["cache_bytes"], 2 * 2 * 8 * 23 * 4);
+    assert!(line["tokens_per_s_cache"].as_f64().unwrap() > 0.0);
+    // Past the context: a one-line error, no panic.
+    let out = tfs(&[
+        "bench",
+        "generate",
+        "--model",
+        fixture.to_str().unwrap(),
+        "--no-peer",
+        "--new-tokens",
+        "17",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("exceed the model's context of 32"),
+        "{err}"
+    );
+}
