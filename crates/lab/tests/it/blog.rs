@@ -278,6 +278,17 @@ fn bench_table(jsonl: &str) -> String {
         ));
     }
     t.push_str(&format!("\nBoth ran with {}.\n", same.join(", ")));
+    // A benchmark that compares outputs (greedy generation) says whether they were the same.
+    if let Some(equal) = ours.get("ids_equal_peer").and_then(|v| v.as_bool()) {
+        let at = match ours.get("ids_first_difference").and_then(|v| v.as_u64()) {
+            Some(i) => format!(" (they first differ at position {i})"),
+            None => String::new(),
+        };
+        t.push_str(&format!(
+            "Our generated ids equal the peer's: {}{at}.\n",
+            if equal { "yes" } else { "no" }
+        ));
+    }
     t
 }
 
@@ -338,6 +349,7 @@ fn benchmark_tables_are_generated_from_their_json_lines() {
         "gpt",
         "gpt-shakespeare-char",
         "gpt2-124m",
+        "generate",
         "tokenizer",
         "gemm",
     ] {
