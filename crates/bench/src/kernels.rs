@@ -13,7 +13,7 @@
 //! AdamW p, g, m, v → p, m, v 28/parameter; cross-entropy logits → dlogits 8/elt; bias + GELU
 //! x → pre, y 12/elt; residual add x, r → y 12/elt.
 //!
-//! Then the products of one decoding step of GPT-2 124M with a KV cache (m = 1 token, and m = 4):
+//! Then the products of one decoding step of GPT-2 124M with a KV cache (m = 1 token; 2 and 4):
 //! `x·Wᵀ` for each linear layer, through `sgemm` (which routes them to the few-row path,
 //! `gemv.rs`) on 1 and 2 threads. Their floor is streaming W once: bytes counted n·k·4, and
 //! beside `copy_gb_per_s` each line has `read_gb_per_s`, the rate at which the same number of
@@ -85,7 +85,7 @@ fn decoding_products(min_seconds: f64, copy: f64, each: &mut dyn FnMut(&Value)) 
     ] {
         let copies = (256usize << 20).div_ceil(4 * n * k);
         let ws: Vec<Vec<f32>> = (0..copies).map(|i| fill(n * k, 20 + i as u64)).collect();
-        for m in [1, 4] {
+        for m in [1, 2, 4] {
             let x = fill(m * k, 12);
             let mut y = vec![0.0f32; m * n];
             for threads in [1, 2] {

@@ -20,14 +20,21 @@
 //! and a portable one that the compiler vectorises (NEON on Apple silicon). Which one runs is the
 //! caller's [`Kernel`], so the tests drive each.
 //!
+//! With m ≥ 2 the AVX-512 kernel also asks for the same columns of the next R rows while it
+//! reads these (a prefetch hint: it never faults, wherever the address falls).
+//!
 //! Left out: m > 4 (from there the packed path, which reuses each packed panel of B over m rows,
 //! is the better trade), other layouts (one row times B not transposed is `small.rs`' axpy form,
-//! which also reads B once), and software prefetch (see the notes).
+//! which also reads B once), and prefetch in the AVX2 and portable kernels (not measured here).
 //!
 //! # Performance notes
 //!
-//! See the table in `mod.rs` ("Decoding products"): measured with `tfs bench kernels`, GB/s of
-//! B streamed beside the copy bandwidth of the same run.
+//! Measured with `tfs bench kernels` (GB/s of B streamed from memory beside the read bandwidth
+//! of the same threads, quiet machine, 2026-11-27); the full table and the before/after are in
+//! `mod.rs` ("Decoding products"). m = 1: 34-39 GB/s on one thread, 51-58 on two, which is the
+//! machine's read rate (37.7 and 52.3); m = 4: 27-35 and 44-47 (the packed path it replaces:
+//! 13-15 and 15-26). End to end, GPT-2 124M decodes 83.7 tokens/s with the KV cache (2 threads),
+//! 2.29× transformers' `generate` in the same run (`docs/blog/src/bench/generate.md`).
 
 use super::blocked::MatPtr;
 use super::Kernel;
@@ -41,7 +48,8 @@ pub const MAX_ROWS: usize = 4;
 const STEP: usize = 4;
 
 /// The dot products of the M rows `x` with the R rows `w`, all of one length k.
-type Dots<const M: usize, const R: usize> = unsafe fn(&[&[f32]; M], &[&[f32]; R]) -> [[f32; R]; M];
+type Dots<const M: usize, const R: usize> =
+    unsafe fn(&[&[f32]; M], &[&[f32]; R], isize) -> [[f32; R]; M];
 
 /// `C = α·A·Bᵀ + β·C` over rows `0..m ≤ MAX_ROWS` of C on up to `threads` threads; A (m, k)
 /// with leading dimension `lda`, B stored (n, k) with `ldb`, C (m, n) with `ldc`. The arguments
@@ -133,10 +141,13 @@ fn chunk<const M: usize>(
         while j + r <= j1 {
             // SAFETY (all three calls): the kernel was checked available by `sgemm_with` (the
             // function pointers below are picked by it), and every row has length k.
+            // With m ≥ 2, ask for the same columns of the next r rows while these are read
+            // (see the notes: +40-60% at m = 4, -5% at m = 1 on one thread, so not there).
+            let ahead = if M >= 2 { (r * ldb) as isize } else { 0 };
             let s = if r == 4 {
-                unsafe { wide(&x, &[rows(j), rows(j + 1), rows(j + 2), rows(j + 3)]) }
+                unsafe { wide(&x, &[rows(j), rows(j + 1), rows(j + 2), rows(j + 3)], ahead) }
             } else {
-                let s = unsafe { narrow(&x, &[rows(j), rows(j + 1)]) };
+                let s = unsafe { narrow(&x, &[rows(j), rows(j + 1)], ahead) };
                 std::array::from_fn(|i| [s[i][0], s[i][1], 0.0, 0.0])
             };
             (0..r).for_each(|q| put(j + q, std::array::from_fn(|i| s[i][q])));
@@ -144,7 +155,7 @@ fn chunk<const M: usize>(
         }
         for j in j..j1 {
             // SAFETY: as above.
-            let s = unsafe { one(&x, &[rows(j)]) };
+            let s = unsafe { one(&x, &[rows(j)], 0) };
             put(j, std::array::from_fn(|i| s[i][0]));
         }
     };
@@ -177,6 +188,7 @@ fn chunk<const M: usize>(
 fn dots_portable<const M: usize, const R: usize>(
     x: &[&[f32]; M],
     w: &[&[f32]; R],
+    _ahead: isize,
 ) -> [[f32; R]; M] {
     const L: usize = 8;
     let k = x[0].len();
@@ -212,6 +224,7 @@ fn dots_portable<const M: usize, const R: usize>(
 unsafe fn dots_avx512<const M: usize, const R: usize>(
     x: &[&[f32]; M],
     w: &[&[f32]; R],
+    ahead: isize,
 ) -> [[f32; R]; M] {
     use std::arch::x86_64::*;
     let k = x[0].len();
@@ -220,6 +233,11 @@ unsafe fn dots_avx512<const M: usize, const R: usize>(
     while p + 16 <= k {
         let mut wv = [_mm512_setzero_ps(); R];
         for r in 0..R {
+            if ahead != 0 {
+                // A hint only: it never faults, wherever the address falls.
+                let next = w[r].as_ptr().wrapping_offset(ahead + p as isize);
+                _mm_prefetch::<_MM_HINT_T0>(next as *const i8);
+            }
             // SAFETY: p + 16 ≤ k = the length of every row.
             wv[r] = unsafe { _mm512_loadu_ps(w[r].as_ptr().add(p)) };
         }
@@ -267,6 +285,7 @@ unsafe fn dots_avx512<const M: usize, const R: usize>(
 unsafe fn dots_avx2<const M: usize, const R: usize>(
     x: &[&[f32]; M],
     w: &[&[f32]; R],
+    _ahead: isize,
 ) -> [[f32; R]; M] {
     use std::arch::x86_64::*;
     let k = x[0].len();

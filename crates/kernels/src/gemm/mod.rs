@@ -96,6 +96,32 @@
 //!   one column gathered A with a stride); 38-50 now at 1024×1024, and 1×50257×768 (one
 //!   decoding step through GPT-2's vocabulary) ≈ 10 on one thread, ≈ 12 on two (memory-bound:
 //!   154 MB of weights per call).
+//! * Decoding products (`gemv.rs`, 2026-11-27): x·Wᵀ with m ≤ 4 rows of x is memory-bound, so it
+//!   is measured in GB/s of W streamed (`tfs bench kernels`, W cycled through ≥ 256 MiB of copies
+//!   so it comes from memory), beside the rate at which the same threads sum a 256 MiB buffer
+//!   (read 37.7 GB/s on 1 thread, 52.3 on 2; copy 41.8 counting read + write), quiet machine:
+//!
+//!   | W (n × k), GPT-2 124M | m = 1, 1t | m = 1, 2t | m = 2, 2t | m = 4, 1t | m = 4, 2t |
+//!   |-----------------------|----------:|----------:|----------:|----------:|----------:|
+//!   | attn.c_attn 2304×768  |      34.1 |      53.6 |      46.7 |      30.9 |      46.2 |
+//!   | attn.c_proj 768×768   |      37.7 |      57.6 |      47.0 |      35.1 |      47.1 |
+//!   | mlp.c_fc 3072×768     |      35.3 |      54.3 |      46.3 |      30.9 |      46.2 |
+//!   | mlp.c_proj 768×3072   |      38.7 |      56.0 |      47.2 |      27.4 |      45.9 |
+//!   | lm_head 50257×768     |      34.2 |      51.0 |      44.4 |      28.8 |      44.1 |
+//!
+//!   m = 1 runs at the read rate (0.91-1.10 of it). Before this path (same machine, a probe run
+//!   alternately with the old binary): m = 1 went to `small.rs`, on one thread for every layer but
+//!   lm_head (36-39 GB/s on 2 threads), and m = 3, 4 to the packed path, which copies all of W per
+//!   call (13-15 GB/s on 1 thread, 15-26 on 2). One thread per 256 KiB of W: even attn.c_proj
+//!   (2.4 MB) gains from the second core. The dot products are register-resident (checked in the
+//!   disassembly: 16 zmm accumulators and 16 FMAs per step at m = 4, no spills), yet m = 4 first ran
+//!   at 18-24 GB/s on one thread: its longer loop body keeps fewer loads in flight, and each group
+//!   of 4 rows is 4 short streams (3 KiB each) that the hardware prefetcher must pick up anew. A
+//!   prefetch of the same columns of the next 4 rows lifted m = 4 to 27-33 (1t) and 44-59 (2t),
+//!   m = 2 by 15-25% on 1 thread; at m = 1 it cost ≈ 5% on one thread (two alternated runs), so
+//!   m = 1 goes without. Prefetching 256 floats ahead within the row instead: within noise.
+//!   End to end (`tfs bench generate`, GPT-2 124M, 2 threads): 83.7 tokens/s with the KV cache,
+//!   ≈ 41 GB/s of weights (498 MB per token), against 36.5 for transformers' `generate`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

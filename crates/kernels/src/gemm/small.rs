@@ -1,7 +1,8 @@
 //! The small-product path: no packing, loops ordered for unit stride. It also serves products
-//! where C is one or two rows or columns (matrix-vector products such as one decoding step
-//! through the vocabulary projection), which are memory-bound: there, threads split C's rows (or,
-//! for a single row, its columns) so that both cores pull from memory.
+//! where C is one or two rows or columns in the layouts other than NT (a few rows against a
+//! transposed matrix, a decoding step's linear layers, go to `gemv.rs`), which are memory-bound:
+//! there, threads split C's rows (or, for a single row, its columns) so that both cores pull from
+//! memory.
 //!
 //! * op(B) rows contiguous and C wide (tb = N, n ≥ 16): C[i] = β·C[i], then
 //!   C[i] += (α·op(A)[i][p]) · B[p] for each p: an axpy over a contiguous row.
