@@ -33,8 +33,8 @@
 //! of the same threads, quiet machine, 2026-11-27); the full table and the before/after are in
 //! `mod.rs` ("Decoding products"). m = 1: 34-39 GB/s on one thread, 51-58 on two, which is the
 //! machine's read rate (37.7 and 52.3); m = 4: 27-35 and 44-47 (the packed path it replaces:
-//! 13-15 and 15-26). End to end, GPT-2 124M decodes 83.7 tokens/s with the KV cache (2 threads),
-//! 2.29× transformers' `generate` in the same run (`docs/blog/src/bench/generate.md`).
+//! 13-15 and 15-26). End to end, GPT-2 124M decodes 80.3 tokens/s with the KV cache (2 threads),
+//! 2.16× transformers' `generate` in the same run (`docs/blog/src/bench/generate.md`).
 
 use super::blocked::MatPtr;
 use super::Kernel;

@@ -120,8 +120,9 @@
 //!   prefetch of the same columns of the next 4 rows lifted m = 4 to 27-33 (1t) and 44-59 (2t),
 //!   m = 2 by 15-25% on 1 thread; at m = 1 it cost ≈ 5% on one thread (two alternated runs), so
 //!   m = 1 goes without. Prefetching 256 floats ahead within the row instead: within noise.
-//!   End to end (`tfs bench generate`, GPT-2 124M, 2 threads): 83.7 tokens/s with the KV cache,
-//!   ≈ 41 GB/s of weights (498 MB per token), against 36.5 for transformers' `generate`.
+//!   End to end (`tfs bench generate`, GPT-2 124M, 2 threads): 80.3 tokens/s with the KV cache,
+//!   ≈ 40 GB/s of weights (498 MB per token), against 37.2 for transformers' `generate` in the
+//!   same run (2.16×; 83.7 against 36.5 in an earlier run, before the m ≥ 2 prefetch).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
