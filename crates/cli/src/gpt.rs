@@ -7,7 +7,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use tfs_data::fetch::Fetch;
 use tfs_data::hub::Hub;
-use tfs_gpt::sample::{generate, Sampling};
+use tfs_gpt::sample::{generate, generate_cached, Sampling};
 use tfs_gpt::{Preset, PRESETS};
 use tfs_math::Rng;
 
@@ -82,6 +82,10 @@ pub enum GptCommand {
         /// Nucleus sampling: the smallest set of tokens whose probability reaches P
         #[arg(long)]
         top_p: Option<f32>,
+        /// Re-run the whole window for every token instead of keeping a KV cache (the same
+        /// text while it fits the context; slower)
+        #[arg(long)]
+        no_kv_cache: bool,
     },
     /// Read a Hugging Face GPT-2 (a directory, or a hub id fetched into the HF cache) into a checkpoint
     ImportHf {
@@ -225,6 +229,7 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             temperature,
             top_k,
             top_p,
+            no_kv_cache,
         } => {
             if temperature.is_nan()
                 || temperature < 0.0
@@ -246,7 +251,12 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
                 top_k,
                 top_p,
             };
-            let out = generate(&model, &ids, tokens, &s, &mut Rng::new(global.seed));
+            let run = if no_kv_cache {
+                generate
+            } else {
+                generate_cached
+            };
+            let out = run(&model, &ids, tokens, &s, &mut Rng::new(global.seed));
             let mut stdout = crate::out::stdout();
             stdout.line(vocab.decode(&out))?;
             stdout.finish()?;

@@ -91,6 +91,24 @@ fn train_then_sample() {
     assert_eq!(a.stdout, b.stdout, "the same seed gives the same sample");
     assert!(String::from_utf8_lossy(&a.stdout).starts_with("to be"));
     assert!(sample(&["--greedy"]).status.success());
+    // Within the context (5 + 10 ≤ 16 characters), the KV cache gives the text the full re-run
+    // gives.
+    let short = |extra: &[&str]| {
+        let mut a = vec![
+            "--seed",
+            "3",
+            "gpt",
+            "sample",
+            "--checkpoint",
+            ck,
+            "--prompt",
+            "to be",
+        ];
+        a.extend_from_slice(&["--tokens", "10", "--top-k", "5"]);
+        a.extend_from_slice(extra);
+        tfs(&a).stdout
+    };
+    assert_eq!(short(&[]), short(&["--no-kv-cache"]));
     // Bad input: one-line errors.
     let bad_p = sample(&["--top-p", "1.5"]);
     let bad_prompt = tfs(&[
