@@ -10,6 +10,7 @@
 //!   mlp:    GELU:   c_proj(GELU_tanh(c_fc x))                  hidden 4C
 //!           SwiGLU: c_proj(SiLU(W₁x) ⊙ W₃x), c_fc = [W₁; W₃]   hidden ≈ 8C/3 (LLaMA)
 //!           MoE:    Σ_{e ∈ top-k(router x)} gₑ(x) · expertₑ(x)  gates renormalised over the top k
+//!                   (k > 1), the router's probability itself (k = 1)
 //!   Norm:   LayerNorm (GPT-2) or RMSNorm x/rms(x)·γ (LLaMA)
 //!   logits = Norm_f(x) wteᵀ                              (B·T, V)      weight tying: the output
 //!                                                                    layer is the embedding
@@ -125,7 +126,9 @@ impl Ffn {
 ///
 /// ```text
 ///   p = softmax(W_r x)                       (E)   per token
-///   y = Σ_{e ∈ topk(p)} (pₑ / Σ_{topk} p) · FFNₑ(x)
+///   y = Σ_{e ∈ topk(p)} (pₑ / Σ_{topk} p) · FFNₑ(x)     k > 1 (Mixtral)
+///   y = pₑ · FFNₑ(x),  e = argmax p                     k = 1 (Switch: the gate stays pₑ, so
+///                                                     the router is trained by the loss)
 ///   aux = E · Σₑ fₑ · Pₑ    fₑ = share of the N·k routings that went to e (a count, no gradient)
 ///                           Pₑ = mean over tokens of pₑ (differentiable)
 /// ```
@@ -165,17 +168,21 @@ impl Moe {
                 chosen.extend_from_slice(&order[..k]);
             }
         }
-        // Gates: the chosen probabilities, renormalised per token.
+        // Gates: the chosen probabilities, renormalised per token when k > 1. With k = 1 the
+        // renormalised gate would be exactly 1 and the router would learn nothing from the
+        // loss, so top-1 keeps the raw probability (Switch Transformer).
         let flat: Vec<usize> = chosen
             .iter()
             .enumerate()
             .map(|(j, &ex)| (j / k) * e + ex)
             .collect();
-        let picked = probs
-            .reshape(&[n * e, 1])
-            .index_select(&flat)
-            .reshape(&[n, k]);
-        let gates = picked.div(&picked.sum(-1, true)).reshape(&[n * k, 1]);
+        let picked = probs.reshape(&[n * e, 1]).index_select(&flat);
+        let gates = if k == 1 {
+            picked
+        } else {
+            let picked = picked.reshape(&[n, k]);
+            picked.div(&picked.sum(-1, true)).reshape(&[n * k, 1])
+        };
         let mut load = vec![0usize; e];
         let mut y: Option<Tensor> = None;
         for (ex, ffn) in self.experts.iter().enumerate() {

@@ -71,6 +71,28 @@ fn mixture_of_experts_gradient_matches_central_differences() {
 }
 
 #[test]
+fn top_1_routing_trains_the_router() {
+    // With one expert per token the gate is the router's probability, so the loss (without the
+    // balancing term) still reaches the router's weights.
+    let cfg = GptConfig {
+        n_expert: 3,
+        top_k: 1,
+        moe_aux: 0.0,
+        ..tiny()
+    };
+    check_loss_gradient(cfg, 3e-2);
+    let m = Gpt::new(cfg, &mut Rng::new(2));
+    let idx: Vec<usize> = (0..12).map(|i| i % 7).collect();
+    let g = m.loss(&idx, &idx, 2, 6).backward();
+    let (_, router) = m
+        .parameters()
+        .into_iter()
+        .find(|(n, _)| n.ends_with("mlp.router.weight"))
+        .unwrap();
+    assert!(g.get_or_zeros(&router).to_vec().iter().any(|&x| x != 0.0));
+}
+
+#[test]
 fn experts_share_the_tokens_and_the_balance_loss_is_near_one_when_uniform() {
     let m = Gpt::new(moe(), &mut Rng::new(3));
     let idx: Vec<usize> = (0..12).map(|i| i % 7).collect();
