@@ -102,6 +102,7 @@ impl Ffn {
         }
     }
 
+    // ANCHOR: ffn
     fn forward(&self, x: &Tensor) -> Tensor {
         let h = self.c_fc.forward(x);
         let a = match self.kind {
@@ -113,6 +114,7 @@ impl Ffn {
         };
         self.c_proj.forward(&a)
     }
+    // ANCHOR_END: ffn
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
         self.c_fc.visit(&join(prefix, "c_fc"), f);
