@@ -62,7 +62,7 @@
 //! over key tiles; here a task owns a whole (batch, kv head)), dropout inside the kernel, and
 //! causal tiles split finer than BQ × BK.
 
-use super::{exp_approx, simd_fn};
+use super::{exp_approx, simd_fn, use_reference};
 use crate::{pool, sgemm_with, GemmConfig, Trans};
 use std::sync::Mutex;
 
@@ -348,7 +348,8 @@ fn cols(r: (usize, usize), k0: usize, w: usize) -> (usize, usize) {
 /// Flash attention forward: `out` (b, h, tq, hs) ← softmax(q kᵀ/√hs over each query's key range)
 /// v, and `lse` (b, h, tq) ← each row's log-sum-exp L (−∞ for a query that sees no key), the only
 /// thing the backward pass needs besides `out`. `ranges[b·tq + i] = (lo, hi)`: the keys lo..hi
-/// that query i of batch b sees. Runs on `threads` threads over (batch, kv head).
+/// that query i of batch b sees. Runs on `threads` threads over (batch, kv head), or runs the
+/// reference when `TFS_KERNELS=reference`.
 #[allow(clippy::too_many_arguments)]
 pub fn flash_attention_forward(
     d: Dims,
@@ -367,6 +368,12 @@ pub fn flash_attention_forward(
         out.len(),
         lse.len()
     );
+    if use_reference() {
+        let (o, l) = attention_reference(d, q, k, v, ranges);
+        out.copy_from_slice(&o);
+        lse.copy_from_slice(&l);
+        return;
+    }
     let g = d.h / d.hkv;
     let (qs, ks) = (d.tq * d.hs, d.tk * d.hs);
     let spans: Vec<Vec<(usize, usize)>> = (0..d.b).map(|b| tile_spans(d, ranges, b)).collect();
@@ -500,6 +507,13 @@ pub fn flash_attention_backward(
             && dv.len() == v.len(),
         "flash attention backward: buffer lengths do not match {d:?}"
     );
+    if use_reference() {
+        let (gq, gk, gv) = attention_backward_reference(d, q, k, v, lse, dout, ranges);
+        dq.copy_from_slice(&gq);
+        dk.copy_from_slice(&gk);
+        dv.copy_from_slice(&gv);
+        return;
+    }
     let g = d.h / d.hkv;
     let (qs, ks) = (d.tq * d.hs, d.tk * d.hs);
     dk.fill(0.0);
