@@ -83,7 +83,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let mut rng = ctx.rng();
     let pb = ctx.progress(ts.len() as u64, "sequence length");
     let (mut rows, mut mem_rows, mut records) = (Vec::new(), Vec::new(), Vec::new());
-    let mut pts: [Vec<(f64, f64)>; 6] = Default::default();
+    let mut pts: [Vec<(f64, f64)>; 8] = Default::default();
     for &t in &ts {
         let shape = [b, h, t, hs];
         let n = b * h * t * hs;
@@ -117,6 +117,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         pts[3].push((x, mb(flash.saved)));
         pts[4].push((x, mb(naive.peak + naive.saved)));
         pts[5].push((x, mb(flash.peak + flash.saved)));
+        pts[6].push((x, un * 1e3));
+        pts[7].push((x, uf * 1e3));
         rows.push(vec![
             t.to_string(),
             format!("{:.2}", fn_ * 1e3),
@@ -150,7 +152,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let [tn, tf, sn, sf, pn, pf] = pts;
+    let [tn, tf, sn, sf, pn, pf, un, uf] = pts;
     LineChart::new(
         "Memory of one causal attention, forward + backward (B 1, H 4, hs 64)",
         "sequence length T",
@@ -165,15 +167,17 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     .series(Series::new("flash: peak tensors + saved", pf).with_markers().dashed())
     .draw(&ctx.figure("memory.svg"))?;
     LineChart::new(
-        &format!("Forward + backward time, causal (B 1, H 4, hs 64, {threads} threads)"),
+        &format!("Forward + backward time (B 1, H 4, hs 64, {threads} threads)"),
         "sequence length T",
         "ms (median)",
     )
     .log2_x()
     .log_y()
     .legend(LegendPosition::UpperLeft)
-    .series(Series::new("naive sdpa", tn).with_markers())
-    .series(Series::new("flash_sdpa", tf).with_markers())
+    .series(Series::new("naive sdpa, causal", tn).with_markers())
+    .series(Series::new("flash_sdpa, causal", tf).with_markers())
+    .series(Series::new("naive sdpa, no mask", un).with_markers().dashed())
+    .series(Series::new("flash_sdpa, no mask", uf).with_markers().dashed())
     .draw(&ctx.figure("time.svg"))?;
     ctx.set("lengths", json!(records.clone()));
     ctx.set(
