@@ -31,7 +31,7 @@ use crate::config::{AttnKernel, GptConfig, Mlp, Norm, Pos};
 use std::cell::{Cell, RefCell};
 use tfs_math::Rng;
 use tfs_tensor::nn::{join, normal, Dropout, LayerNorm, Linear, Module, RmsNorm};
-use tfs_tensor::{sdpa, AttnMask, Tensor};
+use tfs_tensor::{flash_sdpa, sdpa, AttnMask, Tensor};
 
 /// A linear layer with GPT-2's init: N(0, std²) weight, zero bias.
 fn linear(n_in: usize, n_out: usize, bias: bool, std: f64, rng: &mut Rng) -> Linear {
@@ -333,7 +333,8 @@ impl Block {
             w => AttnMask::SlidingWindow(w),
         };
         let y = match cfg.attn {
-            AttnKernel::Naive | AttnKernel::Flash => sdpa(&q, &k, &v, &mask),
+            AttnKernel::Naive => sdpa(&q, &k, &v, &mask),
+            AttnKernel::Flash => flash_sdpa(&q, &k, &v, &mask),
         };
         self.attn_proj
             .forward(&y.transpose(1, 2).reshape(&[b, t, c]))

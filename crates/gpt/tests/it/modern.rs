@@ -64,6 +64,39 @@ fn each_switch_alone_gradient_matches_central_differences() {
 }
 
 #[test]
+fn flash_attention_gives_the_naive_models_loss_and_gradients() {
+    use tfs_gpt::AttnKernel;
+    for base in [tiny(), llama()] {
+        let naive = Gpt::new(base, &mut Rng::new(4));
+        let flash = Gpt::new(
+            GptConfig {
+                attn: AttnKernel::Flash,
+                ..base
+            },
+            &mut Rng::new(4),
+        );
+        let idx: Vec<usize> = (0..12).map(|i| (i * 5 + 2) % 7).collect();
+        let tgt: Vec<usize> = (0..12).map(|i| (i * 3 + 1) % 7).collect();
+        let (ln, lf) = (naive.loss(&idx, &tgt, 2, 6), flash.loss(&idx, &tgt, 2, 6));
+        assert!((ln.item() - lf.item()).abs() < 1e-5);
+        let (gn, gf) = (ln.backward(), lf.backward());
+        for ((name, a), (_, b)) in naive.parameters().iter().zip(flash.parameters().iter()) {
+            let (a, b) = (gn.get_or_zeros(a).to_vec(), gf.get_or_zeros(b).to_vec());
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-5 * (1.0 + y.abs()), "{name}: {x} vs {y}");
+            }
+        }
+    }
+    check_loss_gradient(
+        GptConfig {
+            attn: tfs_gpt::AttnKernel::Flash,
+            ..llama()
+        },
+        2e-2,
+    );
+}
+
+#[test]
 fn mixture_of_experts_gradient_matches_central_differences() {
     // The loss includes the load-balancing term (training mode); central differences small
     // enough not to flip a routing decision.
