@@ -156,7 +156,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let label = |lr: f32| format!("lr {lr:e}");
     for (file, title, yl, f) in [
         ("accuracy.svg", "held-out preference accuracy (pairs with margin > 0)", "accuracy", &(|e: &dpo::Eval| e.metrics.accuracy) as &dyn Fn(&dpo::Eval) -> f64),
-        ("margin.svg", "held-out implicit reward margin β·Δlog(π/π_ref), chosen − rejected", "mean margin (nats)", &|e: &dpo::Eval| e.metrics.margin),
+        ("margin.svg", "held-out reward margin, chosen − rejected", "mean margin (nats)", &|e: &dpo::Eval| e.metrics.margin),
         ("kl.svg", "KL(π‖π_ref) per character on the held-out completions", "KL (nats per character)", &|e: &dpo::Eval| e.kl),
     ] {
         // Margin and KL span orders of magnitude across the learning rates: log axes, without
