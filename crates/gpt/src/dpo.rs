@@ -465,6 +465,13 @@ pub fn train(
             held_out.len()
         ));
     }
+    if reference.is_training() && reference.cfg.dropout > 0.0 {
+        return Err(
+            "the reference is in training mode with dropout: its log-probabilities would be random \
+             (set_training(false) first; frozen_copy does)"
+                .into(),
+        );
+    }
     let t0 = Instant::now();
     policy.set_training(false);
     let ref_train = pair_logprobs(reference, pairs, 32);

@@ -21,7 +21,8 @@ use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, LabError};
 use serde_json::json;
 use std::time::Instant;
-use tfs_gpt::dpo::{self, build_pairs, e_score, sample_completions, DpoConfig, DpoData, KlProbe, Pair};
+use tfs_gpt::dpo::{self, e_score, sample_completions, DpoConfig, DpoData, KlProbe};
+use tfs_gpt::dpo_data::PairSetup;
 use tfs_gpt::sample::Sampling;
 use tfs_gpt::{Gpt, Preset};
 use tfs_math::Rng;
@@ -36,14 +37,6 @@ fn e_rate(texts: &[String]) -> f64 {
     let n: usize = texts.iter().map(|t| t.chars().count()).sum();
     let e: f64 = texts.iter().map(|t| -e_score(t)).sum();
     100.0 * e / n.max(1) as f64
-}
-
-/// Random windows of `len` ids from `ids`.
-fn windows(ids: &[usize], n: usize, len: usize, rng: &mut Rng) -> Vec<Vec<usize>> {
-    (0..n).map(|_| {
-        let s = rng.below(ids.len() - len);
-        ids[s..s + len].to_vec()
-    }).collect()
 }
 
 /// Mean next-character loss over fixed windows of `ids` (the cost of DPO to language modelling).
@@ -99,11 +92,10 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let t1 = Instant::now();
     let pb = ctx.progress(1, "sampling preference pairs");
     let mut rng = Rng::new(ctx.seed ^ 0xD9F0);
-    let train_prompts = windows(&split.train, n_train, prompt_len, &mut rng);
-    let held_prompts = windows(&split.val, n_held, prompt_len, &mut rng);
+    let setup = PairSetup { prompt_len, completion_len: n_new, samples_per_prompt: k, train_prompts: n_train, heldout_prompts: n_held };
+    let prep = tfs_gpt::dpo_data::prepare(&reference, &split.train, &split.val, &setup, &score, &mut rng).map_err(|m| ctx.fail(m))?;
+    let (pairs, held, held_prompts, probe) = (prep.pairs, prep.held_out, prep.heldout_prompts, prep.probe);
     let s = Sampling::default();
-    let pairs = build_pairs(&reference, &train_prompts, n_new, k, &s, &score, &mut rng);
-    let held = build_pairs(&reference, &held_prompts, n_new, k, &s, &score, &mut rng);
     pb.finish_and_clear();
     let pair_seconds = t1.elapsed().as_secs_f64();
     let mean = |xs: &mut dyn Iterator<Item = f64>| {
@@ -114,11 +106,6 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         mean(&mut pairs.iter().map(|p| -p.chosen_score)),
         mean(&mut pairs.iter().map(|p| -p.rejected_score)),
     );
-    let probe_seqs: Vec<(Vec<usize>, Vec<usize>)> = held
-        .iter()
-        .flat_map(|p: &Pair| [(p.prompt.clone(), p.chosen.clone()), (p.prompt.clone(), p.rejected.clone())])
-        .collect();
-    let probe = KlProbe::new(&reference, probe_seqs);
     let data = DpoData { pairs: &pairs, held_out: &held, probe: &probe };
 
     // Fresh samples: n_fresh per held-out prompt, the same seed before and after.
