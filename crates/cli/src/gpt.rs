@@ -1,4 +1,5 @@
-//! `tfs gpt train|sample|prepare|import-hf|export-hf|score`: parses the arguments and calls tfs-gpt.
+//! `tfs gpt train|sample|dpo|prepare|import-hf|export-hf|score`: parses the arguments and calls
+//! tfs-gpt.
 
 use crate::Global;
 use anyhow::{bail, Context, Result};
@@ -7,7 +8,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use tfs_data::fetch::Fetch;
 use tfs_data::hub::Hub;
-use tfs_gpt::sample::{generate, Sampling};
+use tfs_gpt::sample::{generate, generate_cached, Sampling};
 use tfs_gpt::{Preset, PRESETS};
 use tfs_math::Rng;
 
@@ -82,6 +83,50 @@ pub enum GptCommand {
         /// Nucleus sampling: the smallest set of tokens whose probability reaches P
         #[arg(long)]
         top_p: Option<f32>,
+        /// Re-run the whole window for every token instead of keeping a KV cache (the same
+        /// text while it fits the context; slower)
+        #[arg(long)]
+        no_kv_cache: bool,
+    },
+    /// Simplified DPO from a checkpoint (the SFT model, which also becomes the frozen reference):
+    /// preference pairs sampled from it under the rule "fewer letters 'e' is better", then DPO;
+    /// writes OUT/log.jsonl (one line per step) and OUT/checkpoint
+    Dpo {
+        #[arg(long, default_value = "out/gpt/checkpoint")]
+        checkpoint: PathBuf,
+        /// Output folder: log.jsonl, checkpoint/
+        #[arg(long, default_value = "out/dpo")]
+        out: PathBuf,
+        /// The text prompts are windows of (default: Tiny Shakespeare); training prompts from
+        /// its first 90%, held-out prompts from the rest
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value_t = 120)]
+        steps: usize,
+        /// AdamW's learning rate (constant, no weight decay)
+        #[arg(long, default_value_t = 1e-5)]
+        lr: f32,
+        /// β: how strongly the policy is held to the reference
+        #[arg(long, default_value_t = 0.1)]
+        beta: f32,
+        /// Pairs per step
+        #[arg(long, default_value_t = 16)]
+        batch_pairs: usize,
+        /// Training prompts (each gives at most one pair)
+        #[arg(long, default_value_t = 384)]
+        prompts: usize,
+        /// Held-out prompts (evaluation pairs and the KL probe)
+        #[arg(long, default_value_t = 64)]
+        heldout_prompts: usize,
+        /// Tokens per prompt
+        #[arg(long, default_value_t = 16)]
+        prompt_len: usize,
+        /// Tokens per sampled completion
+        #[arg(long, default_value_t = 48)]
+        completion_len: usize,
+        /// Completions sampled per prompt (the best and the worst make the pair)
+        #[arg(long, default_value_t = 4)]
+        samples: usize,
     },
     /// Read a Hugging Face GPT-2 (a directory, or a hub id fetched into the HF cache) into a checkpoint
     ImportHf {
@@ -225,6 +270,7 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             temperature,
             top_k,
             top_p,
+            no_kv_cache,
         } => {
             if temperature.is_nan()
                 || temperature < 0.0
@@ -246,9 +292,110 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
                 top_k,
                 top_p,
             };
-            let out = generate(&model, &ids, tokens, &s, &mut Rng::new(global.seed));
+            let run = if no_kv_cache {
+                generate
+            } else {
+                generate_cached
+            };
+            let out = run(&model, &ids, tokens, &s, &mut Rng::new(global.seed));
             let mut stdout = crate::out::stdout();
             stdout.line(vocab.decode(&out))?;
+            stdout.finish()?;
+            Ok(())
+        }
+        GptCommand::Dpo {
+            checkpoint,
+            out,
+            data,
+            steps,
+            lr,
+            beta,
+            batch_pairs,
+            prompts,
+            heldout_prompts,
+            prompt_len,
+            completion_len,
+            samples,
+        } => {
+            if !(lr.is_finite() && lr > 0.0 && beta.is_finite() && beta > 0.0)
+                || steps == 0
+                || batch_pairs == 0
+            {
+                bail!("--lr and --beta must be positive, --steps and --batch-pairs at least 1");
+            }
+            if out.join("checkpoint").exists() {
+                bail!(
+                    "{} already holds a checkpoint: choose another --out (nothing was changed)",
+                    out.display()
+                );
+            }
+            let (mut policy, vocab) = tfs_gpt::checkpoint::load(&checkpoint)?;
+            // The reference: a frozen copy of the same weights, in evaluation mode.
+            let reference = tfs_gpt::dpo::frozen_copy(&policy);
+            let text = match &data {
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?
+                }
+                None => {
+                    tfs_data::text::load_tiny_shakespeare_fetching(&global.data_dir, global.fetch)?
+                }
+            };
+            let ids = vocab
+                .encode(&text)
+                .map_err(|m| anyhow::anyhow!("the prompt text: {m}"))?;
+            let split = tfs_gpt::data::Split::new(ids, prompt_len).map_err(anyhow::Error::msg)?;
+            let setup = tfs_gpt::dpo_data::PairSetup {
+                prompt_len,
+                completion_len,
+                samples_per_prompt: samples,
+                train_prompts: prompts,
+                heldout_prompts,
+            };
+            let score = |c: &[usize]| tfs_gpt::dpo::e_score(&vocab.decode(c));
+            setup
+                .check(&reference, split.train.len(), split.val.len())
+                .map_err(anyhow::Error::msg)?;
+            eprintln!("sampling preference pairs from {}", checkpoint.display());
+            let prep = tfs_gpt::dpo_data::prepare(
+                &reference,
+                &split.train,
+                &split.val,
+                &setup,
+                &score,
+                &mut Rng::new(global.seed),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let cfg = tfs_gpt::dpo::DpoConfig {
+                beta,
+                lr,
+                steps,
+                batch_pairs,
+                seed: global.seed,
+                ..Default::default()
+            };
+            std::fs::create_dir_all(&out).with_context(|| format!("{}", out.display()))?;
+            let d = tfs_gpt::dpo::DpoData {
+                pairs: &prep.pairs,
+                held_out: &prep.held_out,
+                probe: &prep.probe,
+            };
+            let r = tfs_gpt::dpo::train(
+                &mut policy,
+                &reference,
+                &d,
+                &cfg,
+                Some(&out.join("log.jsonl")),
+                true,
+            )
+            .map_err(anyhow::Error::msg)?;
+            tfs_gpt::checkpoint::save(&out.join("checkpoint"), &policy, &vocab)?;
+            eprintln!("checkpoint: {}", out.join("checkpoint").display());
+            let last = r.evals.last().context("no evaluation")?;
+            let mut stdout = crate::out::stdout();
+            stdout.line(json!({"train_pairs": prep.pairs.len(), "heldout_pairs": prep.held_out.len(), "steps": steps,
+                       "wall_seconds": r.wall_seconds, "heldout_loss": last.metrics.loss, "heldout_accuracy": last.metrics.accuracy,
+                       "heldout_margin": last.metrics.margin, "reward_chosen": last.metrics.reward_chosen,
+                       "reward_rejected": last.metrics.reward_rejected, "kl": last.kl}))?;
             stdout.finish()?;
             Ok(())
         }

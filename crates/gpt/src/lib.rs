@@ -10,15 +10,19 @@
 //! size checked. [`prepare`] (with [`inputs`]): text, JSON Lines and Parquet files → token shards,
 //! on all cores; [`shards`]: their file format and the memory-mapped reader training uses.
 //! [`hf`]: GPT-2 weights in and out of Hugging Face's layout (a directory or a hub id).
-//! [`score`]: mean next-token loss and perplexity of a text.
+//! [`score`]: mean next-token loss and perplexity of a text. [`dpo`]: preference pairs from a
+//! trained model and the DPO loss against a frozen reference (Phase 9); [`dpo_data`]: a run's
+//! prompts, pairs and KL probe from a text.
 //!
 //! Everything runs on tfs-tensor (autograd, fused kernels); nothing here writes a backward pass.
 //!
-//! Left out so far: KV cache, RoPE, RMSNorm, SwiGLU, GQA, MoE, flash attention, DPO (Phase 9).
+//! Left out so far: KV cache, RoPE, RMSNorm, SwiGLU, GQA, MoE, flash attention (Phase 9).
 
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dpo;
+pub mod dpo_data;
 pub mod hf;
 pub mod inputs;
 pub mod model;

@@ -10,6 +10,7 @@
 //!   mlp:    GELU:   c_proj(GELU_tanh(c_fc x))                  hidden 4C
 //!           SwiGLU: c_proj(SiLU(W₁x) ⊙ W₃x), c_fc = [W₁; W₃]   hidden ≈ 8C/3 (LLaMA)
 //!           MoE:    Σ_{e ∈ top-k(router x)} gₑ(x) · expertₑ(x)  gates renormalised over the top k
+//!                   (k > 1), the router's probability itself (k = 1)
 //!   Norm:   LayerNorm (GPT-2) or RMSNorm x/rms(x)·γ (LLaMA)
 //!   logits = Norm_f(x) wteᵀ                              (B·T, V)      weight tying: the output
 //!                                                                    layer is the embedding
@@ -30,7 +31,7 @@ use crate::config::{AttnKernel, GptConfig, Mlp, Norm, Pos};
 use std::cell::{Cell, RefCell};
 use tfs_math::Rng;
 use tfs_tensor::nn::{join, normal, Dropout, LayerNorm, Linear, Module, RmsNorm};
-use tfs_tensor::{sdpa, AttnMask, Tensor};
+use tfs_tensor::{flash_sdpa, sdpa, AttnMask, Tensor};
 
 /// A linear layer with GPT-2's init: N(0, std²) weight, zero bias.
 fn linear(n_in: usize, n_out: usize, bias: bool, std: f64, rng: &mut Rng) -> Linear {
@@ -101,6 +102,7 @@ impl Ffn {
         }
     }
 
+    // ANCHOR: ffn
     fn forward(&self, x: &Tensor) -> Tensor {
         let h = self.c_fc.forward(x);
         let a = match self.kind {
@@ -112,6 +114,7 @@ impl Ffn {
         };
         self.c_proj.forward(&a)
     }
+    // ANCHOR_END: ffn
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
         self.c_fc.visit(&join(prefix, "c_fc"), f);
@@ -125,7 +128,9 @@ impl Ffn {
 ///
 /// ```text
 ///   p = softmax(W_r x)                       (E)   per token
-///   y = Σ_{e ∈ topk(p)} (pₑ / Σ_{topk} p) · FFNₑ(x)
+///   y = Σ_{e ∈ topk(p)} (pₑ / Σ_{topk} p) · FFNₑ(x)     k > 1 (Mixtral)
+///   y = pₑ · FFNₑ(x),  e = argmax p                     k = 1 (Switch: the gate stays pₑ, so
+///                                                     the router is trained by the loss)
 ///   aux = E · Σₑ fₑ · Pₑ    fₑ = share of the N·k routings that went to e (a count, no gradient)
 ///                           Pₑ = mean over tokens of pₑ (differentiable)
 /// ```
@@ -165,17 +170,21 @@ impl Moe {
                 chosen.extend_from_slice(&order[..k]);
             }
         }
-        // Gates: the chosen probabilities, renormalised per token.
+        // Gates: the chosen probabilities, renormalised per token when k > 1. With k = 1 the
+        // renormalised gate would be exactly 1 and the router would learn nothing from the
+        // loss, so top-1 keeps the raw probability (Switch Transformer).
         let flat: Vec<usize> = chosen
             .iter()
             .enumerate()
             .map(|(j, &ex)| (j / k) * e + ex)
             .collect();
-        let picked = probs
-            .reshape(&[n * e, 1])
-            .index_select(&flat)
-            .reshape(&[n, k]);
-        let gates = picked.div(&picked.sum(-1, true)).reshape(&[n * k, 1]);
+        let picked = probs.reshape(&[n * e, 1]).index_select(&flat);
+        let gates = if k == 1 {
+            picked
+        } else {
+            let picked = picked.reshape(&[n, k]);
+            picked.div(&picked.sum(-1, true)).reshape(&[n * k, 1])
+        };
         let mut load = vec![0usize; e];
         let mut y: Option<Tensor> = None;
         for (ex, ffn) in self.experts.iter().enumerate() {
@@ -324,7 +333,8 @@ impl Block {
             w => AttnMask::SlidingWindow(w),
         };
         let y = match cfg.attn {
-            AttnKernel::Naive | AttnKernel::Flash => sdpa(&q, &k, &v, &mask),
+            AttnKernel::Naive => sdpa(&q, &k, &v, &mask),
+            AttnKernel::Flash => flash_sdpa(&q, &k, &v, &mask),
         };
         self.attn_proj
             .forward(&y.transpose(1, 2).reshape(&[b, t, c]))

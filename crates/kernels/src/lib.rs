@@ -10,15 +10,16 @@
 //! views without copies, f64 and odd layouts falling back to ndarray), which the models call.
 //!
 //! [`fused`]: row softmax with a causal mask, GELU (tanh form) forward and backward, layer norm
-//! forward and backward, and the AdamW update, each beside its reference, vectorised by the
-//! compiler for the instruction set found at run time.
+//! forward and backward, the AdamW update, and flash attention (tiled, online softmax, forward and
+//! backward), each beside its reference, vectorised by the compiler for the instruction set found
+//! at run time.
 //!
 //! [`mmap`]: read-only memory maps of files (token shards), for the data side.
 //!
 //! This is the only crate of the project with `unsafe`; every unsafe block says why it is sound
 //! in a `// SAFETY:` comment. It depends on no other tfs crate.
 //!
-//! Left out (for now): fused cross-entropy, fused attention, and a bf16 GEMM; the module layout
+//! Left out (for now): a bf16 GEMM; the module layout
 //! (`gemm::sgemm`) leaves room for a `gemm::bf16gemm` beside it.
 
 pub mod bench;

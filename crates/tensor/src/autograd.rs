@@ -35,7 +35,8 @@
 
 use crate::op::{BinaryOp, Op};
 use crate::ops::{
-    arith, attention, broadcast_strides, gather_strided, matmul, nn, reduce, reduce_to, rope, shape,
+    arith, attention, broadcast_strides, flash_attention, gather_strided, matmul, nn, reduce,
+    reduce_to, rope, shape,
 };
 use crate::tensor::cache::{copy, CollectBuf};
 use crate::tensor::{CpuBuffer, Tensor};
@@ -369,6 +370,12 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Vec<f32>) -> Vec<Option<Vec<f32>>> 
         }
         Op::Sdpa { q, k, v, probs, .. } => {
             let (gq, gk, gv) = attention::sdpa_backward(q, k, v, probs, &g);
+            vec![Some(gq), Some(gk), Some(gv)]
+        }
+        Op::FlashSdpa {
+            q, k, v, mask, lse, ..
+        } => {
+            let (gq, gk, gv) = flash_attention::flash_sdpa_backward((q, k, v), mask, out, lse, &g);
             vec![Some(gq), Some(gk), Some(gv)]
         }
     }

@@ -9,7 +9,8 @@
 //!   once in reverse topological order, and one `match` holds every op's backward.
 //! - [`ops`]: the forward passes — broadcasting arithmetic, reductions, (batched) matmul and
 //!   linear on tfs-kernels' GEMM, fused softmax / cross-entropy / layer norm / GELU, gather,
-//!   dropout, masks, reshape/transpose/cat/narrow, and fused scaled dot-product attention.
+//!   dropout, masks, reshape/transpose/cat/narrow, fused scaled dot-product attention, and flash
+//!   attention (the same function, tiled, saving one float per query row).
 //! - [`nn`]: the [`nn::Module`] trait with named parameters (`"enc.0.self_attn.q.weight"`),
 //!   Linear, Embedding, LayerNorm, Dropout, multi-head attention, FFN, encoder and decoder blocks
 //!   and the encoder-decoder transformer of Phase 5, rebuilt from ops.
@@ -37,6 +38,6 @@ pub mod train;
 
 pub use autograd::{Grads, GraphNode};
 pub use ops::attention::{sdpa, sdpa_reference, AttnMask};
-
+pub use ops::flash_attention::flash_sdpa;
 pub use ops::nn::IGNORE;
 pub use tensor::{grad_enabled, memory, no_grad, DType, Storage, Tensor};

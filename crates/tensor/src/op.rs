@@ -140,6 +140,15 @@ pub enum Op {
         mask: AttnMask,
         probs: Vec<f32>,
     },
+    /// Flash attention, saving one log-sum-exp per query row, `lse: (B, H, Tq)`; the backward
+    /// recomputes the weights from it and reads the op's output.
+    FlashSdpa {
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttnMask,
+        lse: Vec<f32>,
+    },
 }
 
 impl Op {
@@ -150,6 +159,7 @@ impl Op {
             Op::CrossEntropy { dlogits, .. } => give(dlogits),
             Op::Dropout { mask, .. } => give(mask),
             Op::Sdpa { probs, .. } => give(probs),
+            Op::FlashSdpa { lse, .. } => give(lse),
             Op::LayerNorm { mean, rstd, .. } => {
                 give(mean);
                 give(rstd);
@@ -157,6 +167,22 @@ impl Op {
             Op::RmsNorm { rstd, .. } => give(rstd),
             _ => {}
         }
+    }
+
+    /// Bytes of the op's own buffers kept for its backward (beside its inputs and output, which
+    /// are tensors): what a graph holds per op beyond the byte counter of [`crate::memory`].
+    pub fn saved_bytes(&self) -> usize {
+        let n = match self {
+            Op::CrossEntropy { dlogits: v, .. }
+            | Op::Dropout { mask: v, .. }
+            | Op::Sdpa { probs: v, .. }
+            | Op::FlashSdpa { lse: v, .. } => v.len(),
+            Op::RmsNorm { rstd: v, .. } => v.len(),
+            Op::LayerNorm { mean, rstd, .. } => mean.len() + rstd.len(),
+            Op::Max { argmax, .. } => argmax.len(),
+            _ => 0,
+        };
+        n * 4
     }
 
     /// The op's inputs, in the order its backward returns their gradients.
@@ -186,7 +212,7 @@ impl Op {
             Op::LayerNorm { x, w, b, .. } => vec![x, w, b],
             Op::RmsNorm { x, w, .. } => vec![x, w],
             Op::Cat { xs, .. } => xs.iter().collect(),
-            Op::Sdpa { q, k, v, .. } => vec![q, k, v],
+            Op::Sdpa { q, k, v, .. } | Op::FlashSdpa { q, k, v, .. } => vec![q, k, v],
         }
     }
 
@@ -227,6 +253,7 @@ impl Op {
             Op::Cat { .. } => "cat",
             Op::Narrow { .. } => "narrow",
             Op::Sdpa { .. } => "sdpa",
+            Op::FlashSdpa { .. } => "flash_sdpa",
         }
     }
 }

@@ -372,6 +372,12 @@ impl Tensor {
         self.0.op.as_ref()
     }
 
+    /// Bytes the op that made this tensor keeps for its backward in buffers of its own (0 for a
+    /// leaf or an op that keeps none): fused attention's weights, flash attention's log-sum-exps.
+    pub fn saved_bytes(&self) -> usize {
+        self.op().map_or(0, Op::saved_bytes)
+    }
+
     /// The elements, row-major.
     pub fn data(&self) -> Ref<'_, [f32]> {
         Ref::map(self.0.storage.borrow(), |s| s.slice())

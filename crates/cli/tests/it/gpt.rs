@@ -1,5 +1,5 @@
 //! `tfs gpt train` and `tfs gpt sample` end to end on a small text, and a run killed with SIGKILL
-//! and resumed; `import-hf`, `score` and `export-hf` on the transformers fixture (fixtures/hf_gpt2);
+//! and resumed; `tfs gpt dpo` from a small checkpoint; `import-hf`, `score` and `export-hf` on the transformers fixture (fixtures/hf_gpt2);
 //! `tfs data fetch tinystories` from a hub stand-in on 127.0.0.1, then `tfs gpt prepare` on it.
 
 use std::process::Command;
@@ -91,6 +91,24 @@ fn train_then_sample() {
     assert_eq!(a.stdout, b.stdout, "the same seed gives the same sample");
     assert!(String::from_utf8_lossy(&a.stdout).starts_with("to be"));
     assert!(sample(&["--greedy"]).status.success());
+    // Within the context (5 + 10 ≤ 16 characters), the KV cache gives the text the full re-run
+    // gives.
+    let short = |extra: &[&str]| {
+        let mut a = vec![
+            "--seed",
+            "3",
+            "gpt",
+            "sample",
+            "--checkpoint",
+            ck,
+            "--prompt",
+            "to be",
+        ];
+        a.extend_from_slice(&["--tokens", "10", "--top-k", "5"]);
+        a.extend_from_slice(extra);
+        tfs(&a).stdout
+    };
+    assert_eq!(short(&[]), short(&["--no-kv-cache"]));
     // Bad input: one-line errors.
     let bad_p = sample(&["--top-p", "1.5"]);
     let bad_prompt = tfs(&[
@@ -124,6 +142,114 @@ fn train_then_sample() {
         Some(1),
         "a file is not a checkpoint directory"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `tfs gpt dpo` from a small trained checkpoint: one log line per step, a checkpoint that
+/// samples, one JSON line; sizes that do not fit the context and a used --out are one-line errors.
+#[test]
+fn dpo_from_a_trained_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("tfs-cli-gpt-dpo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("text.txt");
+    std::fs::write(
+        &data,
+        "the quick brown fox jumps over the lazy dog; he never sees the end. ".repeat(60),
+    )
+    .unwrap();
+    let (run, dpo) = (dir.join("run"), dir.join("dpo"));
+    let (d, r, o) = (
+        data.to_str().unwrap(),
+        run.to_str().unwrap(),
+        dpo.to_str().unwrap(),
+    );
+    let sets = [
+        "n_layer=1",
+        "n_embd=16",
+        "n_head=2",
+        "block_size=16",
+        "eval_iters=2",
+    ];
+    let mut args = vec!["gpt", "train", "--data", d, "--out", r, "--max-iters", "10"];
+    for kv in &sets {
+        args.extend(["--set", kv]);
+    }
+    let t = tfs(&args);
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let ck = run.join("checkpoint");
+    let ck = ck.to_str().unwrap();
+    let dpo_args = |completion: &'static str| {
+        vec![
+            "gpt",
+            "dpo",
+            "--checkpoint",
+            ck,
+            "--out",
+            o,
+            "--data",
+            d,
+            "--steps",
+            "4",
+            "--lr",
+            "1e-3",
+            "--batch-pairs",
+            "4",
+            "--prompts",
+            "16",
+            "--heldout-prompts",
+            "6",
+            "--prompt-len",
+            "4",
+            "--completion-len",
+            completion,
+            "--samples",
+            "3",
+        ]
+    };
+    let out = tfs(&dpo_args("8"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    for key in [
+        "train_pairs",
+        "heldout_pairs",
+        "heldout_accuracy",
+        "heldout_margin",
+        "kl",
+        "wall_seconds",
+    ] {
+        assert!(line[key].is_number(), "{key} missing from {line}");
+    }
+    assert_eq!(line["steps"], 4);
+    let log = std::fs::read_to_string(dpo.join("log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 4, "{log}");
+    let s = tfs(&[
+        "gpt",
+        "sample",
+        "--checkpoint",
+        dpo.join("checkpoint").to_str().unwrap(),
+        "--tokens",
+        "5",
+        "--prompt",
+        "the",
+    ]);
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    // A used --out is refused; so is a prompt + completion longer than the context (4 + 20 − 1 > 16).
+    let again = tfs(&dpo_args("8"));
+    std::fs::remove_dir_all(&dpo).unwrap();
+    let long = tfs(&dpo_args("20"));
+    for (r, msg) in [
+        (again, "already holds a checkpoint"),
+        (long, "context of 16"),
+    ] {
+        let err = String::from_utf8_lossy(&r.stderr).to_string();
+        assert_eq!(r.status.code(), Some(1), "{err}");
+        assert!(err.contains(msg) && err.lines().count() == 1, "{err}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -2,8 +2,9 @@
 //! and that training learns; the bounded fuzz run of the checkpoint and shard readers (fuzz.rs);
 //! Hugging Face interop against transformers (hf.rs, with a stand-in hub in hub_server.rs); token
 //! shards and `prepare` (shards.rs); accumulation and bit-identical resume (resume.rs); the Phase 9
-//! switches and the KV cache (modern.rs).
+//! switches and the KV cache (modern.rs); DPO (dpo.rs).
 
+mod dpo;
 mod fuzz;
 mod hf;
 mod hub_server;

@@ -64,10 +64,65 @@ fn each_switch_alone_gradient_matches_central_differences() {
 }
 
 #[test]
+fn flash_attention_gives_the_naive_models_loss_and_gradients() {
+    use tfs_gpt::AttnKernel;
+    for base in [tiny(), llama()] {
+        let naive = Gpt::new(base, &mut Rng::new(4));
+        let flash = Gpt::new(
+            GptConfig {
+                attn: AttnKernel::Flash,
+                ..base
+            },
+            &mut Rng::new(4),
+        );
+        let idx: Vec<usize> = (0..12).map(|i| (i * 5 + 2) % 7).collect();
+        let tgt: Vec<usize> = (0..12).map(|i| (i * 3 + 1) % 7).collect();
+        let (ln, lf) = (naive.loss(&idx, &tgt, 2, 6), flash.loss(&idx, &tgt, 2, 6));
+        assert!((ln.item() - lf.item()).abs() < 1e-5);
+        let (gn, gf) = (ln.backward(), lf.backward());
+        for ((name, a), (_, b)) in naive.parameters().iter().zip(flash.parameters().iter()) {
+            let (a, b) = (gn.get_or_zeros(a).to_vec(), gf.get_or_zeros(b).to_vec());
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-5 * (1.0 + y.abs()), "{name}: {x} vs {y}");
+            }
+        }
+    }
+    check_loss_gradient(
+        GptConfig {
+            attn: tfs_gpt::AttnKernel::Flash,
+            ..llama()
+        },
+        2e-2,
+    );
+}
+
+#[test]
 fn mixture_of_experts_gradient_matches_central_differences() {
     // The loss includes the load-balancing term (training mode); central differences small
     // enough not to flip a routing decision.
     check_loss_gradient(moe(), 3e-2);
+}
+
+#[test]
+fn top_1_routing_trains_the_router() {
+    // With one expert per token the gate is the router's probability, so the loss (without the
+    // balancing term) still reaches the router's weights.
+    let cfg = GptConfig {
+        n_expert: 3,
+        top_k: 1,
+        moe_aux: 0.0,
+        ..tiny()
+    };
+    check_loss_gradient(cfg, 3e-2);
+    let m = Gpt::new(cfg, &mut Rng::new(2));
+    let idx: Vec<usize> = (0..12).map(|i| i % 7).collect();
+    let g = m.loss(&idx, &idx, 2, 6).backward();
+    let (_, router) = m
+        .parameters()
+        .into_iter()
+        .find(|(n, _)| n.ends_with("mlp.router.weight"))
+        .unwrap();
+    assert!(g.get_or_zeros(&router).to_vec().iter().any(|&x| x != 0.0));
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! row softmax with an optional causal mask ([`softmax`]), GELU in its tanh form forward and
 //! backward ([`gelu`]), layer norm forward and backward ([`layernorm`]), and the AdamW update
 //! ([`adamw`]), softmax cross-entropy fused with its gradient ([`crossentropy`]), and bias + GELU
-//! and the residual add ([`elementwise`]).
+//! and the residual add ([`elementwise`]), and attention tiled with the online softmax forward
+//! and backward ([`flash_attention`], which has its own notes).
 //!
 //! They are memory-bound: the fast versions win by reading each input once (one pass where the
 //! textbook formula takes several) and by running SIMD-wide. The SIMD comes from the compiler:
@@ -19,12 +20,13 @@
 //! compiler left scalar (GELU 3.1 ms, softmax 0.6); reading n from the rounding constant's bits
 //! made it vectorise.
 //!
-//! Left out: attention as one kernel, threads, PyTorch comparisons for these kernels (`tfs bench
+//! Left out: threads (except in flash attention, which spreads the heads), PyTorch comparisons for these kernels (`tfs bench
 //! kernels` compares each with the machine's copy bandwidth instead).
 
 pub mod adamw;
 pub mod crossentropy;
 pub mod elementwise;
+pub mod flash_attention;
 pub mod gelu;
 pub mod layernorm;
 pub mod softmax;

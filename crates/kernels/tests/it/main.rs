@@ -1,5 +1,6 @@
 //! The one integration-test binary of tfs-kernels: every fast kernel against its reference.
 
+mod flash;
 mod fused;
 mod gemm;
 mod nd;

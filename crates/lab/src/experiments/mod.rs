@@ -75,7 +75,7 @@ registry! {
     p6 { autograd_graph, hand_vs_framework, autograd_overhead, training_infra, cpu_scaling }
     p7 { shakespeare, sampling, scaling, vs_nanogpt }
     p8 { pipeline, ablations, gpt2_124m }
-    p9 { llama_vs_gpt2, rope_extrapolation, gqa, moe, kv_cache }
+    p9 { llama_vs_gpt2, rope_extrapolation, kv_cache, gqa, moe, flash_attention, dpo }
 }
 
 /// Every experiment, in roadmap order.

@@ -20,8 +20,8 @@
 //! heads of a group are adjacent in memory, so the work is spread over (batch, kv head) and each
 //! task owns its k̄, v̄ outright.
 //!
-//! P (B, H, Tq, Tk) is saved for backward: memory quadratic in T (Phase 9's flash attention
-//! removes it).
+//! P (B, H, Tq, Tk) is saved for backward: memory quadratic in T ([`super::flash_attention`]
+//! computes the same function keeping one float per query row instead).
 
 use crate::op::Op;
 use crate::tensor::cache::zeros;
@@ -97,7 +97,7 @@ fn per_head(
 }
 
 /// Checks shapes and returns (B, H, Tq, Tk, hs).
-fn dims(
+pub(crate) fn dims(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,

@@ -4,6 +4,7 @@
 
 pub mod arith;
 pub mod attention;
+pub mod flash_attention;
 pub mod matmul;
 pub mod nn;
 pub mod reduce;

@@ -35,6 +35,7 @@ fn tables(start: usize, t: usize, d: usize, theta: f32) -> (Vec<f32>, Vec<f32>) 
     (cos, sin)
 }
 
+// ANCHOR: rotate
 /// Rotates every `(T, d)` slab of `x` (shape `(…, T, d)`) by positions `start..start + T`;
 /// `sign = −1` rotates back (the backward).
 pub(crate) fn rotate(
@@ -61,6 +62,7 @@ pub(crate) fn rotate(
     }
     y
 }
+// ANCHOR_END: rotate
 
 impl Tensor {
     /// RoPE over the last two axes `(…, T, d)` (d even), positions from `start`, base `theta`.

@@ -3,5 +3,6 @@
 //! proof of equality with Phase 5 and with PyTorch (equal).
 
 mod equal;
+mod flash;
 mod grad;
 mod infra;

@@ -42,7 +42,9 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         no_grad(|| run.model.forward_cached(&ids, &mut cache));
         let per_token = cache.bytes() as f64 / t as f64;
         let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-        let gpt2_mb = 2.0 * 12.0 * (12 / (4 / hkv)) as f64 * 64.0 * 4.0 * 1024.0 / 1e6;
+        // GPT-2 124M's 12 heads: all (MHA), the same share (GQA), or one (MQA).
+        let gpt2_kv = if hkv == 1 { 1 } else { 12 * hkv / 4 };
+        let gpt2_mb = 2.0 * 12.0 * gpt2_kv as f64 * 64.0 * 4.0 * 1024.0 / 1e6;
         rows.push(vec![
             label.to_string(),
             format!("{}", run.report.parameters),
@@ -50,7 +52,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             format!("{:.1}", cache.bytes() as f64 / 1024.0),
             format!("{mean:.3}"),
             format!("{:.0}", run.report.tokens_per_s),
-            format!("{} kv heads: {gpt2_mb:.1} MB", 12 / (4 / hkv)),
+            format!("{gpt2_kv} kv heads: {gpt2_mb:.1} MB"),
         ]);
         records.push(json!({"n_kv_head": hkv, "parameters": run.report.parameters, "cache_bytes_per_token": per_token,
             "cache_bytes_full_context": cache.bytes(), "val_loss": vals, "tokens_per_s": run.report.tokens_per_s,
@@ -68,8 +70,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     ctx.set("arms", json!(records));
     ctx.md(&format!(
         "The `baby` preset (4 layers, 4 query heads of 32, context 64) for {iters} steps, {seeds} seeds each. Cache: measured with \
-         `KvCache::bytes` after a full 64-character context. The last column applies the same ratio of query to kv heads to \
-         GPT-2 124M (12 layers, 12 query heads of 64) at 1024 positions, from the formula above."
+         `KvCache::bytes` after a full 64-character context. The last column is GPT-2 124M (12 layers, 12 query heads of 64) \
+         at 1024 positions, from the formula above, with all 12, half (6) or one kv head."
     ));
     ctx.table(&["attention", "parameters", "cache bytes per token", "cache at 64 positions (KiB)", "validation loss", "tokens/s", "GPT-2 124M at 1024 positions"], &rows);
     Ok(())
