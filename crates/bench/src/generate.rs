@@ -145,6 +145,12 @@ pub fn generate(a: &GenerateBench, each: &mut dyn FnMut(&Value)) -> Result<(), B
             PROMPT.len()
         )));
     }
+    if let Some(&id) = PROMPT.iter().find(|&&id| id >= model.cfg.vocab_size) {
+        return Err(BenchError::Input(format!(
+            "the prompt's token {id} is outside the model's vocabulary of {}",
+            model.cfg.vocab_size
+        )));
+    }
     let mut rng = Rng::new(0); // greedy: never drawn from
     eprintln!(
         "ours: {n} new tokens with the KV cache, {} times",

@@ -177,6 +177,9 @@ pub struct Preset {
     pub name: &'static str,
     pub model: GptConfig,
     pub train: TrainConfig,
+    /// Whether `n_kv_head` was set by [`Preset::set`]: until it is, it follows `n_head`
+    /// (multi-head attention stays multi-head when the head count changes).
+    pub kv_heads_set: bool,
 }
 
 /// Every preset's name.
@@ -254,7 +257,12 @@ impl Preset {
             _ => return None,
         };
         let name = PRESETS.iter().find(|&&p| p == name)?;
-        Some(Preset { name, model, train })
+        Some(Preset {
+            name,
+            model,
+            train,
+            kv_heads_set: false,
+        })
     }
 
     /// Applies one `key=value` override (model or training key). Errors name the key; whether
@@ -286,13 +294,15 @@ impl Preset {
         match k.trim() {
             "n_layer" => m.n_layer = us()?,
             "n_head" => {
-                // Multi-head attention stays multi-head unless n_kv_head is set too.
-                if m.n_kv_head == m.n_head {
-                    m.n_kv_head = us()?;
+                m.n_head = us()?;
+                if !self.kv_heads_set {
+                    m.n_kv_head = m.n_head;
                 }
-                m.n_head = us()?
             }
-            "n_kv_head" => m.n_kv_head = us()?,
+            "n_kv_head" => {
+                m.n_kv_head = us()?;
+                self.kv_heads_set = true;
+            }
             "pos" => m.pos = [Pos::Learned, Pos::Rope][word(&["learned", "rope"])?],
             "rope_theta" => m.rope_theta = fl()?,
             "norm" => m.norm = [Norm::LayerNorm, Norm::RmsNorm][word(&["layernorm", "rmsnorm"])?],
@@ -303,22 +313,13 @@ impl Preset {
             "moe_aux" => m.moe_aux = fl()?,
             "attn" => m.attn = [AttnKernel::Naive, AttnKernel::Flash][word(&["naive", "flash"])?],
             "llama" => {
-                // Every LLaMA switch at once (GQA and the window stay as they are).
-                if word(&["true", "false"])? == 0 {
-                    m.pos = Pos::Rope;
-                    m.norm = Norm::RmsNorm;
-                    m.mlp = Mlp::SwiGlu;
-                    m.bias = false;
-                }
-            }
-            "n_embd" => m.n_embd = us()?,
-            "block_size" => m.block_size = us()?,
-            "dropout" => m.dropout = fl()?,
-            "bias" => {
-                m.bias = v
-                    .trim()
-                    .parse::<bool>()
-                    .map_err(|_| bad("expected true or false"))?
+                // Every LLaMA switch at once, or every GPT-2 one back (GQA and the window stay
+                // as they are).
+                let on = word(&["true", "false"])? == 0;
+                m.pos = if on { Pos::Rope } else { Pos::Learned };
+                m.norm = if on { Norm::RmsNorm } else { Norm::LayerNorm };
+                m.mlp = if on { Mlp::SwiGlu } else { Mlp::Gelu };
+                m.bias = !on;
             }
             "batch_size" => t.batch_size = us()?,
             "max_iters" => t.max_iters = us()?,
@@ -435,6 +436,7 @@ impl GptConfig {
                 ..c
             },
             train: recipe(1, 1, 1e-3, 0.99),
+            kv_heads_set: false,
         };
         for key in [
             "pos",

@@ -502,14 +502,14 @@ pub fn train(
     rep.evals.push(held(policy, 0));
     for step in 0..cfg.steps {
         // ANCHOR: step
-        let mut batch = Vec::with_capacity(cfg.batch_pairs);
-        while batch.len() < cfg.batch_pairs.min(pairs.len()) {
-            if order.is_empty() {
-                order = (0..pairs.len()).collect();
-                rng.shuffle(&mut order);
-            }
-            batch.push(order.pop().expect("refilled"));
+        // A new shuffled pass starts when the current one cannot fill a whole batch (the rest of
+        // it is dropped), so no batch holds a pair twice.
+        let want = cfg.batch_pairs.min(pairs.len());
+        if order.len() < want {
+            order = (0..pairs.len()).collect();
+            rng.shuffle(&mut order);
         }
+        let batch: Vec<usize> = order.split_off(order.len() - want);
         let ps: Vec<Pair> = batch.iter().map(|&i| pairs[i].clone()).collect();
         let n = ps.len();
         let lp = sequence_logprobs(policy, &pair_seqs(&ps)); //          (2N,): chosen, rejected

@@ -393,7 +393,6 @@ pub struct Gpt {
     drop: Dropout,
     training: Cell<bool>,
     /// The mixture-of-experts load-balancing loss of the last forward pass (summed over layers).
-    aux: RefCell<Option<Tensor>>,
     aux_value: Cell<Option<f32>>,
 }
 
@@ -407,14 +406,21 @@ impl Gpt {
             ln_f: NormLayer::new(c, &cfg),
             drop: Dropout::new(cfg.dropout, rng),
             training: Cell::new(true),
-            aux: RefCell::new(None),
             aux_value: Cell::new(None),
             cfg,
         }
     }
 
-    /// The hidden states `(B, T, C)` → logits `(B·T, V)`, for positions `start..start + T`.
-    fn run(&self, idx: &[usize], b: usize, t: usize, mut cache: Option<&mut KvCache>) -> Tensor {
+    /// Logits `(B·T, V)` for positions `start..start + T`, and the experts' load-balancing loss
+    /// summed over layers (None when dense). Only its value is kept on the model: the tensor (and
+    /// the graph behind it) goes to the caller.
+    fn run(
+        &self,
+        idx: &[usize],
+        b: usize,
+        t: usize,
+        mut cache: Option<&mut KvCache>,
+    ) -> (Tensor, Option<Tensor>) {
         let start = cache.as_ref().map_or(0, |c| c.len);
         let tok = self.wte.embedding(idx, &[b, t]);
         let x = match &self.wpe {
@@ -438,21 +444,24 @@ impl Gpt {
             c.len += t;
         }
         self.aux_value.set(aux.as_ref().map(Tensor::item));
-        *self.aux.borrow_mut() = aux;
         let x = self.ln_f.forward(&x).reshape(&[b * t, self.cfg.n_embd]);
-        x.linear(&self.wte, None)
+        (x.linear(&self.wte, None), aux)
     }
 
     /// Logits `(B·T, V)` of token ids `idx: (B, T)` (row-major), T ≤ block_size with learned
     /// positions (RoPE has no table, so it also runs on longer windows than it was trained on).
     pub fn forward(&self, idx: &[usize], b: usize, t: usize) -> Tensor {
+        self.check_window(idx, b, t);
+        self.run(idx, b, t, None).0
+    }
+
+    fn check_window(&self, idx: &[usize], b: usize, t: usize) {
         assert!(
             t >= 1 && (self.wpe.is_none() || t <= self.cfg.block_size) && idx.len() == b * t,
             "Gpt::forward: {} ids for (B, T) = ({b}, {t}); T must be in 1..={}",
             idx.len(),
             self.cfg.block_size
         );
-        self.run(idx, b, t, None)
     }
 
     /// Logits `(T, V)` of the new ids `idx` (batch 1) placed after the `cache.len()` positions
@@ -467,15 +476,17 @@ impl Gpt {
             cache.len,
             self.cfg.block_size
         );
-        self.run(idx, 1, t, Some(cache))
+        self.run(idx, 1, t, Some(cache)).0
     }
 
     /// Mean cross-entropy of predicting `targets: (B, T)` from `idx: (B, T)`. In training mode
     /// a mixture of experts adds `moe_aux ·` its load-balancing loss (the objective); in
     /// evaluation mode it is the cross-entropy alone.
     pub fn loss(&self, idx: &[usize], targets: &[usize], b: usize, t: usize) -> Tensor {
-        let ce = self.forward(idx, b, t).cross_entropy(targets);
-        match self.aux.borrow_mut().take() {
+        self.check_window(idx, b, t);
+        let (logits, aux) = self.run(idx, b, t, None);
+        let ce = logits.cross_entropy(targets);
+        match aux {
             Some(aux) if self.is_training() && self.cfg.moe_aux > 0.0 => {
                 ce.add(&aux.scale(self.cfg.moe_aux))
             }

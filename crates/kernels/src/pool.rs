@@ -211,3 +211,31 @@ pub fn run(n: usize, f: &(dyn Fn(usize) + Sync)) {
         "tfs-kernels: a pool worker panicked"
     );
 }
+
+/// Runs `f(task, pieces)` for every task in `0..tasks` on `threads` threads, where `pieces[j]` is
+/// the task's own chunk of `outs[j]` (chunks of `sizes[j]` elements).
+pub fn per_task(
+    threads: usize,
+    tasks: usize,
+    outs: Vec<&mut [f32]>,
+    sizes: &[usize],
+    f: &(dyn Fn(usize, &mut [&mut [f32]]) + Sync),
+) {
+    let mut pieces: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::new()).collect();
+    for (o, &s) in outs.into_iter().zip(sizes) {
+        for (i, c) in o.chunks_mut(s.max(1)).take(tasks).enumerate() {
+            pieces[i].push(c);
+        }
+    }
+    if pieces.iter().any(|p| p.len() != sizes.len()) {
+        return; // some output is empty: nothing to compute
+    }
+    let slots: Vec<Mutex<Vec<&mut [f32]>>> = pieces.into_iter().map(Mutex::new).collect();
+    let threads = threads.clamp(1, tasks.max(1));
+    run(threads, &|t| {
+        for i in (t..tasks).step_by(threads) {
+            let mut mine = slots[i].lock().unwrap_or_else(|e| e.into_inner());
+            f(i, &mut mine);
+        }
+    });
+}

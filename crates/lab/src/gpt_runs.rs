@@ -51,10 +51,10 @@ pub fn train_model(ctx: &Ctx, text: &str, p: &Preset, seed: u64) -> Result<GptRu
     })
 }
 
-/// Seconds per training step of `p` (median of 20 steps after 5 warm-up steps).
+/// Seconds per training step of `p` (median of 35 steps after 5 warm-up steps).
 pub fn seconds_per_step(ctx: &Ctx, text: &str, p: &Preset, seed: u64) -> Result<f64, LabError> {
     let mut q = p.clone();
-    q.train.max_iters = ctx.size(25, 3);
+    q.train.max_iters = ctx.size(40, 3);
     q.train.lr_decay_iters = q.train.max_iters;
     q.train.eval_interval = 0;
     q.train.eval_iters = 1;

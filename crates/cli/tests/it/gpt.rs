@@ -106,7 +106,13 @@ fn train_then_sample() {
         ];
         a.extend_from_slice(&["--tokens", "10", "--top-k", "5"]);
         a.extend_from_slice(extra);
-        tfs(&a).stdout
+        let o = tfs(&a);
+        assert!(
+            o.status.success() && o.stdout.len() > 5,
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
     };
     assert_eq!(short(&[]), short(&["--no-kv-cache"]));
     // Bad input: one-line errors.

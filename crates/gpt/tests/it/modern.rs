@@ -239,7 +239,11 @@ fn the_kv_cache_gives_the_full_forward_passs_logits() {
 
 #[test]
 fn cached_generation_equals_uncached_within_the_context() {
-    for cfg in [tiny(), llama()] {
+    let flash = GptConfig {
+        attn: tfs_gpt::AttnKernel::Flash,
+        ..llama()
+    };
+    for cfg in [tiny(), llama(), moe(), flash] {
         let m = Gpt::new(cfg, &mut Rng::new(6));
         for s in [
             Sampling {
@@ -252,9 +256,19 @@ fn cached_generation_equals_uncached_within_the_context() {
             let b = generate_cached(&m, &[1, 2], 4, &s, &mut Rng::new(7));
             assert_eq!(a, b, "{cfg:?} {s:?}");
         }
-        // Past the context (6) the cache is rebuilt and generation goes on.
-        let long = generate_cached(&m, &[1, 2], 20, &Sampling::default(), &mut Rng::new(8));
+        // Past the context (6) the cache is rebuilt from the last 3 tokens: every later token
+        // is the one a fresh cache over the same window predicts.
+        let g = Sampling {
+            greedy: true,
+            ..Sampling::default()
+        };
+        let long = generate_cached(&m, &[1, 2], 20, &g, &mut Rng::new(8));
         assert_eq!(long.len(), 22);
+        assert_eq!(
+            long[..6],
+            generate(&m, &[1, 2], 4, &g, &mut Rng::new(8))[..]
+        );
+        assert!(long.iter().all(|&i| i < 7));
     }
 }
 
@@ -264,13 +278,25 @@ fn rope_runs_past_the_trained_context_and_learned_positions_refuse() {
     let m = Gpt::new(llama(), &mut Rng::new(9));
     let ids: Vec<usize> = (0..10).map(|i| i % 7).collect();
     let mut cache = KvCache::new(&m.cfg);
-    let y = no_grad(|| m.forward_cached(&ids, &mut cache));
-    assert!(y.to_vec().iter().all(|v| v.is_finite()));
+    let (cached, full) = no_grad(|| {
+        (
+            m.forward_cached(&ids, &mut cache).to_vec(),
+            m.forward(&ids, 1, 10).to_vec(),
+        )
+    });
+    assert!(cached.iter().all(|v| v.is_finite()));
+    for (a, b) in cached.iter().zip(&full) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
     let g = Gpt::new(tiny(), &mut Rng::new(9));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         g.forward_cached(&ids, &mut KvCache::new(&g.cfg))
     }));
-    assert!(r.is_err());
+    let msg = r
+        .err()
+        .and_then(|e| e.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(msg.contains("learned positions stop at 6"), "{msg}");
 }
 
 #[test]
@@ -297,6 +323,21 @@ fn switches_round_trip_through_config_json_and_set() {
     let old = serde_json::json!({"n_layer": 2, "n_head": 2, "n_embd": 8, "block_size": 6,
         "vocab_size": 7, "dropout": 0.0, "bias": true});
     assert_eq!(GptConfig::from_json(&old).unwrap(), tiny());
+    // n_kv_head follows n_head until it is set, in either order.
+    let heads = |sets: &[&str]| {
+        let mut q = Preset::get("baby").unwrap();
+        sets.iter().for_each(|s| q.set(s).unwrap());
+        q.validate().unwrap();
+        (q.model.n_head, q.model.n_kv_head)
+    };
+    assert_eq!(heads(&["n_head=8"]), (8, 8));
+    assert_eq!(heads(&["n_kv_head=4", "n_head=8"]), (8, 4));
+    assert_eq!(heads(&["n_head=8", "n_kv_head=4"]), (8, 4));
+    assert_eq!(heads(&["n_kv_head=2", "n_head=8"]), (8, 2));
+    let mut back = Preset::get("baby").unwrap();
+    back.set("llama=true").unwrap();
+    back.set("llama=false").unwrap();
+    assert_eq!(back.model, Preset::get("baby").unwrap().model);
     for bad in ["n_kv_head=3", "top_k=9", "pos=alibi"] {
         let mut q = Preset::get("baby").unwrap();
         let r = q

@@ -117,7 +117,7 @@
 //!   disassembly: 16 zmm accumulators and 16 FMAs per step at m = 4, no spills), yet m = 4 first ran
 //!   at 18-24 GB/s on one thread: its longer loop body keeps fewer loads in flight, and each group
 //!   of 4 rows is 4 short streams (3 KiB each) that the hardware prefetcher must pick up anew. A
-//!   prefetch of the same columns of the next 4 rows lifted m = 4 to 27-33 (1t) and 44-59 (2t),
+//!   prefetch of the same columns of the next 4 rows lifted m = 4 to 27-33 (1t) and 44-47 (2t),
 //!   m = 2 by 15-25% on 1 thread; at m = 1 it cost ≈ 5% on one thread (two alternated runs), so
 //!   m = 1 goes without. Prefetching 256 floats ahead within the row instead: within noise.
 //!   End to end (`tfs bench generate`, GPT-2 124M, 2 threads): 80.3 tokens/s with the KV cache,

@@ -167,11 +167,11 @@ impl Tensor {
     pub fn gelu(&self) -> Tensor {
         unary(UnaryOp::Gelu, self)
     }
-    /// GELU, exact (erf) form.
     /// SiLU (swish): x·σ(x).
     pub fn silu(&self) -> Tensor {
         unary(UnaryOp::Silu, self)
     }
+    /// GELU, exact (erf) form.
     pub fn gelu_erf(&self) -> Tensor {
         unary(UnaryOp::GeluErf, self)
     }

@@ -27,7 +27,6 @@ use crate::op::Op;
 use crate::tensor::cache::zeros;
 use crate::tensor::Tensor;
 use std::sync::Arc;
-use std::sync::Mutex;
 use tfs_kernels::fused::softmax;
 use tfs_kernels::{pool, sgemm_with, GemmConfig, Trans};
 
@@ -69,33 +68,6 @@ fn gemm1(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[f32], b: &[f32],
     sgemm_with(&cfg, t(ta), t(tb), m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
 }
 
-/// Runs `f(bh, chunks)` for every (batch, head) index, spread over the kernel threads, where
-/// `chunks[j]` is the bh-th piece of `outs[j]` (pieces of `sizes[j]` elements).
-fn per_head(
-    bh: usize,
-    outs: &mut [&mut [f32]],
-    sizes: &[usize],
-    f: &(dyn Fn(usize, &mut [&mut [f32]]) + Sync),
-) {
-    if sizes.contains(&0) {
-        return; // nothing to compute: the outputs are empty or stay 0
-    }
-    let mut pieces: Vec<Vec<&mut [f32]>> = (0..bh).map(|_| Vec::new()).collect();
-    for (o, &s) in outs.iter_mut().zip(sizes) {
-        for (i, c) in o.chunks_mut(s.max(1)).take(bh).enumerate() {
-            pieces[i].push(c);
-        }
-    }
-    let slots: Vec<Mutex<Vec<&mut [f32]>>> = pieces.into_iter().map(Mutex::new).collect();
-    let threads = pool::default_threads().min(bh).max(1);
-    pool::run(threads, &|t| {
-        for i in (t..bh).step_by(threads) {
-            let mut chunk = slots[i].lock().expect("one task per head");
-            f(i, &mut chunk);
-        }
-    });
-}
-
 /// Checks shapes and returns (B, H, Tq, Tk, hs).
 pub(crate) fn dims(
     q: &Tensor,
@@ -135,9 +107,10 @@ pub fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
         let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
         let (qd, kd, vd) = (&*qd, &*kd, &*vd);
         // One task per (batch, kv head): its g query heads are adjacent.
-        per_head(
+        pool::per_task(
+            pool::default_threads(),
             b * hkv,
-            &mut [&mut out, &mut probs],
+            vec![&mut out, &mut probs],
             &[g * qs, g * ps],
             &|i, c| {
                 let [o, p] = c else { unreachable!() };
@@ -188,9 +161,10 @@ pub(crate) fn sdpa_backward(
     let (mut dq, mut dk, mut dv) = (zeros(b * h * qs), zeros(b * hkv * ks), zeros(b * hkv * ks));
     let (qd, kd, vd) = (q.data(), k.data(), v.data());
     let (qd, kd, vd) = (&*qd, &*kd, &*vd);
-    per_head(
+    pool::per_task(
+        pool::default_threads(),
         b * hkv,
-        &mut [&mut dq, &mut dk, &mut dv],
+        vec![&mut dq, &mut dk, &mut dv],
         &[g * qs, ks, ks],
         &|i, c| {
             let [dq_group, dki, dvi] = c else {

@@ -74,7 +74,6 @@ pub use reference::{attention_backward_reference, attention_reference};
 
 use super::{exp_approx, simd_fn, use_reference};
 use crate::{pool, sgemm_with, GemmConfig, Trans};
-use std::sync::Mutex;
 
 /// Query rows per tile.
 pub const BQ: usize = 64;
@@ -163,34 +162,6 @@ fn gemm(
         c,
         ldc,
     );
-}
-
-/// Runs `f(task, pieces)` for every task in `0..tasks` on `threads` threads, where `pieces[j]` is
-/// the task's own chunk of `outs[j]` (chunks of `sizes[j]` elements).
-fn per_task(
-    threads: usize,
-    tasks: usize,
-    outs: Vec<&mut [f32]>,
-    sizes: &[usize],
-    f: &(dyn Fn(usize, &mut [&mut [f32]]) + Sync),
-) {
-    let mut pieces: Vec<Vec<&mut [f32]>> = (0..tasks).map(|_| Vec::new()).collect();
-    for (o, &s) in outs.into_iter().zip(sizes) {
-        for (i, c) in o.chunks_mut(s.max(1)).take(tasks).enumerate() {
-            pieces[i].push(c);
-        }
-    }
-    if pieces.iter().any(|p| p.len() != sizes.len()) {
-        return; // some output is empty: nothing to compute
-    }
-    let slots: Vec<Mutex<Vec<&mut [f32]>>> = pieces.into_iter().map(Mutex::new).collect();
-    let threads = threads.clamp(1, tasks.max(1));
-    pool::run(threads, &|t| {
-        for i in (t..tasks).step_by(threads) {
-            let mut mine = slots[i].lock().unwrap_or_else(|e| e.into_inner());
-            f(i, &mut mine);
-        }
-    });
 }
 
 /// Per query tile of one batch: the union (lo, hi) of its rows' non-empty ranges ((0, 0) if none).
@@ -292,7 +263,7 @@ pub fn flash_attention_forward(
     let g = d.h / d.hkv;
     let (qs, ks) = (d.tq * d.hs, d.tk * d.hs);
     let spans: Vec<Vec<(usize, usize)>> = (0..d.b).map(|b| tile_spans(d, ranges, b)).collect();
-    per_task(
+    pool::per_task(
         threads,
         d.b * d.hkv,
         vec![out, lse],
@@ -435,7 +406,7 @@ pub fn flash_attention_backward(
     dv.fill(0.0);
     dq.fill(0.0);
     let spans: Vec<Vec<(usize, usize)>> = (0..d.b).map(|b| tile_spans(d, ranges, b)).collect();
-    per_task(
+    pool::per_task(
         threads,
         d.b * d.hkv,
         vec![dq, dk, dv],

@@ -22,14 +22,14 @@ use tfs_tensor::no_grad;
 pub(crate) const DESCRIPTION: &str =
     "learned positions vs RoPE beyond the training context (loss per position up to 4x the context)";
 
-/// Mean cross-entropy at each position of `n` random windows of `t + 1` ids of `val`.
-fn loss_per_position(model: &Gpt, val: &[usize], t: usize, n: usize, seed: u64) -> Vec<f64> {
+/// Mean cross-entropy at each of the first `t` positions of the windows of `val` starting at
+/// `starts` (every model reads the same text).
+fn loss_per_position(model: &Gpt, val: &[usize], t: usize, starts: &[usize]) -> Vec<f64> {
     let v = model.cfg.vocab_size;
-    let mut rng = Rng::new(seed);
+    let n = starts.len();
     let mut sum = vec![0.0; t];
     no_grad(|| {
-        for _ in 0..n {
-            let s = rng.below(val.len() - t - 1);
+        for &s in starts {
             let z = model.forward(&val[s..s + t], 1, t).to_vec();
             for (i, row) in z.chunks_exact(v).enumerate() {
                 let m = row.iter().copied().fold(f32::MIN, f32::max) as f64;
@@ -62,11 +62,13 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let ctx_len = models[0].1.model.cfg.block_size;
     let long = 4 * ctx_len;
     let (_, split) = text_data(&text, long).map_err(|m| ctx.fail(m))?;
-    let learned = loss_per_position(&models[0].1.model, &split.val, ctx_len, windows, ctx.seed + 1);
+    let mut rng = Rng::new(ctx.seed + 1);
+    let starts: Vec<usize> = (0..windows).map(|_| rng.below(split.val.len() - long - 1)).collect();
+    let learned = loss_per_position(&models[0].1.model, &split.val, ctx_len, &starts);
     let rope_model = &mut models[1].1.model;
-    let rope = loss_per_position(rope_model, &split.val, long, windows, ctx.seed + 1);
+    let rope = loss_per_position(rope_model, &split.val, long, &starts);
     rope_model.set_window(ctx_len);
-    let windowed = loss_per_position(rope_model, &split.val, long, windows, ctx.seed + 1);
+    let windowed = loss_per_position(rope_model, &split.val, long, &starts);
     rope_model.set_window(0);
     let pts = |v: &[f64]| crate::moving_average(v, 4, 1);
     LineChart::new(
@@ -90,7 +92,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     ctx.set("loss_per_position", json!({"learned": learned, "rope": rope, "rope_window": windowed}));
     ctx.md(&format!(
         "Both models: the `baby` preset for {iters} steps on windows of {ctx_len} characters (final validation loss: learned {:.3}, RoPE {:.3}). \
-         Then {windows} random validation windows of {long} characters; the loss at each position is averaged over them.",
+         Then {windows} random validation windows of {long} characters, the same for every model (the learned one reads their first {ctx_len}); the loss at each position is averaged over them.",
         models[0].1.report.val_loss, models[1].1.report.val_loss
     ));
     ctx.table(
