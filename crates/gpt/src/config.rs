@@ -321,6 +321,15 @@ impl Preset {
                 m.mlp = if on { Mlp::SwiGlu } else { Mlp::Gelu };
                 m.bias = !on;
             }
+            "n_embd" => m.n_embd = us()?,
+            "block_size" => m.block_size = us()?,
+            "dropout" => m.dropout = fl()?,
+            "bias" => {
+                m.bias = v
+                    .trim()
+                    .parse::<bool>()
+                    .map_err(|_| bad("expected true or false"))?
+            }
             "batch_size" => t.batch_size = us()?,
             "max_iters" => t.max_iters = us()?,
             "lr" | "learning_rate" => t.lr = fl()?,

@@ -323,6 +323,50 @@ fn switches_round_trip_through_config_json_and_set() {
     let old = serde_json::json!({"n_layer": 2, "n_head": 2, "n_embd": 8, "block_size": 6,
         "vocab_size": 7, "dropout": 0.0, "bias": true});
     assert_eq!(GptConfig::from_json(&old).unwrap(), tiny());
+    // Every key of the model and the recipe can be set.
+    let mut all = Preset::get("baby").unwrap();
+    for kv in [
+        "n_layer=2",
+        "n_head=2",
+        "n_kv_head=1",
+        "n_embd=16",
+        "block_size=8",
+        "dropout=0.1",
+        "bias=false",
+        "pos=rope",
+        "rope_theta=500",
+        "norm=rmsnorm",
+        "mlp=swiglu",
+        "window=4",
+        "n_expert=2",
+        "top_k=1",
+        "moe_aux=0.1",
+        "attn=flash",
+        "llama=true",
+        "batch_size=3",
+        "max_iters=5",
+        "lr=0.01",
+        "min_lr=0.001",
+        "warmup=1",
+        "lr_decay_iters=5",
+        "beta1=0.8",
+        "beta2=0.9",
+        "weight_decay=0",
+        "grad_clip=2",
+        "eval_interval=2",
+        "eval_iters=1",
+        "sample_interval=0",
+        "grad_accum=2",
+        "checkpoint_every=1",
+        "data_order=sequential",
+    ] {
+        all.set(kv).unwrap_or_else(|e| panic!("{kv}: {e}"));
+    }
+    all.validate().unwrap();
+    assert_eq!(
+        (all.model.n_embd, all.model.block_size, all.model.dropout),
+        (16, 8, 0.1)
+    );
     // n_kv_head follows n_head until it is set, in either order.
     let heads = |sets: &[&str]| {
         let mut q = Preset::get("baby").unwrap();

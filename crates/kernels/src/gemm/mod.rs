@@ -385,26 +385,28 @@ pub fn sgemm_nt_rows(
     c: &mut [f32],
     ldc: usize,
 ) {
-    let (ta, tb) = (Trans::N, Trans::T);
-    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
     assert!(
         m <= gemv::MAX_ROWS,
         "sgemm_nt_rows: m={m} rows, at most {} are taken",
         gemv::MAX_ROWS
     );
-    if cfg.kernel == Kernel::Reference {
-        return sgemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
-    assert!(
-        cfg.kernel.is_available(),
-        "sgemm: kernel {:?} is not available on this CPU",
-        cfg.kernel
-    );
-    if m == 0 || n == 0 {
+    if handled_without_kernel(
+        cfg,
+        Trans::N,
+        Trans::T,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    ) {
         return;
-    }
-    if k == 0 {
-        return small::scale_c(m, n, beta, c, ldc);
     }
     let threads = if cfg.size_heuristics {
         let bytes = n.saturating_mul(k).saturating_mul(4);
@@ -416,6 +418,45 @@ pub fn sgemm_nt_rows(
     gemv::sgemm_nt_rows(
         cfg.kernel, threads, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
     );
+}
+
+/// The part every entry point shares: checks the arguments, then computes the product when no
+/// optimised kernel is needed (the reference path, an empty C, k = 0). True when C is done.
+#[allow(clippy::too_many_arguments)]
+fn handled_without_kernel(
+    cfg: &GemmConfig,
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> bool {
+    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
+    if cfg.kernel == Kernel::Reference {
+        sgemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return true;
+    }
+    assert!(
+        cfg.kernel.is_available(),
+        "sgemm: kernel {:?} is not available on this CPU",
+        cfg.kernel
+    );
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        small::scale_c(m, n, beta, c, ldc);
+        return true;
+    }
+    false
 }
 
 /// [`sgemm`] with an explicit [`GemmConfig`].
@@ -436,20 +477,8 @@ pub fn sgemm_with(
     c: &mut [f32],
     ldc: usize,
 ) {
-    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
-    if cfg.kernel == Kernel::Reference {
-        return sgemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
-    assert!(
-        cfg.kernel.is_available(),
-        "sgemm: kernel {:?} is not available on this CPU",
-        cfg.kernel
-    );
-    if m == 0 || n == 0 {
+    if handled_without_kernel(cfg, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
         return;
-    }
-    if k == 0 {
-        return small::scale_c(m, n, beta, c, ldc);
     }
     if cfg.size_heuristics && ta == Trans::N && tb == Trans::T && m <= gemv::MAX_ROWS {
         return sgemm_nt_rows(cfg, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
