@@ -269,7 +269,13 @@ pub fn labelled_scatter(
             y0 = y0.min(*y);
             y1 = y1.max(*y);
         }
-        let (px, py) = (0.12 * (x1 - x0).max(1e-9), 0.08 * (y1 - y0).max(1e-9));
+        // Room on the right for the longest label (≈ 8 px per character of a 730 px wide plot),
+        // so the rightmost point's label is not cut off.
+        let chars = points.iter().map(|(_, _, l)| l.chars().count()).max().unwrap_or(0);
+        let a = ((chars as f64 * 8.0 + 10.0) / 730.0).min(0.6);
+        let (span, py) = ((x1 - x0).max(1e-9), 0.08 * (y1 - y0).max(1e-9));
+        let px = 0.12 * span;
+        let px_right = (a * (span + px) / (1.0 - a)).max(px);
         let root = SVGBackend::new(path, (820, 620)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -277,7 +283,7 @@ pub fn labelled_scatter(
             .margin(14)
             .x_label_area_size(45)
             .y_label_area_size(60)
-            .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))?;
+            .build_cartesian_2d((x0 - px)..(x1 + px_right), (y0 - py)..(y1 + py))?;
         chart
             .configure_mesh()
             .x_desc(axes.0)
