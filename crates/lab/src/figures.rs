@@ -271,7 +271,11 @@ pub fn labelled_scatter(
         }
         // Room on the right for the longest label (≈ 8 px per character of a 730 px wide plot),
         // so the rightmost point's label is not cut off.
-        let chars = points.iter().map(|(_, _, l)| l.chars().count()).max().unwrap_or(0);
+        let chars = points
+            .iter()
+            .map(|(_, _, l)| l.chars().count())
+            .max()
+            .unwrap_or(0);
         let a = ((chars as f64 * 8.0 + 10.0) / 730.0).min(0.6);
         let (span, py) = ((x1 - x0).max(1e-9), 0.08 * (y1 - y0).max(1e-9));
         let px = 0.12 * span;
