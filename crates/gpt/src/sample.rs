@@ -80,6 +80,13 @@ pub fn choose(z: &[f32], s: &Sampling, rng: &mut Rng) -> usize {
 
 // ANCHOR_END: choose
 
+fn check_prompt(prompt: &[usize]) {
+    assert!(
+        !prompt.is_empty(),
+        "generate: the prompt needs at least one token"
+    );
+}
+
 /// `prompt` followed by `n` generated ids.
 pub fn generate(
     model: &Gpt,
@@ -88,10 +95,7 @@ pub fn generate(
     s: &Sampling,
     rng: &mut Rng,
 ) -> Vec<usize> {
-    assert!(
-        !prompt.is_empty(),
-        "generate: the prompt needs at least one token"
-    );
+    check_prompt(prompt);
     let mut ids = prompt.to_vec();
     let (v, bs) = (model.cfg.vocab_size, model.cfg.block_size);
     no_grad(|| {
@@ -116,10 +120,7 @@ pub fn generate_cached(
     s: &Sampling,
     rng: &mut Rng,
 ) -> Vec<usize> {
-    assert!(
-        !prompt.is_empty(),
-        "generate: the prompt needs at least one token"
-    );
+    check_prompt(prompt);
     let bs = model.cfg.block_size;
     let mut ids = prompt.to_vec();
     let mut cache = KvCache::new(&model.cfg);

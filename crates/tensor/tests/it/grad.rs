@@ -255,22 +255,26 @@ fn grouped_query_attention_gradients_and_reference() {
             sdpa(&t[0], &t[1], &t[2], &mask)
         });
         let var = |x: &(Vec<f32>, Vec<usize>)| Tensor::var(x.0.clone(), &x.1);
-        let (q, k, v) = (var(&q), var(&k), var(&v));
-        let w = Tensor::new(rand(&[2, 4, 5, 3], -1.0, 1.0, 63).0, &[2, 4, 5, 3]);
-        let (yf, yr) = (sdpa(&q, &k, &v, &mask), sdpa_reference(&q, &k, &v, &mask));
-        close(&yf.to_vec(), &yr.to_vec(), 1e-5, "gqa forward");
-        let (gf, gr) = (
-            yf.mul(&w).sum_all().backward(),
-            yr.mul(&w).sum_all().backward(),
+        fused_equals_reference(&var(&q), &var(&k), &var(&v), &mask, 63);
+    }
+}
+
+/// `sdpa` against `sdpa_reference`: the outputs, and q̄, k̄, v̄ of a random weighted sum of them.
+fn fused_equals_reference(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask, seed: u64) {
+    let w = Tensor::new(rand(q.shape(), -1.0, 1.0, seed).0, q.shape());
+    let (yf, yr) = (sdpa(q, k, v, mask), sdpa_reference(q, k, v, mask));
+    close(&yf.to_vec(), &yr.to_vec(), 1e-5, "sdpa forward");
+    let (gf, gr) = (
+        yf.mul(&w).sum_all().backward(),
+        yr.mul(&w).sum_all().backward(),
+    );
+    for (t, name) in [(q, "dq"), (k, "dk"), (v, "dv")] {
+        close(
+            &gf.get_or_zeros(t).to_vec(),
+            &gr.get_or_zeros(t).to_vec(),
+            1e-5,
+            name,
         );
-        for (t, name) in [(&q, "dq"), (&k, "dk"), (&v, "dv")] {
-            close(
-                &gf.get_or_zeros(t).to_vec(),
-                &gr.get_or_zeros(t).to_vec(),
-                1e-5,
-                name,
-            );
-        }
     }
 }
 
@@ -291,22 +295,7 @@ fn fused_attention_equals_reference() {
         .chain([AttnMask::Padding(vec![0, 2].into())])
     {
         let make = |s| Tensor::var(rand(&[2, 3, 4, 5], -2.0, 2.0, s).0, &[2, 3, 4, 5]);
-        let (q, k, v) = (make(30), make(31), make(32));
-        let w = Tensor::new(rand(&[2, 3, 4, 5], -1.0, 1.0, 33).0, &[2, 3, 4, 5]);
-        let (yf, yr) = (sdpa(&q, &k, &v, &mask), sdpa_reference(&q, &k, &v, &mask));
-        close(&yf.to_vec(), &yr.to_vec(), 1e-5, "sdpa forward");
-        let (gf, gr) = (
-            yf.mul(&w).sum_all().backward(),
-            yr.mul(&w).sum_all().backward(),
-        );
-        for (t, name) in [(&q, "dq"), (&k, "dk"), (&v, "dv")] {
-            close(
-                &gf.get_or_zeros(t).to_vec(),
-                &gr.get_or_zeros(t).to_vec(),
-                1e-5,
-                name,
-            );
-        }
+        fused_equals_reference(&make(30), &make(31), &make(32), &mask, 33);
     }
 }
 

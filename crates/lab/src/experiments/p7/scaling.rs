@@ -33,6 +33,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             p.model.n_layer = 1;
             p.model.n_embd = 16;
             p.model.n_head = 2;
+            p.model.n_kv_head = 2;
             p.model.block_size = 16;
             p.train.batch_size = 2;
         }

@@ -78,6 +78,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         p.model.n_layer = 1;
         p.model.n_embd = 48;
         p.model.n_head = 2;
+        p.model.n_kv_head = 2;
     }
     let (b, t) = (4, 256);
     let steps = ctx.size(8, 2);

@@ -56,6 +56,7 @@ fn pipeline(ctx: &mut Ctx, input: &std::path::Path, work: &std::path::Path) -> R
         p.model.n_layer = 1;
         p.model.n_embd = 16;
         p.model.n_head = 2;
+        p.model.n_kv_head = 2;
         p.model.block_size = 16;
         p.train.eval_interval = 2;
         p.train.eval_iters = 1;

@@ -205,15 +205,20 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
          held-out completion positions).",
         sft.val_loss, pairs.len(), held.len(), pairs.len(), held.len(), vocab.len(), probe.positions()
     ));
-    let mut rows = vec![vec!["SFT (reference)".into(), "—".into(), "0 (ties)".into(), "0".into(), "0".into(), "0".into(),
-        format!("{before_rate:.2}"), format!("{sft_val:.3}"), "—".into()]];
+    let mut rows = vec![vec!["SFT (reference)".into(), "0 (ties)".into(), "0".into(), "0".into(), "0".into(),
+        format!("{before_rate:.2}"), format!("{sft_val:.3}")]];
     for (lr, rep, _, rate, kl_own, val) in &arms {
         let last = rep.evals.last().expect("eval");
-        rows.push(vec![format!("DPO {}", label(*lr)), format!("{steps}"), format!("{:.2}", last.metrics.accuracy), format!("{:.3}", last.metrics.margin),
-            format!("{:.4}", last.kl), format!("{kl_own:.4}"), format!("{rate:.2}"), format!("{val:.3}"), format!("{:.0}", rep.wall_seconds)]);
+        rows.push(vec![format!("DPO {}", label(*lr)), format!("{:.2}", last.metrics.accuracy), format!("{:.3}", last.metrics.margin),
+            format!("{:.4}", last.kl), format!("{kl_own:.4}"), format!("{rate:.2}"), format!("{val:.3}")]);
     }
-    ctx.table(&["model", "DPO steps", "held-out accuracy", "held-out margin (nats)", "KL on held-out pairs (nats/char)",
-        "KL on own samples (nats/char)", "e's per 100 chars, fresh samples", "validation loss", "DPO seconds"], &rows);
+    let dpo_secs: Vec<String> = arms.iter().map(|a| format!("{:.0}", a.1.wall_seconds)).collect();
+    ctx.md(&format!(
+        "Each DPO run: {steps} steps, {} s. Columns: preference accuracy and implicit reward margin on the held-out pairs; KL to the \
+         reference per character, on the held-out completions and along the policy's own samples; e's per 100 characters of fresh samples.",
+        dpo_secs.join(" / ")
+    ));
+    ctx.table(&["model", "accuracy", "margin (nats)", "KL held-out", "KL own samples", "e's / 100 chars", "validation loss"], &rows);
     ctx.md(&format!(
         "Fresh samples: {} completions ({n_fresh} per held-out prompt, the same seed for every model). Tiny Shakespeare itself has \
          {text_rate:.2} e's per 100 characters.",

@@ -103,7 +103,8 @@ fn with_and_without(
         "position of the new token (tokens in the context)",
         "milliseconds per token",
     )
-    .legend(LegendPosition::UpperLeft)
+    // Where the uncached run stops short, the upper right is free; otherwise the upper left is.
+    .legend(if n_cached > n_plain { LegendPosition::UpperRight } else { LegendPosition::UpperLeft })
     .series(Series::new("without the cache (whole sequence re-run)", points(&without)))
     .series(Series::new("with the KV cache (one new position)", points(&with)).dashed())
     .draw(&ctx.figure(figure))?;
