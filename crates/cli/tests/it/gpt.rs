@@ -48,22 +48,16 @@ fn train_then_sample() {
         "20",
     ];
     args.extend(sets);
-    let out = tfs(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let line = json_line(
+        &tfs(&args),
+        &[
+            "iterations",
+            "wall_seconds",
+            "tokens_per_s",
+            "train_loss",
+            "val_loss",
+        ],
     );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
-    for key in [
-        "iterations",
-        "wall_seconds",
-        "tokens_per_s",
-        "train_loss",
-        "val_loss",
-    ] {
-        assert!(line[key].is_number(), "{key} missing from {line}");
-    }
     assert_eq!(line["iterations"], 20);
     assert!(
         out_dir.join("log.jsonl").exists() && out_dir.join("checkpoint/model.safetensors").exists()
@@ -213,23 +207,17 @@ fn dpo_from_a_trained_checkpoint() {
             "3",
         ]
     };
-    let out = tfs(&dpo_args("8"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let line = json_line(
+        &tfs(&dpo_args("8")),
+        &[
+            "train_pairs",
+            "heldout_pairs",
+            "heldout_accuracy",
+            "heldout_margin",
+            "kl",
+            "wall_seconds",
+        ],
     );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
-    for key in [
-        "train_pairs",
-        "heldout_pairs",
-        "heldout_accuracy",
-        "heldout_margin",
-        "kl",
-        "wall_seconds",
-    ] {
-        assert!(line[key].is_number(), "{key} missing from {line}");
-    }
     assert_eq!(line["steps"], 4);
     let log = std::fs::read_to_string(dpo.join("log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 4, "{log}");
@@ -598,4 +586,18 @@ fn bench_generate_on_the_hf_fixture() {
         !out.status.success() && err.contains("exceed the model's context of 32"),
         "{err}"
     );
+}
+
+/// The one JSON line a successful command printed, with every key in `keys` a number.
+fn json_line(out: &std::process::Output, keys: &[&str]) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    for key in keys {
+        assert!(line[*key].is_number(), "{key} missing from {line}");
+    }
+    line
 }

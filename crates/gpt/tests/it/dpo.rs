@@ -10,7 +10,6 @@ use tfs_gpt::dpo::{
 };
 use tfs_gpt::sample::{generate, Sampling};
 use tfs_gpt::Gpt;
-use tfs_math::gradcheck::GradCheck;
 use tfs_math::Rng;
 use tfs_tensor::nn::Module;
 use tfs_tensor::{no_grad, Tensor};
@@ -53,44 +52,22 @@ fn dpo_loss_gradient_matches_central_differences() {
     let reference = frozen_copy(&tiny_model(2));
     let ps = pairs();
     let r = pair_logprobs(&reference, &ps, 2);
-    let params = m.parameters();
-    let theta: Vec<Vec<f64>> = params
-        .iter()
-        .map(|(_, p)| p.to_vec().iter().map(|&v| v as f64).collect())
-        .collect();
-    let cfg = GradCheck {
-        eps: 5e-3,
-        floor: 1e-2,
-        max_per_tensor: Some(4),
-        seed: 5,
-    };
     let n = ps.len();
-    let report = cfg.run(&theta, |th| {
-        for ((_, p), v) in params.iter().zip(th) {
-            p.assign(&v.iter().map(|&x| x as f32).collect::<Vec<_>>());
-        }
-        let seqs: Vec<(&[usize], &[usize])> = ps
-            .iter()
-            .map(|p| (&p.prompt[..], &p.chosen[..]))
-            .chain(ps.iter().map(|p| (&p.prompt[..], &p.rejected[..])))
-            .collect();
-        let lp = sequence_logprobs(&m, &seqs);
-        // β = 1 so that the gradient is well above the f32 noise of the differences.
-        let (loss, _) = dpo_loss(&lp.narrow(0, 0, n), &lp.narrow(0, n, n), &r.0, &r.1, 1.0);
-        let g = loss.backward();
-        let grads = params
-            .iter()
-            .map(|(_, p)| {
-                g.get_or_zeros(p)
-                    .to_vec()
-                    .iter()
-                    .map(|&v| v as f64)
-                    .collect()
-            })
-            .collect();
-        (loss.item() as f64, grads)
-    });
-    report.assert_below(2e-2);
+    crate::check_gradient(
+        &m,
+        |m| {
+            let seqs: Vec<(&[usize], &[usize])> = ps
+                .iter()
+                .map(|p| (&p.prompt[..], &p.chosen[..]))
+                .chain(ps.iter().map(|p| (&p.prompt[..], &p.rejected[..])))
+                .collect();
+            let lp = sequence_logprobs(m, &seqs);
+            // β = 1 so that the gradient is well above the f32 noise of the differences.
+            dpo_loss(&lp.narrow(0, 0, n), &lp.narrow(0, n, n), &r.0, &r.1, 1.0).0
+        },
+        5,
+        2e-2,
+    );
 }
 
 #[test]
