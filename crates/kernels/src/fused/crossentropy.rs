@@ -10,12 +10,13 @@
 //! ```
 //!
 //! The fast version reads each row twice (max, then exp-and-sum, writing e^(z−m) into dz) and
-//! writes dz once more scaled; the reference computes softmax, the loss and the gradient as three
+//! writes dz once more scaled (a row of GPT-2's 50257 logits is 201 KB, so the second and third
+//! passes read it from L2); the reference computes softmax, the loss and the gradient as three
 //! separate passes in f64 sums. The loss is accumulated in f64 either way.
 //!
 //! Left out: label smoothing, ignored targets (padding), class weights.
 
-use super::{exp_approx, simd_fn, use_reference};
+use super::{exp_approx_with, max_fast, simd_fn, use_reference, MulAdd};
 
 fn check(logits: &[f32], targets: &[usize], dlogits: &[f32], vocab: usize) {
     assert!(
@@ -76,27 +77,38 @@ pub fn cross_entropy(logits: &[f32], targets: &[usize], dlogits: &mut [f32], voc
     loss / rows.max(1) as f64
 }
 
-simd_fn!(fn exp_row(z: &[f32], e: &mut [f32]) -> (f32, f32) = exp_row_body);
+simd_fn!(fma fn exp_row(z: &[f32], e: &mut [f32]) -> (f32, f32) = exp_row_body);
 simd_fn!(fn scale_row(x: &mut [f32], a: f32) = scale_row_body);
 
-/// Writes e^(z − max z) into `e`; returns (max z, Σ e).
+/// Writes e^(z − max z) into `e`; returns (max z, Σ e). Sixteen running maxima and sums, so that
+/// both loops vectorise (one accumulator would serialise them).
 #[inline(always)]
-fn exp_row_body(z: &[f32], e: &mut [f32]) -> (f32, f32) {
-    let m = z.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    // 16 partial sums, so the loop vectorises (one f32 accumulator would serialise it).
+fn exp_row_body<M: MulAdd>(z: &[f32], e: &mut [f32]) -> (f32, f32) {
+    let mut maxes = [f32::NEG_INFINITY; 16];
+    let mut chunks = z.chunks_exact(16);
+    for c in &mut chunks {
+        for (m, &v) in maxes.iter_mut().zip(c) {
+            *m = max_fast(*m, v);
+        }
+    }
+    let m = chunks
+        .remainder()
+        .iter()
+        .chain(&maxes)
+        .fold(f32::NEG_INFINITY, |a, &b| max_fast(a, b));
     let mut acc = [0.0f32; 16];
-    let (zc, ec) = (z.chunks_exact(16), e.chunks_exact_mut(16));
-    let (zr, er): (Vec<f32>, usize) = (zc.remainder().to_vec(), z.len() - zc.remainder().len());
-    for (zs, es) in zc.zip(ec) {
+    let (zc, mut ec) = (z.chunks_exact(16), e.chunks_exact_mut(16));
+    let zr = zc.remainder();
+    for (zs, es) in zc.zip(&mut ec) {
         for i in 0..16 {
-            es[i] = exp_approx(zs[i] - m);
+            es[i] = exp_approx_with::<M>(zs[i] - m);
             acc[i] += es[i];
         }
     }
     let mut sum: f32 = acc.iter().sum();
-    for (k, &v) in zr.iter().enumerate() {
-        e[er + k] = exp_approx(v - m);
-        sum += e[er + k];
+    for (d, &v) in ec.into_remainder().iter_mut().zip(zr) {
+        *d = exp_approx_with::<M>(v - m);
+        sum += *d;
     }
     (m, sum)
 }

@@ -10,8 +10,7 @@
 //! the bias gradient is the column sum of dx. Left out: other activations (ReLU is a max, left to
 //! the compiler), dropout.
 
-use super::gelu::gelu_forward;
-use super::{simd_fn, use_reference};
+use super::{simd_fn, use_reference, MulAdd};
 
 /// Reference of [`bias_gelu`].
 pub fn bias_gelu_reference(x: &[f32], bias: &[f32], pre: &mut [f32], y: &mut [f32]) {
@@ -33,13 +32,25 @@ pub fn bias_gelu(x: &[f32], bias: &[f32], pre: &mut [f32], y: &mut [f32]) {
     if use_reference() {
         return bias_gelu_reference(x, bias, pre, y);
     }
-    for (row, p) in x
-        .chunks_exact(bias.len())
-        .zip(pre.chunks_exact_mut(bias.len()))
+    bias_gelu_rows(x, bias, pre, y);
+}
+
+simd_fn!(fma fn bias_gelu_rows(x: &[f32], bias: &[f32], pre: &mut [f32], y: &mut [f32]) = bias_gelu_body);
+
+/// One pass: each row's `pre = x + b` is still in L1 when its GELU is taken.
+#[inline(always)]
+fn bias_gelu_body<M: MulAdd>(x: &[f32], bias: &[f32], pre: &mut [f32], y: &mut [f32]) {
+    let c = bias.len();
+    for ((row, p), yr) in x
+        .chunks_exact(c)
+        .zip(pre.chunks_exact_mut(c))
+        .zip(y.chunks_exact_mut(c))
     {
-        add(row, bias, p);
+        for ((p, &x), &b) in p.iter_mut().zip(row).zip(bias) {
+            *p = x + b;
+        }
+        super::gelu::forward_body::<M>(p, yr);
     }
-    gelu_forward(pre, y);
 }
 
 fn check_bias(x: &[f32], bias: &[f32], pre: &[f32], y: &[f32]) {

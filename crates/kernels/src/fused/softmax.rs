@@ -12,7 +12,7 @@
 //! [`super::exp_approx`]. Left out: the backward (dx = y ⊙ (dy − ⟨dy, y⟩)), fused into attention
 //! later.
 
-use super::{exp_approx, simd_fn, use_reference};
+use super::{exp_approx_with, max_fast, simd_fn, use_reference, MulAdd};
 
 /// Which columns of a row take part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub fn softmax_rows_reference(x: &mut [f32], rows: usize, cols: usize, mask: Mas
     check(x, rows, cols, mask);
     for (r, row) in x.chunks_exact_mut(cols.max(1)).take(rows).enumerate() {
         let (seen, hidden) = row.split_at_mut(visible(mask, r, cols));
-        let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| max_fast(m, v));
         let mut sum = 0.0;
         for v in seen.iter_mut() {
             *v = (*v - max).exp();
@@ -76,34 +76,34 @@ pub fn softmax_rows(x: &mut [f32], rows: usize, cols: usize, mask: Mask) {
     }
 }
 
-simd_fn!(fn softmax_row(row: &mut [f32]) = softmax_row_body);
+simd_fn!(fma fn softmax_row(row: &mut [f32]) = softmax_row_body);
 
 #[inline(always)]
-fn softmax_row_body(row: &mut [f32]) {
+fn softmax_row_body<M: MulAdd>(row: &mut [f32]) {
     // Sixteen running maxima and sums so that the loops vectorise (no serial dependency).
     let mut maxes = [f32::NEG_INFINITY; 16];
     let mut chunks = row.chunks_exact(16);
     for c in &mut chunks {
         for (m, &v) in maxes.iter_mut().zip(c) {
-            *m = m.max(v);
+            *m = max_fast(*m, v);
         }
     }
     let max = chunks
         .remainder()
         .iter()
         .chain(&maxes)
-        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        .fold(f32::NEG_INFINITY, |m, &v| max_fast(m, v));
     let mut sums = [0.0f32; 16];
     let mut chunks = row.chunks_exact_mut(16);
     for c in &mut chunks {
         for (s, v) in sums.iter_mut().zip(c.iter_mut()) {
-            *v = exp_approx(*v - max);
+            *v = exp_approx_with::<M>(*v - max);
             *s += *v;
         }
     }
     let mut sum: f32 = sums.iter().sum();
     for v in chunks.into_remainder() {
-        *v = exp_approx(*v - max);
+        *v = exp_approx_with::<M>(*v - max);
         sum += *v;
     }
     let inv = 1.0 / sum;

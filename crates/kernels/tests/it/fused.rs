@@ -3,7 +3,6 @@
 
 use super::TestRng;
 use tfs_kernels::fused::adamw::{adamw_step, adamw_step_reference, AdamW};
-use tfs_kernels::fused::exp_approx;
 use tfs_kernels::fused::gelu::{
     gelu_backward, gelu_backward_reference, gelu_forward, gelu_forward_reference,
 };
@@ -12,6 +11,7 @@ use tfs_kernels::fused::layernorm::{
     layernorm_forward_reference,
 };
 use tfs_kernels::fused::softmax::{softmax_rows, softmax_rows_reference, Mask};
+use tfs_kernels::fused::{exp_approx, exp_approx_with, Fused, Unfused};
 
 const LENS: [usize; 9] = [0, 1, 2, 15, 16, 17, 33, 100, 769];
 
@@ -33,15 +33,21 @@ fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
 #[test]
 fn exp_approx_is_within_3e7_relative_over_its_range() {
     // e^x is exact to ~1 ulp (6e-8) in f32; the bound leaves room for the polynomial and the
-    // reduction, and is what the kernels' tolerances below are built on.
-    let mut worst = 0.0f64;
-    for i in 0..=200_000 {
-        let x = -87.0 + 175.0 * i as f64 / 200_000.0;
-        let got = exp_approx(x as f32) as f64;
-        let want = (x as f32 as f64).exp();
-        worst = worst.max(((got - want) / want).abs());
+    // reduction, and is what the kernels' tolerances below are built on. Both forms: separate
+    // multiplies and adds, and the fused multiply-adds of the FMA builds.
+    for (form, exp) in [
+        ("unfused", exp_approx_with::<Unfused> as fn(f32) -> f32),
+        ("fused", exp_approx_with::<Fused>),
+    ] {
+        let mut worst = 0.0f64;
+        for i in 0..=200_000 {
+            let x = -87.0 + 175.0 * i as f64 / 200_000.0;
+            let got = exp(x as f32) as f64;
+            let want = (x as f32 as f64).exp();
+            worst = worst.max(((got - want) / want).abs());
+        }
+        assert!(worst < 3e-7, "{form}: worst relative error {worst:e}");
     }
-    assert!(worst < 3e-7, "worst relative error {worst:e}");
     assert!(exp_approx(f32::NAN).is_nan());
     assert_eq!(exp_approx(-1000.0), exp_approx(-87.3));
     assert!(exp_approx(1000.0).is_finite());
@@ -104,7 +110,7 @@ fn gelu_matches_reference() {
         let (mut got, mut want) = (vec![0.0; n], vec![0.0; n]);
         gelu_forward(&x, &mut got);
         gelu_forward_reference(&x, &mut want);
-        // tanh through 1 − 2/(e^(2u)+1) has absolute (not relative) error ~1e-7 near 0, and
+        // y = x − x/(e^(2u)+1): s = 1/(e^(2u)+1) has absolute error ~1e-7 (exp_approx's 3e-7 times s), and
         // the output scales it by |x| ≤ 8.
         close(&got, &want, 1e-6, "gelu forward");
         gelu_backward(&x, &dy, &mut got);
@@ -348,5 +354,19 @@ fn bias_gelu_and_residual_add_match_references() {
         residual_add(&x, &r, &mut y1);
         residual_add_reference(&x, &r, &mut y2);
         close(&y1, &y2, 0.0, "residual_add");
+    }
+}
+
+#[test]
+fn a_nan_logit_makes_its_row_nan_in_softmax_and_cross_entropy() {
+    // The fast row maximum may drop a NaN (`max_fast`); the NaN must still reach the output.
+    use tfs_kernels::fused::crossentropy::cross_entropy;
+    for at in [0, 5, 16, 20, 39] {
+        let mut x: Vec<f32> = (0..40).map(|i| (i as f32 * 0.37).sin()).collect();
+        x[at] = f32::NAN;
+        let mut d = vec![0.0; 40];
+        assert!(cross_entropy(&x, &[3], &mut d, 40).is_nan(), "NaN at {at}");
+        softmax_rows(&mut x, 1, 40, Mask::None);
+        assert!(x.iter().all(|v| v.is_nan()), "NaN at {at}: {x:?}");
     }
 }

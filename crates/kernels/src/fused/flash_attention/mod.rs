@@ -72,7 +72,7 @@ mod reference;
 
 pub use reference::{attention_backward_reference, attention_reference};
 
-use super::{exp_approx, simd_fn, use_reference};
+use super::{exp_approx, exp_approx_with, max_fast, simd_fn, use_reference, MulAdd};
 use crate::{pool, sgemm_with, GemmConfig, Trans};
 
 /// Query rows per tile.
@@ -192,32 +192,32 @@ fn row_max_body(x: &[f32]) -> f32 {
     let mut chunks = x.chunks_exact(16);
     for c in &mut chunks {
         for (m, &v) in lanes.iter_mut().zip(c) {
-            *m = m.max(v);
+            *m = max_fast(*m, v);
         }
     }
     let tail = chunks
         .remainder()
         .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        .fold(f32::NEG_INFINITY, |m, &v| max_fast(m, v));
     lanes.iter().fold(tail, |m, &v| m.max(v))
 }
 
-simd_fn!(fn exp_sub_sum(x: &mut [f32], sub: f32) -> f32 = exp_sub_sum_body);
+simd_fn!(fma fn exp_sub_sum(x: &mut [f32], sub: f32) -> f32 = exp_sub_sum_body);
 
 /// x ← e^(x − sub), returning Σ x.
 #[inline(always)]
-fn exp_sub_sum_body(x: &mut [f32], sub: f32) -> f32 {
+fn exp_sub_sum_body<M: MulAdd>(x: &mut [f32], sub: f32) -> f32 {
     let mut lanes = [0.0f32; 16];
     let mut chunks = x.chunks_exact_mut(16);
     for c in &mut chunks {
         for (s, v) in lanes.iter_mut().zip(c.iter_mut()) {
-            *v = exp_approx(*v - sub);
+            *v = exp_approx_with::<M>(*v - sub);
             *s += *v;
         }
     }
     let mut sum: f32 = lanes.iter().sum();
     for v in chunks.into_remainder() {
-        *v = exp_approx(*v - sub);
+        *v = exp_approx_with::<M>(*v - sub);
         sum += *v;
     }
     sum
