@@ -2,8 +2,9 @@
 //! every call, so a parallel GEMM costs two channel messages and a condition-variable wait per
 //! helper thread instead of a thread spawn.
 //!
-//! Workers and waiting callers spin for up to 5 µs before they block, so that back-to-back
-//! calls do not pay a futex wake-up each.
+//! Workers and waiting callers spin for up to 5 µs, then poll while yielding their time slice
+//! for up to 500 µs, before they block, so that back-to-back calls do not pay a futex wake-up
+//! each (measured under [`YIELD`]).
 //!
 //! The model is fork-join over an index: [`run`]`(n, f)` calls `f(0)`, …, `f(n - 1)`, `f(0)` on
 //! the calling thread and the others on workers `1..n`, and returns when all are done. The closure
@@ -34,6 +35,30 @@ type Task = dyn Fn(usize) + Sync;
 /// waits for.
 const SPIN: Duration = Duration::from_micros(5);
 
+/// After [`SPIN`], a waiting thread keeps polling up to this long, giving its time slice away
+/// (`yield_now`) between polls, before it blocks on a futex. A training step calls the pool
+/// every few tens of µs (a GEMM, then elementwise work on the caller), so a worker that blocked
+/// after 5 µs paid a futex wake-up on nearly every GEMM. Measured on the `baby` GPT preset (300
+/// steps, best of 4, 2 cores): blocking after 5 µs 6.26 s; yielding up to 200 µs 5.70 s, 500 µs
+/// 5.36 s, 1.5 ms 5.96 s; spinning (no yield) up to 500 µs 5.57 s. Why longer polling slows
+/// the thread doing the work is not established (a guess: the two vCPUs share a core).
+const YIELD: Duration = Duration::from_micros(500);
+
+/// Whether a thread that started waiting at `since` should keep polling (spinning, then
+/// yielding) rather than block.
+fn keep_polling(since: Instant) -> bool {
+    let waited = since.elapsed();
+    if waited < SPIN {
+        std::hint::spin_loop();
+        true
+    } else if waited < YIELD {
+        std::thread::yield_now();
+        true
+    } else {
+        false
+    }
+}
+
 /// Counts the helper tasks of one [`run`] call that have not finished yet.
 struct Latch {
     remaining: AtomicUsize,
@@ -54,14 +79,13 @@ impl Latch {
     fn wait(&self) {
         let start = Instant::now();
         while self.remaining.load(Ordering::Acquire) > 0 {
-            if start.elapsed() > SPIN {
+            if !keep_polling(start) {
                 let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
                 while self.remaining.load(Ordering::Acquire) > 0 {
                     guard = self.done.wait(guard).unwrap_or_else(|e| e.into_inner());
                 }
                 return;
             }
-            std::hint::spin_loop();
         }
     }
 }
@@ -123,10 +147,7 @@ fn worker_loop(rx: Receiver<Job>) {
         let job = match rx.try_recv() {
             Ok(job) => job,
             Err(TryRecvError::Disconnected) => return,
-            Err(TryRecvError::Empty) if idle_since.elapsed() < SPIN => {
-                std::hint::spin_loop();
-                continue;
-            }
+            Err(TryRecvError::Empty) if keep_polling(idle_since) => continue,
             Err(TryRecvError::Empty) => match rx.recv() {
                 Ok(job) => job,
                 Err(_) => return,

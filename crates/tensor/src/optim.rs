@@ -35,11 +35,7 @@ pub fn clip_grad_norm(params: &Named, grads: &Grads, max: f32) -> f32 {
     let mut sq = 0.0f64;
     for (_, p) in params {
         if let Some(g) = grads.get(p) {
-            sq += g
-                .data()
-                .iter()
-                .map(|&v| (v as f64) * (v as f64))
-                .sum::<f64>();
+            sq += tfs_kernels::fused::elementwise::sum_squares(&g.data());
         }
     }
     let norm = sq.sqrt() as f32;

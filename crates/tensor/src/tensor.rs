@@ -98,6 +98,27 @@ pub mod cache {
 
     /// An empty vector with room for `n` elements, reused when one is free.
     pub fn take(n: usize) -> Vec<f32> {
+        let mut v = reuse(n);
+        v.clear();
+        v
+    }
+
+    /// `n` elements whose values are left over from the buffer's last use (zeros when it is
+    /// new): for an output the caller overwrites in full, which saves [`zeros`]' memset. Free
+    /// buffers keep their length, so every element handed out here has been written before (no
+    /// uninitialised memory, no `unsafe`).
+    pub fn for_overwrite(n: usize) -> Vec<f32> {
+        let mut v = reuse(n);
+        if v.len() >= n {
+            v.truncate(n);
+        } else {
+            v.resize(n, 0.0);
+        }
+        v
+    }
+
+    /// A free buffer with room for `n` elements, with its old length, or a new empty one.
+    fn reuse(n: usize) -> Vec<f32> {
         if n < MIN_CACHED {
             return Vec::with_capacity(n);
         }
@@ -117,7 +138,7 @@ pub mod cache {
     }
 
     /// Keeps `v` for reuse (or frees it when the cache is full or it is small).
-    pub(crate) fn give(mut v: Vec<f32>) {
+    pub(crate) fn give(v: Vec<f32>) {
         let c = v.capacity();
         if c < MIN_CACHED {
             return;
@@ -126,7 +147,6 @@ pub mod cache {
         let _ = FREE.try_with(|f| {
             let mut f = f.borrow_mut();
             if f.bytes + c * 4 <= limit {
-                v.clear();
                 f.bytes += c * 4;
                 f.lists.entry(c).or_default().push(v);
             }

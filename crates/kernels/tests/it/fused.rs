@@ -370,3 +370,20 @@ fn a_nan_logit_makes_its_row_nan_in_softmax_and_cross_entropy() {
         assert!(x.iter().all(|v| v.is_nan()), "NaN at {at}: {x:?}");
     }
 }
+
+#[test]
+fn sum_squares_matches_reference() {
+    use tfs_kernels::fused::elementwise::{sum_squares, sum_squares_reference};
+    let mut rng = TestRng::new(9);
+    for n in LENS.iter().copied().chain([100_003]) {
+        let x = vec(&mut rng, n, 3.0);
+        let (got, want) = (sum_squares(&x), sum_squares_reference(&x));
+        // f64 sums of ≤ 1e5 positive terms in another order: relative 1e-12 is ample.
+        assert!(
+            (got - want).abs() <= 1e-12 * want.max(1e-300),
+            "n {n}: {got} vs {want}"
+        );
+    }
+    assert!(sum_squares(&[1.0, f32::NAN, 2.0]).is_nan());
+    assert_eq!(sum_squares(&[]), 0.0);
+}

@@ -10,7 +10,7 @@
 
 use super::{broadcast_shape, broadcast_strides, for_each_offset};
 use crate::op::{BinaryOp, Op, UnaryOp};
-use crate::tensor::cache::{take, zeros, CollectBuf};
+use crate::tensor::cache::{for_overwrite, take, CollectBuf};
 use crate::tensor::Tensor;
 use tfs_kernels::fused::gelu;
 
@@ -80,7 +80,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
         UnaryOp::Sqrt => d.iter().map(|v| v.sqrt()).collect_buf(),
         UnaryOp::Relu => d.iter().map(|&v| v.max(0.0)).collect_buf(),
         UnaryOp::Gelu => {
-            let mut y = zeros(d.len());
+            let mut y = for_overwrite(d.len());
             gelu::gelu_forward(&d, &mut y);
             y
         }
@@ -105,7 +105,7 @@ pub(crate) fn unary_backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32]) -> V
             .map(|((&x, _), &g)| if x > 0.0 { g } else { 0.0 })
             .collect_buf(),
         UnaryOp::Gelu => {
-            let mut dx = zeros(x.len());
+            let mut dx = for_overwrite(x.len());
             gelu::gelu_backward(x, dy, &mut dx);
             dx
         }

@@ -24,7 +24,7 @@
 //! computes the same function keeping one float per query row instead).
 
 use crate::op::Op;
-use crate::tensor::cache::zeros;
+use crate::tensor::cache::{for_overwrite, zeros};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 use tfs_kernels::fused::softmax;
@@ -101,7 +101,12 @@ pub fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
     let (b, h, tq, tk, hs) = dims(q, k, v, mask);
     let (hkv, scale) = (k.dim(1), 1.0 / (hs as f32).sqrt());
     let g = h / hkv;
-    let (mut out, mut probs) = (zeros(b * h * tq * hs), zeros(b * h * tq * tk));
+    // Both written in full: the products have β = 0, and each row of probs is its softmax
+    // between zeros outside the mask's range.
+    let (mut out, mut probs) = (
+        for_overwrite(b * h * tq * hs),
+        for_overwrite(b * h * tq * tk),
+    );
     {
         let (qd, kd, vd) = (q.data(), k.data(), v.data());
         let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);

@@ -11,7 +11,7 @@
 //! is both faster and the same arithmetic. Every transpose above is a GEMM flag, not a copy.
 
 use crate::op::Op;
-use crate::tensor::cache::{take, zeros};
+use crate::tensor::cache::{for_overwrite, take, zeros};
 use crate::tensor::Tensor;
 use tfs_kernels::{sgemm, Trans};
 
@@ -59,7 +59,7 @@ impl Tensor {
     /// `self @ o`: `(…, m, k) @ (…, k, n)` or `(…, m, k) @ (k, n)`.
     pub fn matmul(&self, o: &Tensor) -> Tensor {
         let (batch, m, k, n, shared) = dims(self.shape(), o.shape());
-        let mut out = zeros(batch * m * n);
+        let mut out = for_overwrite(batch * m * n); // every product below has β = 0
         {
             let (a, b) = (self.data(), o.data());
             if shared {
@@ -138,7 +138,7 @@ pub(crate) fn matmul_backward(
     let (batch, m, k, n, shared) = dims(a.shape(), b.shape());
     let (ad, bd) = (a.data(), b.data());
     let da = need.0.then(|| {
-        let mut da = zeros(batch * m * k);
+        let mut da = for_overwrite(batch * m * k); // β = 0
         if shared {
             gemm(false, true, batch * m, k, n, dc, &bd, 0.0, &mut da);
         } else {
@@ -164,11 +164,11 @@ pub(crate) fn matmul_backward(
     });
     let db = need.1.then(|| {
         if shared {
-            let mut db = zeros(k * n);
+            let mut db = for_overwrite(k * n); // β = 0
             gemm(true, false, k, n, batch * m, &ad, dc, 0.0, &mut db);
             db
         } else {
-            let mut db = zeros(batch * k * n);
+            let mut db = for_overwrite(batch * k * n); // β = 0
             for i in 0..batch {
                 let (ai, g) = (
                     &ad[i * m * k..(i + 1) * m * k],
@@ -203,12 +203,12 @@ pub(crate) fn linear_backward(
     let (n_out, n_in) = (w.dim(0), w.dim(1));
     let rows = x.numel() / n_in.max(1);
     let dx = need.0.then(|| {
-        let mut dx = zeros(rows * n_in);
+        let mut dx = for_overwrite(rows * n_in); // β = 0
         gemm(false, false, rows, n_in, n_out, dy, &w.data(), 0.0, &mut dx);
         dx
     });
     let dw = need.1.then(|| {
-        let mut dw = zeros(n_out * n_in);
+        let mut dw = for_overwrite(n_out * n_in); // β = 0
         gemm(true, false, n_out, n_in, rows, dy, &x.data(), 0.0, &mut dw);
         dw
     });

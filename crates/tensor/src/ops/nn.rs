@@ -19,7 +19,7 @@
 //! `ignore_index`; with no target left the loss is 0 (PyTorch: NaN).
 
 use crate::op::Op;
-use crate::tensor::cache::{copy, take, zeros, CollectBuf};
+use crate::tensor::cache::{copy, for_overwrite, take, zeros, CollectBuf};
 use crate::tensor::Tensor;
 use std::rc::Rc;
 use tfs_kernels::fused::{crossentropy, layernorm, softmax};
@@ -72,7 +72,12 @@ impl Tensor {
         );
         let keep: Vec<usize> = (0..n).filter(|&i| targets[i] != IGNORE).collect();
         let z = self.data();
-        let mut dz = zeros(n * v);
+        // Every row is written when every target counts; otherwise ignored rows stay zero.
+        let mut dz = if keep.len() == n {
+            for_overwrite(n * v)
+        } else {
+            zeros(n * v)
+        };
         let loss = if keep.is_empty() {
             0.0
         } else if keep.len() == n {
@@ -82,7 +87,7 @@ impl Tensor {
             keep.iter()
                 .for_each(|&i| zk.extend_from_slice(&z[i * v..(i + 1) * v]));
             let tk: Vec<usize> = keep.iter().map(|&i| targets[i]).collect();
-            let mut dk = zeros(zk.len());
+            let mut dk = for_overwrite(zk.len());
             let l = crossentropy::cross_entropy(&zk, &tk, &mut dk, v);
             for (j, &i) in keep.iter().enumerate() {
                 dz[i * v..(i + 1) * v].copy_from_slice(&dk[j * v..(j + 1) * v]);
@@ -108,7 +113,8 @@ impl Tensor {
             w.shape(),
             b.shape()
         );
-        let (mut y, mut mean, mut rstd) = (zeros(r * c), zeros(r), zeros(r));
+        let (mut y, mut mean, mut rstd) =
+            (for_overwrite(r * c), for_overwrite(r), for_overwrite(r));
         layernorm::layernorm_forward(
             &self.data(),
             &w.data(),

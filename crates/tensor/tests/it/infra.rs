@@ -231,6 +231,33 @@ fn freed_buffers_are_reused_and_not_counted_live() {
 }
 
 #[test]
+fn buffers_for_overwrite_are_reused_without_a_memset_and_every_element_written_before() {
+    use tfs_tensor::tensor::cache;
+    std::thread::spawn(|| {
+        let n = 1 << 16;
+        let t = Tensor::new(vec![7.0; n], &[n]);
+        let ptr = t.data().as_ptr();
+        drop(t);
+        // Shorter than the freed buffer: its old values, untouched.
+        let short = cache::for_overwrite(n - 100);
+        assert_eq!(short.as_ptr(), ptr, "the freed buffer is reused");
+        assert_eq!(short.len(), n - 100);
+        assert!(short.iter().all(|&v| v == 7.0), "left as it was");
+        drop(Tensor::new(short, &[n - 100]));
+        // Longer than its last use (same size class): the tail beyond it is zeros.
+        let long = cache::for_overwrite(n);
+        assert_eq!(long.as_ptr(), ptr);
+        assert!(long[..n - 100].iter().all(|&v| v == 7.0));
+        assert!(long[n - 100..].iter().all(|&v| v == 0.0));
+        drop(Tensor::new(long, &[n]));
+        // `take` still hands out an empty vector.
+        assert!(cache::take(n).is_empty());
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
 fn the_graph_lists_every_node_inputs_first() {
     let x = Tensor::new(vec![1.0, 2.0], &[1, 2]);
     let w = Tensor::var(vec![0.5, -0.5], &[2, 1]);
