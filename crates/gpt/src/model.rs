@@ -31,7 +31,7 @@ use crate::config::{AttnKernel, GptConfig, Mlp, Norm, Pos};
 use std::cell::{Cell, RefCell};
 use tfs_math::Rng;
 use tfs_tensor::nn::{join, normal, Dropout, LayerNorm, Linear, Module, RmsNorm};
-use tfs_tensor::{flash_sdpa, sdpa, AttnMask, Tensor};
+use tfs_tensor::{flash_sdpa, sdpa, sdpa_packed, AttnMask, Tensor};
 
 /// A linear layer with GPT-2's init: N(0, std²) weight, zero bias.
 fn linear(n_in: usize, n_out: usize, bias: bool, std: f64, rng: &mut Rng) -> Linear {
@@ -309,7 +309,16 @@ impl Block {
         let cfg = &self.cfg;
         let (h, hkv, hs) = (cfg.n_head, cfg.n_kv_head, cfg.head_size());
         let qkv = self.c_attn.forward(x); // (B, T, C + 2·Hkv·hs): q, then k, then v
-                                          // (B, T, n·hs) → (B, n, T, hs)
+        let mask = match cfg.window {
+            0 => AttnMask::Causal,
+            w => AttnMask::SlidingWindow(w),
+        };
+        // Training and evaluation without RoPE: attention reads the heads straight out of qkv
+        // and writes them side by side (`sdpa_packed`, tested equal to the route below).
+        if cache.is_none() && cfg.pos != Pos::Rope && cfg.attn == AttnKernel::Naive {
+            return self.attn_proj.forward(&sdpa_packed(&qkv, h, hkv, &mask));
+        }
+        // (B, T, n·hs) → (B, n, T, hs)
         let heads = |from: usize, n: usize| {
             qkv.narrow(2, from, n * hs)
                 .reshape(&[b, t, n, hs])
@@ -328,10 +337,6 @@ impl Block {
             lc.k = Some(k.clone());
             lc.v = Some(v.clone());
         }
-        let mask = match cfg.window {
-            0 => AttnMask::Causal,
-            w => AttnMask::SlidingWindow(w),
-        };
         let y = match cfg.attn {
             AttnKernel::Naive => sdpa(&q, &k, &v, &mask),
             AttnKernel::Flash => flash_sdpa(&q, &k, &v, &mask),

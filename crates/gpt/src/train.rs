@@ -219,11 +219,7 @@ fn grad_norms_by_layer(params: &[(String, Tensor)], grads: &Grads, n_layer: usiz
             continue;
         };
         if let (Some(g), true) = (grads.get(p), i < n_layer) {
-            sq[i] += g
-                .data()
-                .iter()
-                .map(|&v| (v as f64) * (v as f64))
-                .sum::<f64>();
+            sq[i] += tfs_kernels::fused::elementwise::sum_squares(&g.data());
         }
     }
     sq.into_iter().map(f64::sqrt).collect()

@@ -372,6 +372,11 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Vec<f32>) -> Vec<Option<Vec<f32>>> 
             let (gq, gk, gv) = attention::sdpa_backward(q, k, v, probs, &g);
             vec![Some(gq), Some(gk), Some(gv)]
         }
+        Op::SdpaPacked {
+            qkv, heads, probs, ..
+        } => vec![Some(attention::sdpa_packed_backward(
+            qkv, *heads, probs, &g,
+        ))],
         Op::FlashSdpa {
             q, k, v, mask, lse, ..
         } => {

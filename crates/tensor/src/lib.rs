@@ -37,7 +37,7 @@ pub mod tensor;
 pub mod train;
 
 pub use autograd::{Grads, GraphNode};
-pub use ops::attention::{sdpa, sdpa_reference, AttnMask};
+pub use ops::attention::{sdpa, sdpa_packed, sdpa_reference, AttnMask};
 pub use ops::flash_attention::flash_sdpa;
 pub use ops::nn::IGNORE;
 pub use tensor::{grad_enabled, memory, no_grad, DType, Storage, Tensor};

@@ -140,6 +140,15 @@ pub enum Op {
         mask: AttnMask,
         probs: Vec<f32>,
     },
+    /// Fused self-attention over the packed q|k|v projection `(B, T, (H + 2·Hkv)·hs)`, saving
+    /// the attention weights `P: (B, H, T, T)`.
+    SdpaPacked {
+        qkv: Tensor,
+        /// (H, Hkv).
+        heads: (usize, usize),
+        mask: AttnMask,
+        probs: Vec<f32>,
+    },
     /// Flash attention, saving one log-sum-exp per query row, `lse: (B, H, Tq)`; the backward
     /// recomputes the weights from it and reads the op's output.
     FlashSdpa {
@@ -158,7 +167,7 @@ impl Op {
         match self {
             Op::CrossEntropy { dlogits, .. } => give(dlogits),
             Op::Dropout { mask, .. } => give(mask),
-            Op::Sdpa { probs, .. } => give(probs),
+            Op::Sdpa { probs, .. } | Op::SdpaPacked { probs, .. } => give(probs),
             Op::FlashSdpa { lse, .. } => give(lse),
             Op::LayerNorm { mean, rstd, .. } => {
                 give(mean);
@@ -176,6 +185,7 @@ impl Op {
             Op::CrossEntropy { dlogits: v, .. }
             | Op::Dropout { mask: v, .. }
             | Op::Sdpa { probs: v, .. }
+            | Op::SdpaPacked { probs: v, .. }
             | Op::FlashSdpa { lse: v, .. } => v.len(),
             Op::RmsNorm { rstd: v, .. } => v.len(),
             Op::LayerNorm { mean, rstd, .. } => mean.len() + rstd.len(),
@@ -203,7 +213,8 @@ impl Op {
             | Op::MaskedFill { x, .. }
             | Op::Reshape(x)
             | Op::Transpose { x, .. }
-            | Op::Narrow { x, .. } => vec![x],
+            | Op::Narrow { x, .. }
+            | Op::SdpaPacked { qkv: x, .. } => vec![x],
             Op::Linear { x, w, b } => {
                 let mut v = vec![x, w];
                 v.extend(b.as_ref());
@@ -253,6 +264,7 @@ impl Op {
             Op::Cat { .. } => "cat",
             Op::Narrow { .. } => "narrow",
             Op::Sdpa { .. } => "sdpa",
+            Op::SdpaPacked { .. } => "sdpa_packed",
             Op::FlashSdpa { .. } => "flash_sdpa",
         }
     }

@@ -247,3 +247,220 @@ pub fn sdpa_reference(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Te
     };
     p.matmul(&v)
 }
+
+/// One-thread GEMM on row-major operands with leading dimensions: `C = op(A)·op(B) + β·C`, each
+/// matrix a view into a wider buffer (a head's columns of the packed q|k|v rows).
+#[allow(clippy::too_many_arguments)]
+fn gemm_ld(
+    (ta, tb): (bool, bool),
+    (m, n, k): (usize, usize, usize),
+    (a, lda): (&[f32], usize),
+    (b, ldb): (&[f32], usize),
+    beta: f32,
+    (c, ldc): (&mut [f32], usize),
+) {
+    let cfg = GemmConfig {
+        threads: 1,
+        ..GemmConfig::from_env()
+    };
+    let t = |x: bool| if x { Trans::T } else { Trans::N };
+    sgemm_with(
+        &cfg,
+        t(ta),
+        t(tb),
+        m,
+        n,
+        k,
+        1.0,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    );
+}
+
+/// Checks the packed projection and returns (B, T, W, hs) with W = (H + 2·Hkv)·hs.
+fn packed_dims(
+    qkv: &Tensor,
+    h: usize,
+    hkv: usize,
+    mask: &AttnMask,
+) -> (usize, usize, usize, usize) {
+    let ok = qkv.dims() == 3 && h > 0 && hkv > 0 && h.is_multiple_of(hkv);
+    let w = if ok { qkv.dim(2) } else { 0 };
+    assert!(
+        ok && w.is_multiple_of(h + 2 * hkv),
+        "sdpa_packed: qkv {:?} must be (B, T, (H + 2·Hkv)·hs) with H = {h} query heads and \
+         Hkv = {hkv} kv heads dividing H",
+        qkv.shape()
+    );
+    let b = qkv.dim(0);
+    if let AttnMask::Padding(l) | AttnMask::CausalPadding(l) = mask {
+        assert_eq!(
+            l.len(),
+            b,
+            "sdpa_packed: {} key lengths for batch {b}",
+            l.len()
+        );
+    }
+    (b, qkv.dim(1), w, w / (h + 2 * hkv))
+}
+
+// ANCHOR: sdpa_packed
+/// Self-attention read straight from the packed projection: `qkv: (B, T, (H + 2·Hkv)·hs)` holds
+/// each position's H query heads, then its Hkv key heads, then its Hkv value heads (what one
+/// `c_attn` linear layer produces), and the output `(B, T, H·hs)` has the heads side by side
+/// again (what `c_proj` reads). The same function as
+///
+/// ```text
+///   split qkv into q, k, v → (B, T, n, hs) → transpose to (B, n, T, hs) → sdpa → transpose back
+/// ```
+///
+/// without the six copies of that route and the nine of its backward (three zero-padded
+/// gradients of `narrow`, summed): every product reads a head as a (T, hs) view with leading
+/// dimension W, and q̄, k̄, v̄ are written into their columns of one (B, T, W) gradient. One task
+/// per batch row spreads the work over the threads (each task owns its rows of the output and
+/// of the gradient). k̄ and v̄ of a group of query heads accumulate in place (β = 1).
+pub fn sdpa_packed(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tensor {
+    let (b, t, w, hs) = packed_dims(qkv, h, hkv, mask);
+    let (g, c, scale) = (h / hkv, h * hs, 1.0 / (hs as f32).sqrt());
+    let (tt, bw) = (t * t, t * w);
+    let (mut out, mut probs) = (for_overwrite(b * t * c), for_overwrite(b * h * tt));
+    {
+        let x = qkv.data();
+        let x = &*x;
+        pool::per_task(
+            pool::default_threads(),
+            b,
+            vec![&mut out, &mut probs],
+            &[t * c, h * tt],
+            &|bi, parts| {
+                let [o, p] = parts else { unreachable!() };
+                let xb = &x[bi * bw..][..bw];
+                for hq in 0..h {
+                    let kv = hq / g;
+                    let (qo, ko, vo) = (hq * hs, (h + kv) * hs, (h + hkv + kv) * hs);
+                    let ph = &mut p[hq * tt..][..tt];
+                    gemm_ld(
+                        (false, true),
+                        (t, t, hs),
+                        (&xb[qo..], w),
+                        (&xb[ko..], w),
+                        0.0,
+                        (ph, t),
+                    );
+                    for (r, row) in ph.chunks_exact_mut(t.max(1)).enumerate() {
+                        let seen = mask.range(bi, r, t, t);
+                        let (lo, hi) = (seen.start, seen.end.max(seen.start));
+                        row[..lo].fill(0.0);
+                        row[hi..].fill(0.0);
+                        let vis = &mut row[lo..hi];
+                        vis.iter_mut().for_each(|x| *x *= scale);
+                        if !vis.is_empty() {
+                            let n = vis.len();
+                            softmax::softmax_rows(vis, 1, n, softmax::Mask::None);
+                        }
+                    }
+                    gemm_ld(
+                        (false, false),
+                        (t, hs, t),
+                        (ph, t),
+                        (&xb[vo..], w),
+                        0.0,
+                        (&mut o[qo..], c),
+                    );
+                }
+            },
+        );
+    }
+    Tensor::from_op_if(out, &[b, t, c], qkv.requires_grad(), || Op::SdpaPacked {
+        qkv: qkv.clone(),
+        heads: (h, hkv),
+        mask: mask.clone(),
+        probs,
+    })
+}
+// ANCHOR_END: sdpa_packed
+
+/// Backward of [`sdpa_packed`]: q̄|k̄|v̄ as one `(B, T, W)` gradient.
+pub(crate) fn sdpa_packed_backward(
+    qkv: &Tensor,
+    (h, hkv): (usize, usize),
+    probs: &[f32],
+    dout: &[f32],
+) -> Vec<f32> {
+    let (b, t, w) = (qkv.dim(0), qkv.dim(1), qkv.dim(2));
+    let hs = w / (h + 2 * hkv);
+    let (g, c, scale) = (h / hkv, h * hs, 1.0 / (hs as f32).sqrt());
+    let (tt, bw) = (t * t, t * w);
+    // Every column of every row is written: q̄ with β = 0, k̄ and v̄ with β = 0 by the first
+    // query head of their group.
+    let mut dx = for_overwrite(b * bw);
+    let x = qkv.data();
+    let x = &*x;
+    pool::per_task(
+        pool::default_threads(),
+        b,
+        vec![&mut dx],
+        &[bw],
+        &|bi, parts| {
+            let [d] = parts else { unreachable!() };
+            let xb = &x[bi * bw..][..bw];
+            let gb = &dout[bi * t * c..][..t * c];
+            let mut ds = for_overwrite(tt);
+            for hq in 0..h {
+                let (kv, first) = (hq / g, hq % g == 0);
+                let beta = if first { 0.0 } else { 1.0 };
+                let (qo, ko, vo) = (hq * hs, (h + kv) * hs, (h + hkv + kv) * hs);
+                let p = &probs[(bi * h + hq) * tt..][..tt];
+                // v̄ += Pᵀ Ō
+                gemm_ld(
+                    (true, false),
+                    (t, hs, t),
+                    (p, t),
+                    (&gb[qo..], c),
+                    beta,
+                    (&mut d[vo..], w),
+                );
+                // P̄ = Ō vᵀ, then S̄ = P ⊙ (P̄ − rowsum(P̄ ⊙ P)) / √hs
+                gemm_ld(
+                    (false, true),
+                    (t, t, hs),
+                    (&gb[qo..], c),
+                    (&xb[vo..], w),
+                    0.0,
+                    (&mut ds, t),
+                );
+                for (dr, pr) in ds.chunks_exact_mut(t.max(1)).zip(p.chunks_exact(t.max(1))) {
+                    let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                    dr.iter_mut()
+                        .zip(pr)
+                        .for_each(|(d, &p)| *d = p * (*d - dot) * scale);
+                }
+                // q̄ = S̄ k
+                gemm_ld(
+                    (false, false),
+                    (t, hs, t),
+                    (&ds, t),
+                    (&xb[ko..], w),
+                    0.0,
+                    (&mut d[qo..], w),
+                );
+                // k̄ += S̄ᵀ q
+                gemm_ld(
+                    (true, false),
+                    (t, hs, t),
+                    (&ds, t),
+                    (&xb[qo..], w),
+                    beta,
+                    (&mut d[ko..], w),
+                );
+            }
+            crate::tensor::cache::give(ds);
+        },
+    );
+    dx
+}

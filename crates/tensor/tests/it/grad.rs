@@ -7,7 +7,7 @@
 
 use tfs_math::gradcheck::GradCheck;
 use tfs_math::Rng;
-use tfs_tensor::{sdpa, sdpa_reference, AttnMask, Tensor, IGNORE};
+use tfs_tensor::{sdpa, sdpa_packed, sdpa_reference, AttnMask, Tensor, IGNORE};
 
 /// Checks `f`'s gradients at `inputs` (data, shape).
 pub fn check(inputs: &[(Vec<f32>, Vec<usize>)], f: impl Fn(&[Tensor]) -> Tensor) {
@@ -414,4 +414,67 @@ fn rope_scores_depend_only_on_the_offset() {
         .rope(5, 10000.0)
         .to_vec();
     close(&tail, &full[5 * d..], 1e-6, "rope offset");
+}
+
+/// The route `sdpa_packed` replaces: split the packed q|k|v rows, heads to axis 1, `sdpa`, heads
+/// back beside each other.
+fn packed_by_parts(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tensor {
+    let (b, t, w) = (qkv.dim(0), qkv.dim(1), qkv.dim(2));
+    let hs = w / (h + 2 * hkv);
+    let heads = |from: usize, n: usize| {
+        qkv.narrow(2, from, n * hs)
+            .reshape(&[b, t, n, hs])
+            .transpose(1, 2)
+    };
+    let (q, k, v) = (heads(0, h), heads(h * hs, hkv), heads((h + hkv) * hs, hkv));
+    sdpa(&q, &k, &v, mask)
+        .transpose(1, 2)
+        .reshape(&[b, t, h * hs])
+}
+
+#[test]
+fn packed_attention_equals_split_heads_then_sdpa() {
+    // (H, Hkv): multi-head, GQA, MQA; every mask; hs = 3, T = 4 and 5.
+    for (h, hkv, t) in [(3, 3, 4), (4, 2, 5), (4, 1, 4)] {
+        for mask in masks() {
+            let w = (h + 2 * hkv) * 3;
+            let x = Tensor::var(rand(&[2, t, w], -2.0, 2.0, 70).0, &[2, t, w]);
+            let (yp, yr) = (
+                sdpa_packed(&x, h, hkv, &mask),
+                packed_by_parts(&x, h, hkv, &mask),
+            );
+            assert_eq!(yp.shape(), yr.shape());
+            close(&yp.to_vec(), &yr.to_vec(), 1e-5, "sdpa_packed forward");
+            let wt = Tensor::new(rand(yr.shape(), -1.0, 1.0, 71).0, yr.shape());
+            let (gp, gr) = (
+                yp.mul(&wt).sum_all().backward(),
+                yr.mul(&wt).sum_all().backward(),
+            );
+            close(
+                &gp.get_or_zeros(&x).to_vec(),
+                &gr.get_or_zeros(&x).to_vec(),
+                1e-5,
+                &format!("sdpa_packed dqkv, H {h}, Hkv {hkv}, {mask:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn packed_attention_gradients_match_central_differences() {
+    for (h, hkv, mask) in [
+        (2, 2, AttnMask::Causal),
+        (4, 2, AttnMask::SlidingWindow(2)),
+        (2, 1, AttnMask::None),
+    ] {
+        let w = (h + 2 * hkv) * 3;
+        let x = rand(&[2, 4, w], -1.0, 1.0, 72);
+        check(&[x], |t| sdpa_packed(&t[0], h, hkv, &mask));
+    }
+}
+
+#[test]
+#[should_panic(expected = "sdpa_packed: qkv [2, 4, 10] must be (B, T, (H + 2·Hkv)·hs)")]
+fn packed_attention_rejects_a_width_that_is_not_whole_heads() {
+    let _ = sdpa_packed(&Tensor::zeros(&[2, 4, 10]), 2, 2, &AttnMask::Causal);
 }
