@@ -215,7 +215,19 @@ impl Optimizer for AdamW {
                 eps: self.eps,
                 weight_decay: self.decay.get(name).copied().unwrap_or(0.0),
             };
-            adamw_step(&mut p.update(), &g, m, v, &h, self.t);
+            // Large tensors are split over the kernel threads (the update is element-wise).
+            let (tasks, run) = crate::ops::runs(g.len(), 1, 16);
+            let (t, mut pd, g) = (self.t, p.update(), &*g);
+            tfs_kernels::pool::per_task(
+                tasks,
+                tasks,
+                vec![&mut pd, m, v],
+                &[run, run, run],
+                &|i, parts| {
+                    let [p, m, v] = parts else { unreachable!() };
+                    adamw_step(p, &g[i * run..][..p.len()], m, v, &h, t);
+                },
+            );
         }
     }
     fn set_lr(&mut self, lr: f32) {

@@ -13,6 +13,7 @@ use crate::op::{BinaryOp, Op, UnaryOp};
 use crate::tensor::cache::{for_overwrite, take, CollectBuf};
 use crate::tensor::Tensor;
 use tfs_kernels::fused::gelu;
+use tfs_kernels::pool;
 
 fn apply(op: BinaryOp, x: f32, y: f32) -> f32 {
     match op {
@@ -81,7 +82,10 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
         UnaryOp::Relu => d.iter().map(|&v| v.max(0.0)).collect_buf(),
         UnaryOp::Gelu => {
             let mut y = for_overwrite(d.len());
-            gelu::gelu_forward(&d, &mut y);
+            let (d, (tasks, run)) = (&*d, super::runs(d.len(), 1, 16));
+            pool::per_task(tasks, tasks, vec![&mut y], &[run], &|i, p| {
+                gelu::gelu_forward(&d[i * run..][..p[0].len()], p[0])
+            });
             y
         }
         UnaryOp::GeluErf => d.iter().map(|&v| v * phi_cdf(v)).collect_buf(),
@@ -106,7 +110,11 @@ pub(crate) fn unary_backward(op: UnaryOp, x: &[f32], y: &[f32], dy: &[f32]) -> V
             .collect_buf(),
         UnaryOp::Gelu => {
             let mut dx = for_overwrite(x.len());
-            gelu::gelu_backward(x, dy, &mut dx);
+            let (tasks, run) = super::runs(x.len(), 1, 16);
+            pool::per_task(tasks, tasks, vec![&mut dx], &[run], &|i, p| {
+                let n = p[0].len();
+                gelu::gelu_backward(&x[i * run..][..n], &dy[i * run..][..n], p[0])
+            });
             dx
         }
         // d(x·σ(x))/dx = σ(x)·(1 + x·(1 − σ(x)))

@@ -11,7 +11,7 @@
 //! is both faster and the same arithmetic. Every transpose above is a GEMM flag, not a copy.
 
 use crate::op::Op;
-use crate::tensor::cache::{for_overwrite, take, zeros};
+use crate::tensor::cache::{for_overwrite, zeros};
 use crate::tensor::Tensor;
 use tfs_kernels::{sgemm, Trans};
 
@@ -101,11 +101,10 @@ impl Tensor {
             b.map(|b| b.shape().to_vec())
         );
         let rows = self.numel() / n_in.max(1);
-        let mut out = take(rows * n_out);
-        match b {
-            Some(b) => (0..rows).for_each(|_| out.extend_from_slice(&b.data())),
-            None => out.resize(rows * n_out, 0.0),
-        }
+        // β = 0, then the bias added row by row: C is written once and updated once, where
+        // filling it with the bias first (one memcpy call a row) and accumulating with β = 1
+        // wrote it twice and read it once.
+        let mut out = for_overwrite(rows * n_out);
         gemm(
             false,
             true,
@@ -114,9 +113,15 @@ impl Tensor {
             n_in,
             &self.data(),
             &w.data(),
-            1.0,
+            0.0,
             &mut out,
         );
+        if let Some(b) = b {
+            let b = b.data();
+            for row in out.chunks_exact_mut(n_out.max(1)) {
+                row.iter_mut().zip(b.iter()).for_each(|(o, &v)| *o += v);
+            }
+        }
         let mut shape = self.shape().to_vec();
         *shape.last_mut().expect("x has axes") = n_out;
         let rg = self.requires_grad() || w.requires_grad() || b.is_some_and(|b| b.requires_grad());

@@ -136,3 +136,17 @@ pub(crate) fn reduce_to(g: Vec<f32>, outer: &[usize], inner: &[usize]) -> Vec<f3
     });
     out
 }
+
+/// Elements of work a thread should get before an element-wise or row-wise kernel is split over
+/// the kernel threads: below it, handing a run to a thread costs about what it saves.
+const PAR_MIN: usize = 1 << 15;
+
+/// `(tasks, run)`: how to split `n` items of `width` elements each over the kernel threads, as
+/// `tasks` runs of `run` items (the last may be shorter; `run` is a multiple of `align`). One
+/// task when there is too little work to share.
+pub(crate) fn runs(n: usize, width: usize, align: usize) -> (usize, usize) {
+    let threads = tfs_kernels::pool::default_threads();
+    let tasks = (n * width / PAR_MIN).clamp(1, threads.max(1));
+    let run = n.div_ceil(tasks).div_ceil(align.max(1)) * align.max(1);
+    (n.div_ceil(run.max(1)).max(1), run.max(1))
+}

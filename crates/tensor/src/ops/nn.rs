@@ -23,6 +23,7 @@ use crate::tensor::cache::{copy, for_overwrite, take, zeros, CollectBuf};
 use crate::tensor::Tensor;
 use std::rc::Rc;
 use tfs_kernels::fused::{crossentropy, layernorm, softmax};
+use tfs_kernels::pool;
 use tfs_math::Rng;
 
 /// A target id that cross-entropy skips.
@@ -115,17 +116,23 @@ impl Tensor {
         );
         let (mut y, mut mean, mut rstd) =
             (for_overwrite(r * c), for_overwrite(r), for_overwrite(r));
-        layernorm::layernorm_forward(
-            &self.data(),
-            &w.data(),
-            &b.data(),
-            eps,
-            &mut y,
-            &mut mean,
-            &mut rstd,
-            r,
-            c,
-        );
+        {
+            let (x, w, b) = (self.data(), w.data(), b.data());
+            let (x, w, b) = (&*x, &*w, &*b);
+            let (tasks, run) = super::runs(r, c, 1);
+            pool::per_task(
+                tasks,
+                tasks,
+                vec![&mut y, &mut mean, &mut rstd],
+                &[run * c, run, run],
+                &|i, p| {
+                    let [y, mean, rstd] = p else { unreachable!() };
+                    let rows = mean.len();
+                    let x = &x[i * run * c..][..rows * c];
+                    layernorm::layernorm_forward(x, w, b, eps, y, mean, rstd, rows, c);
+                },
+            );
+        }
         let rg = self.requires_grad() || w.requires_grad() || b.requires_grad();
         Tensor::from_op_if(y, self.shape(), rg, || Op::LayerNorm {
             x: self.clone(),
@@ -320,20 +327,45 @@ pub(crate) fn layer_norm_backward(
     dy: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (r, c) = rows_cols(x);
-    let (mut dx, mut dw, mut db) = (zeros(r * c), zeros(c), zeros(c));
-    layernorm::layernorm_backward(
-        dy,
-        &x.data(),
-        &w.data(),
-        mean,
-        rstd,
-        &mut dx,
-        &mut dw,
-        &mut db,
-        r,
-        c,
-    );
-    (dx, dw, db)
+    // Rows split over the threads; each task sums its own rows' w̄ and b̄, added up after.
+    let (tasks, run) = super::runs(r, c, 1);
+    let (mut dx, mut dwp, mut dbp) = (for_overwrite(r * c), zeros(tasks * c), zeros(tasks * c));
+    {
+        let (x, w) = (x.data(), w.data());
+        let (x, w) = (&*x, &*w);
+        pool::per_task(
+            tasks,
+            tasks,
+            vec![&mut dx, &mut dwp, &mut dbp],
+            &[run * c, c, c],
+            &|i, p| {
+                let [dx, dw, db] = p else { unreachable!() };
+                let rows = dx.len() / c.max(1);
+                let (lo, span) = (i * run, rows * c);
+                layernorm::layernorm_backward(
+                    &dy[lo * c..][..span],
+                    &x[lo * c..][..span],
+                    w,
+                    &mean[lo..][..rows],
+                    &rstd[lo..][..rows],
+                    dx,
+                    dw,
+                    db,
+                    rows,
+                    c,
+                );
+            },
+        );
+    }
+    let sum_parts = |parts: Vec<f32>| {
+        let mut total = zeros(c);
+        for part in parts.chunks_exact(c.max(1)) {
+            total.iter_mut().zip(part).for_each(|(t, &v)| *t += v);
+        }
+        crate::tensor::cache::give(parts);
+        total
+    };
+    (dx, sum_parts(dwp), sum_parts(dbp))
 }
 
 /// Backward of RMS norm: (x̄, w̄).

@@ -291,3 +291,68 @@ fn json_log_writes_one_object_per_line() {
         "NaN is written as null (JSON has no NaN)"
     );
 }
+
+#[test]
+fn element_and_row_wise_ops_split_over_threads_equal_one_kernel_call() {
+    // Sizes above the split threshold (2¹⁵ elements a thread), odd, so that the runs are
+    // uneven: GELU forward and backward, layer norm forward and backward, and an AdamW step,
+    // each against one call of its kernel over the whole tensor.
+    use tfs_kernels::fused::{adamw, gelu, layernorm};
+    let (r, c) = (301, 257);
+    let n = r * c;
+    let mut rng = Rng::new(5);
+    let xv = rng.uniform_vec_f32(n, -3.0, 3.0);
+    let wv = rng.uniform_vec_f32(n, -1.0, 1.0);
+    let x = Tensor::var(xv.clone(), &[r, c]);
+    let wt = Tensor::new(wv.clone(), &[r, c]);
+
+    let y = x.gelu();
+    let mut want = vec![0.0; n];
+    gelu::gelu_forward(&xv, &mut want);
+    assert_eq!(y.to_vec(), want, "gelu forward");
+    let g = y.mul(&wt).sum_all().backward();
+    gelu::gelu_backward(&xv, &wv, &mut want);
+    assert_eq!(g.get_or_zeros(&x).to_vec(), want, "gelu backward");
+
+    let (gamma, beta) = (
+        Tensor::var(rng.uniform_vec_f32(c, 0.5, 1.5), &[c]),
+        Tensor::var(rng.uniform_vec_f32(c, -0.5, 0.5), &[c]),
+    );
+    let y = x.layer_norm(&gamma, &beta, 1e-5);
+    let (mut yw, mut mean, mut rstd) = (vec![0.0; n], vec![0.0; r], vec![0.0; r]);
+    let (gv, bv) = (gamma.to_vec(), beta.to_vec());
+    layernorm::layernorm_forward(&xv, &gv, &bv, 1e-5, &mut yw, &mut mean, &mut rstd, r, c);
+    assert_eq!(y.to_vec(), yw, "layer norm forward");
+    let g = y.mul(&wt).sum_all().backward();
+    let (mut dx, mut dg, mut db) = (vec![0.0; n], vec![0.0; c], vec![0.0; c]);
+    layernorm::layernorm_backward(&wv, &xv, &gv, &mean, &rstd, &mut dx, &mut dg, &mut db, r, c);
+    assert_eq!(g.get_or_zeros(&x).to_vec(), dx, "layer norm dx");
+    // w̄ and b̄ are summed per thread, then added: another order of the same sums.
+    for (got, want, what) in [
+        (g.get_or_zeros(&gamma).to_vec(), dg, "dgamma"),
+        (g.get_or_zeros(&beta).to_vec(), db, "dbeta"),
+    ] {
+        for (a, b) in got.iter().zip(&want) {
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "{what}: {a} vs {b}"
+            );
+        }
+    }
+
+    let p = Tensor::var(xv.clone(), &[n]);
+    let params = vec![("p".to_string(), p.clone())];
+    let g = p.mul(&Tensor::new(wv.clone(), &[n])).sum_all().backward();
+    let mut opt = AdamW::new(0.01, &[]).betas(0.9, 0.95);
+    opt.step(&params, &g);
+    let (mut want, mut m, mut v) = (xv.clone(), vec![0.0; n], vec![0.0; n]);
+    let h = adamw::AdamW {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
+    adamw::adamw_step(&mut want, &wv, &mut m, &mut v, &h, 1);
+    assert_eq!(p.to_vec(), want, "adamw step");
+}
