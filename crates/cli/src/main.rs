@@ -68,6 +68,7 @@ enum Command {
 }
 
 fn main() {
+    tfs_kernels::alloc::keep_freed_memory();
     let cli = Cli::parse();
     let global = Global {
         data_dir: tfs_data::data_dir(cli.data_dir.as_deref()),

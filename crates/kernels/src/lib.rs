@@ -16,12 +16,16 @@
 //!
 //! [`mmap`]: read-only memory maps of files (token shards), for the data side.
 //!
+//! [`alloc`]: keeps freed big buffers in the process, so that training steps stop paying page
+//! faults for the same buffers every step.
+//!
 //! This is the only crate of the project with `unsafe`; every unsafe block says why it is sound
 //! in a `// SAFETY:` comment. It depends on no other tfs crate.
 //!
 //! Left out (for now): a bf16 GEMM; the module layout
 //! (`gemm::sgemm`) leaves room for a `gemm::bf16gemm` beside it.
 
+pub mod alloc;
 pub mod bench;
 pub mod fused;
 pub mod gemm;

@@ -38,6 +38,8 @@ use crate::cell::{Backprop, FusedSeq, OutGrad, SeqCache, SeqInput};
 use crate::lstm::Lstm;
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis, NdFloat};
 use std::any::Any;
+use tfs_kernels::fused::elementwise::sum_squares;
+use tfs_kernels::fused::lstm::{lstm_cell_backward, lstm_cell_forward};
 use tfs_kernels::nd::{gemm, matmul};
 use tfs_math::sigmoid;
 use tfs_nn::Grads;
@@ -151,6 +153,10 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
         };
         gemm(F::one(), &h_prev, &lstm.w_h, F::one(), &mut zt);
         let c_prev = c_prev.to_owned();
+        if cell_forward_f32(&mut z, &c_prev, [&mut c_all, &mut tc_all, &mut h_all], t, b) {
+            continue;
+        }
+        let mut zt = z.slice_mut(s![rows.clone(), ..]);
         let zt = zt.as_slice_mut().expect("contiguous row block");
         let ct = c_all
             .slice_mut(s![rows.clone(), ..])
@@ -191,6 +197,87 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
     }
 }
 
+/// Rows `t·b..(t+1)·b` of a stacked f32 array, as one slice.
+fn rows_f32(a: &mut Array2<f32>, t: usize, b: usize) -> &mut [f32] {
+    let w = a.ncols();
+    &mut a.as_slice_mut().expect("owned, standard layout")[t * b * w..(t + 1) * b * w]
+}
+
+/// Step t's gates and state through the vectorised f32 kernel (`tfs_kernels::fused::lstm`);
+/// false (nothing done) when `F` is not f32, and the generic loop runs instead.
+fn cell_forward_f32<F: NdFloat>(
+    z: &mut Array2<F>,
+    c_prev: &Array2<F>,
+    [c, tc, h]: [&mut Array2<F>; 3],
+    t: usize,
+    b: usize,
+) -> bool {
+    let f32s = (
+        (z as &mut dyn Any).downcast_mut::<Array2<f32>>(),
+        (c_prev as &dyn Any).downcast_ref::<Array2<f32>>(),
+        (c as &mut dyn Any).downcast_mut::<Array2<f32>>(),
+        (tc as &mut dyn Any).downcast_mut::<Array2<f32>>(),
+        (h as &mut dyn Any).downcast_mut::<Array2<f32>>(),
+    );
+    let (Some(z), Some(c_prev), Some(c), Some(tc), Some(h)) = f32s else {
+        return false;
+    };
+    let hidden = c.ncols();
+    lstm_cell_forward(
+        rows_f32(z, t, b),
+        c_prev
+            .as_standard_layout()
+            .as_slice()
+            .expect("standard layout"),
+        rows_f32(c, t, b),
+        rows_f32(tc, t, b),
+        rows_f32(h, t, b),
+        hidden,
+    );
+    true
+}
+
+/// Step t's gate gradients through the vectorised f32 kernel; false when `F` is not f32.
+fn cell_backward_f32<F: NdFloat>(
+    seq: &LstmSeq<F>,
+    c_prev: &Array2<F>,
+    dh: &Array2<F>,
+    dc: &mut Array2<F>,
+    dz: &mut Array2<F>,
+    t: usize,
+) -> bool {
+    let f32s = (
+        (seq as &dyn Any).downcast_ref::<LstmSeq<f32>>(),
+        (c_prev as &dyn Any).downcast_ref::<Array2<f32>>(),
+        (dh as &dyn Any).downcast_ref::<Array2<f32>>(),
+        (dc as &mut dyn Any).downcast_mut::<Array2<f32>>(),
+        (dz as &mut dyn Any).downcast_mut::<Array2<f32>>(),
+    );
+    let (Some(seq), Some(c_prev), Some(dh), Some(dc), Some(dz)) = f32s else {
+        return false;
+    };
+    let (b, hidden) = (seq.batch, seq.tc_all.ncols());
+    let (gw, hw) = (4 * hidden, hidden);
+    let gates = &seq.gates.as_slice().expect("standard layout")[t * b * gw..(t + 1) * b * gw];
+    let tc = &seq.tc_all.as_slice().expect("standard layout")[t * b * hw..(t + 1) * b * hw];
+    if !dc.is_standard_layout() {
+        *dc = dc.as_standard_layout().into_owned();
+    }
+    lstm_cell_backward(
+        gates,
+        tc,
+        c_prev
+            .as_standard_layout()
+            .as_slice()
+            .expect("standard layout"),
+        dh.as_standard_layout().as_slice().expect("standard layout"),
+        dc.as_slice_mut().expect("standard layout"),
+        rows_f32(dz, t, b),
+        hidden,
+    );
+    true
+}
+
 /// Fused backward; adds into `grads` (`w_x`, `w_h`, `b`). For id inputs `dxs` is empty.
 pub fn backward<F: NdFloat>(
     lstm: &Lstm<F>,
@@ -220,11 +307,14 @@ pub fn backward<F: NdFloat>(
             OutGrad::Last(d) if t + 1 == t_len => dh_next += d,
             _ => {}
         }
-        dh_norms[t] = dh_next
-            .iter()
-            .map(|v| v.to_f64().unwrap_or(f64::NAN).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        dh_norms[t] = match (&dh_next as &dyn Any).downcast_ref::<Array2<f32>>() {
+            Some(d) => sum_squares(d.as_standard_layout().as_slice().expect("standard layout")),
+            None => dh_next
+                .iter()
+                .map(|v| v.to_f64().unwrap_or(f64::NAN).powi(2))
+                .sum::<f64>(),
+        }
+        .sqrt();
         let g = seq.gates.slice(s![rows.clone(), ..]);
         let tc = seq.tc_all.slice(s![rows.clone(), ..]);
         let c_prev = if t == 0 {
@@ -232,6 +322,11 @@ pub fn backward<F: NdFloat>(
         } else {
             seq.c_all.slice(s![(t - 1) * b..t * b, ..])
         };
+        if cell_backward_f32(seq, &c_prev.to_owned(), &dh_next, &mut dc_next, &mut dz, t) {
+            let dzt = dz.slice(s![rows, ..]);
+            gemm(one, &dzt, &lstm.w_h.t(), F::zero(), &mut dh_next);
+            continue;
+        }
         let mut dzt = dz.slice_mut(s![rows, ..]);
         for r in 0..b {
             for j in 0..h {

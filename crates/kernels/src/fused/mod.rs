@@ -2,7 +2,7 @@
 //! row softmax with an optional causal mask ([`softmax`]), GELU in its tanh form forward and
 //! backward ([`gelu`]), layer norm forward and backward ([`layernorm`]), and the AdamW update
 //! ([`adamw`]), softmax cross-entropy fused with its gradient ([`crossentropy`]), and bias + GELU
-//! and the residual add ([`elementwise`]), and attention tiled with the online softmax forward
+//! and the residual add ([`elementwise`]), one LSTM step's gates and state ([`lstm`]), and attention tiled with the online softmax forward
 //! and backward ([`flash_attention`], which has its own notes).
 //!
 //! They are memory-bound: the fast versions win by reading each input once (one pass where the
@@ -40,6 +40,7 @@ pub mod elementwise;
 pub mod flash_attention;
 pub mod gelu;
 pub mod layernorm;
+pub mod lstm;
 pub mod softmax;
 
 /// How a kernel body computes a·b + c. Rust never contracts `a * b + c` into one fused

@@ -387,3 +387,47 @@ fn sum_squares_matches_reference() {
     assert!(sum_squares(&[1.0, f32::NAN, 2.0]).is_nan());
     assert_eq!(sum_squares(&[]), 0.0);
 }
+
+#[test]
+fn lstm_cell_matches_reference() {
+    use tfs_kernels::fused::lstm::{
+        lstm_cell_backward, lstm_cell_backward_reference, lstm_cell_forward,
+        lstm_cell_forward_reference,
+    };
+    let mut rng = TestRng::new(11);
+    for rows in [0, 1, 3] {
+        for hidden in [1, 5, 16, 17, 33] {
+            let n = rows * hidden;
+            // Pre-activations to ±8: both saturated and linear ranges of σ and tanh.
+            let z = vec(&mut rng, 4 * n, 8.0);
+            let c_prev = vec(&mut rng, n, 2.0);
+            let (mut z1, mut z2) = (z.clone(), z.clone());
+            let mut o1 = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+            let mut o2 = o1.clone();
+            {
+                let [c, tc, h] = &mut o1;
+                lstm_cell_forward(&mut z1, &c_prev, c, tc, h, hidden);
+            }
+            {
+                let [c, tc, h] = &mut o2;
+                lstm_cell_forward_reference(&mut z2, &c_prev, c, tc, h, hidden);
+            }
+            // σ and tanh through exp_approx: absolute error a few 1e-7.
+            close(&z1, &z2, 1e-6, "lstm gates");
+            for (a, b, what) in [
+                (&o1[0], &o2[0], "c"),
+                (&o1[1], &o2[1], "tanh c"),
+                (&o1[2], &o2[2], "h"),
+            ] {
+                close(a, b, 2e-6, what);
+            }
+            let (dh, dc0) = (vec(&mut rng, n, 1.0), vec(&mut rng, n, 1.0));
+            let (mut dc1, mut dc2) = (dc0.clone(), dc0.clone());
+            let (mut dz1, mut dz2) = (vec![0.0; 4 * n], vec![0.0; 4 * n]);
+            lstm_cell_backward(&z2, &o2[1], &c_prev, &dh, &mut dc1, &mut dz1, hidden);
+            lstm_cell_backward_reference(&z2, &o2[1], &c_prev, &dh, &mut dc2, &mut dz2, hidden);
+            close(&dz1, &dz2, 1e-6, "lstm dz");
+            close(&dc1, &dc2, 1e-6, "lstm dc");
+        }
+    }
+}
