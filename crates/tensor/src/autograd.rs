@@ -373,9 +373,12 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Vec<f32>) -> Vec<Option<Vec<f32>>> 
             vec![Some(gq), Some(gk), Some(gv)]
         }
         Op::SdpaPacked {
-            qkv, heads, probs, ..
+            qkv,
+            heads,
+            mask,
+            probs,
         } => vec![Some(attention::sdpa_packed_backward(
-            qkv, *heads, probs, &g,
+            qkv, *heads, mask, probs, &g,
         ))],
         Op::FlashSdpa {
             q, k, v, mask, lse, ..

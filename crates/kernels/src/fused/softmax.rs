@@ -9,8 +9,11 @@
 //!
 //! The reference takes three passes (max, exp and sum, divide) with `f32::exp`; the fast version
 //! takes the same three passes over a row that is in L1 after the first, vectorised, with
-//! [`super::exp_approx`]. Left out: the backward (dx = y ⊙ (dy − ⟨dy, y⟩)), fused into attention
-//! later.
+//! [`super::exp_approx`].
+//!
+//! The backward of a row, [`softmax_backward_row`]: dx = s · y ⊙ (dy − ⟨dy, y⟩) (s a scale the
+//! caller folds in, attention's 1/√hs), with sixteen running sums for the dot product so that it
+//! vectorises (one f32 sum is a serial chain the compiler must keep in order).
 
 use super::{exp_approx_with, max_fast, simd_fn, use_reference, MulAdd};
 
@@ -108,4 +111,58 @@ fn softmax_row_body<M: MulAdd>(row: &mut [f32]) {
     }
     let inv = 1.0 / sum;
     row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// Reference of [`softmax_backward_row`].
+pub fn softmax_backward_row_reference(y: &[f32], dy: &mut [f32], scale: f32) {
+    assert_eq!(
+        y.len(),
+        dy.len(),
+        "softmax_backward_row: y {} and dy {}",
+        y.len(),
+        dy.len()
+    );
+    let dot: f32 = dy.iter().zip(y).map(|(a, b)| a * b).sum();
+    dy.iter_mut()
+        .zip(y)
+        .for_each(|(d, &p)| *d = p * (*d - dot) * scale);
+}
+
+/// In place, `dy ← scale · y ⊙ (dy − ⟨dy, y⟩)`: the gradient through a softmax row y (fast path
+/// unless `TFS_KERNELS=reference`).
+pub fn softmax_backward_row(y: &[f32], dy: &mut [f32], scale: f32) {
+    assert_eq!(
+        y.len(),
+        dy.len(),
+        "softmax_backward_row: y {} and dy {}",
+        y.len(),
+        dy.len()
+    );
+    if use_reference() {
+        return softmax_backward_row_reference(y, dy, scale);
+    }
+    backward_row(y, dy, scale);
+}
+
+simd_fn!(fn backward_row(y: &[f32], dy: &mut [f32], scale: f32) = backward_row_body);
+
+#[inline(always)]
+fn backward_row_body(y: &[f32], dy: &mut [f32], scale: f32) {
+    let mut lanes = [0.0f32; 16];
+    let (yc, dc) = (y.chunks_exact(16), dy.chunks_exact(16));
+    let tail: f32 = yc
+        .remainder()
+        .iter()
+        .zip(dc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (ys, ds) in yc.zip(dc) {
+        for i in 0..16 {
+            lanes[i] += ys[i] * ds[i];
+        }
+    }
+    let dot = lanes.iter().sum::<f32>() + tail;
+    for (d, &p) in dy.iter_mut().zip(y) {
+        *d = p * (*d - dot) * scale;
+    }
 }

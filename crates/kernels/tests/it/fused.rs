@@ -431,3 +431,19 @@ fn lstm_cell_matches_reference() {
         }
     }
 }
+
+#[test]
+fn softmax_backward_row_matches_reference() {
+    use tfs_kernels::fused::softmax::{softmax_backward_row, softmax_backward_row_reference};
+    let mut rng = TestRng::new(12);
+    for n in LENS {
+        let mut y = vec(&mut rng, n, 4.0);
+        softmax_rows(&mut y, 1, n, Mask::None);
+        let dy = vec(&mut rng, n, 1.0);
+        let (mut a, mut b) = (dy.clone(), dy.clone());
+        softmax_backward_row(&y, &mut a, 0.125);
+        softmax_backward_row_reference(&y, &mut b, 0.125);
+        // The dot product summed in another order: a few roundings of values ≤ 1.
+        close(&a, &b, 1e-6, "softmax backward");
+    }
+}

@@ -461,14 +461,56 @@ fn packed_attention_equals_split_heads_then_sdpa() {
 }
 
 #[test]
+fn packed_attention_in_several_row_blocks_equals_split_heads_then_sdpa() {
+    // T = 37: two blocks of query rows (32 and 5), each multiplying only the keys it sees;
+    // a padded batch row that sees no key at all, and one that sees 20.
+    let t = 37;
+    for (h, hkv) in [(2, 2), (2, 1)] {
+        for mask in [
+            AttnMask::Causal,
+            AttnMask::None,
+            AttnMask::SlidingWindow(5),
+            AttnMask::Padding(vec![0, 20].into()),
+            AttnMask::CausalPadding(vec![30, 9].into()),
+        ] {
+            let w = (h + 2 * hkv) * 3;
+            let x = Tensor::var(rand(&[2, t, w], -2.0, 2.0, 73).0, &[2, t, w]);
+            let (yp, yr) = (
+                sdpa_packed(&x, h, hkv, &mask),
+                packed_by_parts(&x, h, hkv, &mask),
+            );
+            close(
+                &yp.to_vec(),
+                &yr.to_vec(),
+                1e-5,
+                "sdpa_packed forward, T 37",
+            );
+            let wt = Tensor::new(rand(yr.shape(), -1.0, 1.0, 74).0, yr.shape());
+            let (gp, gr) = (
+                yp.mul(&wt).sum_all().backward(),
+                yr.mul(&wt).sum_all().backward(),
+            );
+            close(
+                &gp.get_or_zeros(&x).to_vec(),
+                &gr.get_or_zeros(&x).to_vec(),
+                1e-5,
+                &format!("sdpa_packed dqkv, T 37, H {h}, Hkv {hkv}, {mask:?}"),
+            );
+        }
+    }
+}
+
+#[test]
 fn packed_attention_gradients_match_central_differences() {
-    for (h, hkv, mask) in [
-        (2, 2, AttnMask::Causal),
-        (4, 2, AttnMask::SlidingWindow(2)),
-        (2, 1, AttnMask::None),
+    // T = 40: two row blocks (32 + 8).
+    for (h, hkv, mask, t) in [
+        (2, 2, AttnMask::Causal, 4),
+        (4, 2, AttnMask::SlidingWindow(2), 4),
+        (2, 1, AttnMask::None, 4),
+        (2, 1, AttnMask::Causal, 40),
     ] {
         let w = (h + 2 * hkv) * 3;
-        let x = rand(&[2, 4, w], -1.0, 1.0, 72);
+        let x = rand(&[2, t, w], -1.0, 1.0, 72);
         check(&[x], |t| sdpa_packed(&t[0], h, hkv, &mask));
     }
 }
