@@ -34,4 +34,6 @@ pub mod nd;
 pub mod peak;
 pub mod pool;
 
-pub use gemm::{sgemm, sgemm_reference, sgemm_with, GemmConfig, Kernel, Trans};
+pub use gemm::{
+    sgemm, sgemm_prepacked, sgemm_reference, sgemm_with, GemmConfig, Kernel, PackedB, Trans,
+};

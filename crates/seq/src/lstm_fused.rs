@@ -33,6 +33,23 @@
 //!   Next, in order of the profile: vectorised sigmoid/tanh (`tfs_kernels::fused::exp_approx`)
 //!   over the gate block, buffers allocated once per sequence, one thread for products this
 //!   small, and the gate loop over contiguous slices. PyTorch's oneDNN LSTM fuses all of this.
+//! - 2026-11-27, one after the other on a quiet machine: the pool's threads now poll for 500 µs
+//!   before they sleep (`tfs_kernels::pool`): 44.6k vs PyTorch 119.8k, 0.37×. `time` showed 3.9
+//!   of the 4.7 s in the kernel: glibc returned the step's big buffers (8 MB of gates, 2 MB
+//!   per state array) to the system on every free and faulted them in again on the next step,
+//!   with a TLB shoot-down per `munmap`. `tfs_kernels::alloc::keep_freed_memory` (called by the
+//!   CLI) keeps them: 72.2k, sys time 1.4 s.
+//! - the gates and state of each step in one vectorised f32 kernel
+//!   (`tfs_kernels::fused::lstm`: σ and tanh from the polynomial exp, fused multiply-adds;
+//!   `cell_forward_f32` / `cell_backward_f32` below pick it when `F` is f32, the generic loop
+//!   stays for f64), and the per-step ‖∂h‖ of `dh_norms` through a vectorised sum of squares:
+//!   131-134k tokens/s against PyTorch's 122-129k, **1.04-1.10×**.
+//! - W_h packed once per sequence (`tfs_kernels::PackedB`, `sgemm_prepacked`), where each of
+//!   the 128 recurrent products of a step repacked the same 1 MB of weights: 124.6-127.0k
+//!   against 117.7-119.0k without, three runs each, alternated (a slower hour of this shared
+//!   machine than the line above; PyTorch measured 122-129k over the session). `perf` now puts
+//!   53% of the samples in the GEMM micro-kernel, 7% in the two gate kernels.
+//! - not done: one thread for these products when another process holds the second core.
 
 use crate::cell::{Backprop, FusedSeq, OutGrad, SeqCache, SeqInput};
 use crate::lstm::Lstm;
@@ -41,6 +58,7 @@ use std::any::Any;
 use tfs_kernels::fused::elementwise::sum_squares;
 use tfs_kernels::fused::lstm::{lstm_cell_backward, lstm_cell_forward};
 use tfs_kernels::nd::{gemm, matmul};
+use tfs_kernels::{sgemm_prepacked, GemmConfig, PackedB, Trans};
 use tfs_math::sigmoid;
 use tfs_nn::Grads;
 
@@ -142,16 +160,28 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
     let mut c_all = Array2::zeros((n, h));
     let mut tc_all = Array2::zeros((n, h));
     let mut h_all = Array2::zeros((n, h));
+    // f32: W_h packed once for the T products h_{t−1} W_h.
+    let w_h = pack_recurrent(&lstm.w_h, false);
+    let s0_owned = s0.as_standard_layout().into_owned();
     for t in 0..t_len {
         let rows = t * b..(t + 1) * b;
-        let mut zt = z.slice_mut(s![rows.clone(), ..]);
-        let (h_prev, c_prev) = if t == 0 {
-            (s0.slice(s![.., ..h]), s0.slice(s![.., h..]))
-        } else {
-            let prev = (t - 1) * b..t * b;
-            (h_all.slice(s![prev.clone(), ..]), c_all.slice(s![prev, ..]))
+        // z_t += h_{t−1} W_h, h_0 being the first H columns of s0's rows.
+        let (a, a_off, lda) = match t {
+            0 => (&s0_owned, 0, 2 * h),
+            _ => (&h_all, (t - 1) * b * h, h),
         };
-        gemm(F::one(), &h_prev, &lstm.w_h, F::one(), &mut zt);
+        if !prepacked_product(w_h.as_ref(), a, a_off, lda, b, 1.0, &mut z, t * b * 4 * h) {
+            let h_prev = match t {
+                0 => s0.slice(s![.., ..h]),
+                _ => h_all.slice(s![(t - 1) * b..t * b, ..]),
+            };
+            let mut zt = z.slice_mut(s![rows.clone(), ..]);
+            gemm(F::one(), &h_prev, &lstm.w_h, F::one(), &mut zt);
+        }
+        let c_prev = match t {
+            0 => s0.slice(s![.., h..]),
+            _ => c_all.slice(s![(t - 1) * b..t * b, ..]),
+        };
         let c_prev = c_prev.to_owned();
         if cell_forward_f32(&mut z, &c_prev, [&mut c_all, &mut tc_all, &mut h_all], t, b) {
             continue;
@@ -195,6 +225,62 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
         x,
         batch: b,
     }
+}
+
+/// W_h (or W_hᵀ) packed for the f32 GEMM's micro-kernel (`tfs_kernels::PackedB`), so that the
+/// T products of a sequence with the same weights pack only their small left operand; None when
+/// `F` is not f32.
+fn pack_recurrent<F: NdFloat>(w: &Array2<F>, transpose: bool) -> Option<PackedB> {
+    let w = (w as &dyn Any).downcast_ref::<Array2<f32>>()?;
+    let w = w.as_standard_layout();
+    let (r, c) = w.dim();
+    let cfg = GemmConfig::from_env();
+    Some(match transpose {
+        false => PackedB::new(&cfg, Trans::N, r, c, w.as_slice()?, c),
+        true => PackedB::new(&cfg, Trans::T, c, r, w.as_slice()?, c),
+    })
+}
+
+/// `C = A·B + β·C` with B packed in advance, when `F` is f32 and both arrays are in standard
+/// layout: A is the m rows of `a` from element `a_off` with leading dimension `lda`, C the m
+/// rows of `c` from element `c_off` (B's n columns, contiguous). False (nothing done)
+/// otherwise, and the caller runs its generic product.
+#[allow(clippy::too_many_arguments)]
+fn prepacked_product<F: NdFloat>(
+    pb: Option<&PackedB>,
+    a: &Array2<F>,
+    a_off: usize,
+    lda: usize,
+    m: usize,
+    beta: f32,
+    c: &mut Array2<F>,
+    c_off: usize,
+) -> bool {
+    let (Some(pb), Some(a), Some(c)) = (
+        pb,
+        (a as &dyn Any).downcast_ref::<Array2<f32>>(),
+        (c as &mut dyn Any).downcast_mut::<Array2<f32>>(),
+    ) else {
+        return false;
+    };
+    let (Some(a), Some(c)) = (a.as_slice(), c.as_slice_mut()) else {
+        return false;
+    };
+    let n = pb.shape().1;
+    let cfg = GemmConfig::from_env();
+    sgemm_prepacked(
+        &cfg,
+        Trans::N,
+        m,
+        1.0,
+        &a[a_off..],
+        lda,
+        pb,
+        beta,
+        &mut c[c_off..c_off + m * n],
+        n,
+    );
+    true
 }
 
 /// Rows `t·b..(t+1)·b` of a stacked f32 array, as one slice.
@@ -291,7 +377,7 @@ pub fn backward<F: NdFloat>(
     let n = seq.h_all.nrows();
     let t_len = n / b.max(1);
     let one = F::one();
-    let (mut dh_next, mut dc_next) = match ds_last {
+    let (dh_next, mut dc_next) = match ds_last {
         Some(d) => (
             d.slice(s![.., ..h]).to_owned(),
             d.slice(s![.., h..]).to_owned(),
@@ -299,6 +385,9 @@ pub fn backward<F: NdFloat>(
         None => (Array2::zeros((b, h)), Array2::zeros((b, h))),
     };
     let mut dz = Array2::<F>::zeros((n, 4 * h));
+    // f32: W_hᵀ packed once for the T products ∂z_t W_hᵀ (into a standard-layout ∂h).
+    let w_ht = pack_recurrent(&lstm.w_h, true);
+    let mut dh_next = dh_next.as_standard_layout().into_owned();
     let mut dh_norms = vec![0.0; t_len];
     for t in (0..t_len).rev() {
         let rows = t * b..(t + 1) * b;
@@ -323,8 +412,20 @@ pub fn backward<F: NdFloat>(
             seq.c_all.slice(s![(t - 1) * b..t * b, ..])
         };
         if cell_backward_f32(seq, &c_prev.to_owned(), &dh_next, &mut dc_next, &mut dz, t) {
-            let dzt = dz.slice(s![rows, ..]);
-            gemm(one, &dzt, &lstm.w_h.t(), F::zero(), &mut dh_next);
+            // ∂h_{t−1} = ∂z_t W_hᵀ
+            if !prepacked_product(
+                w_ht.as_ref(),
+                &dz,
+                t * b * 4 * h,
+                4 * h,
+                b,
+                0.0,
+                &mut dh_next,
+                0,
+            ) {
+                let dzt = dz.slice(s![rows, ..]);
+                gemm(one, &dzt, &lstm.w_h.t(), F::zero(), &mut dh_next);
+            }
             continue;
         }
         let mut dzt = dz.slice_mut(s![rows, ..]);

@@ -174,9 +174,14 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
 
 /// `C = α·A·B + β·C` for A (m, k), B (k, n), C (m, n) given as strided views, on this thread.
 ///
+/// With `pre = Some((packed, col0))`, B's panels come from `packed` (all of B packed for this
+/// spec), this view's column 0 being its column `col0` (a multiple of NR), instead of being
+/// packed here.
+///
 /// # Safety
 /// Every element (i, p) of `a` with i < m, p < k, (p, j) of `b` and (i, j) of `c` must be valid
-/// to read (and, for C, to write), and no other thread may access C's elements meanwhile.
+/// to read (and, for C, to write), and no other thread may access C's elements meanwhile;
+/// `pre`'s panels must cover columns col0..col0 + n of a (k, ·) B packed for `spec`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm(
     spec: &Spec,
@@ -186,6 +191,7 @@ pub(crate) unsafe fn gemm(
     alpha: f32,
     a: View,
     b: View,
+    pre: Option<(&super::PackedB, usize)>,
     beta: f32,
     c: MatPtr,
 ) {
@@ -205,16 +211,24 @@ pub(crate) unsafe fn gemm(
             for pc in (0..k).step_by(spec.kc) {
                 let kc = spec.kc.min(k - pc);
                 let beta_pc = if pc == 0 { beta } else { 1.0 };
-                // SAFETY: the (kc, nc) block of B at (pc, jc) is inside B by the caller's contract;
-                // as a matrix X(j, p), its strides are (b.cs, b.rs).
-                unsafe { (spec.pack_b)(nc, kc, b.at(pc, jc).ptr, b.cs, b.rs, bpack) };
+                // B's panels for columns jc.. of this depth block: packed in advance (`pre`:
+                // the whole B, this view starting at its column `col0`), or packed now.
+                let bpanels: *const f32 = match pre {
+                    Some((pb, col0)) => pb.panel(pc / spec.kc, col0 + jc, kc),
+                    None => {
+                        // SAFETY: the (kc, nc) block of B at (pc, jc) is inside B by the
+                        // caller's contract; as a matrix X(j, p), its strides are (b.cs, b.rs).
+                        unsafe { (spec.pack_b)(nc, kc, b.at(pc, jc).ptr, b.cs, b.rs, bpack) };
+                        bpack.as_ptr()
+                    }
+                };
                 for ic in (0..m).step_by(spec.mc) {
                     let mc = spec.mc.min(m - ic);
                     // SAFETY: the (mc, kc) block of A at (ic, pc) is inside A.
                     unsafe { (spec.pack_a)(mc, kc, a.at(ic, pc).ptr, a.rs, a.cs, apack) };
                     for jr in (0..nc).step_by(nr) {
                         let ncr = nr.min(nc - jr);
-                        let bp = bpack[jr * kc..].as_ptr();
+                        let bp = bpanels.wrapping_add(jr * kc);
                         for ir in (0..mc).step_by(mr) {
                             let mcr = mr.min(mc - ir);
                             let ap = apack[ir * kc..].as_ptr();

@@ -18,6 +18,9 @@
 //! force a micro-kernel, when the CPU has it); `TFS_THREADS=N` sets the default thread count;
 //! `TFS_GEMM_BLOCKS=KC,MC,NC` overrides the cache blocks (for tuning on another machine).
 //!
+//! [`PackedB`] packs a B that many products share once ([`sgemm_prepacked`]): an RNN's
+//! recurrent weights, used at every time step.
+//!
 //! Left out: bf16 and f64 (a sibling `hgemm`/`dgemm` would reuse `blocked.rs` with another
 //! element type), the TT layout's own tuning, and packing shared between threads (each thread packs
 //! its own copy of A; this costs m·k copies per thread, negligible beside 2·m·n·k flops).
@@ -498,15 +501,42 @@ pub fn sgemm_with(
     let (av, bv) = (view(a, lda, ta), view(b, ldb, tb));
     let cp = MatPtr::new(c, ldc);
     let spec = blocked::spec(cfg.kernel);
+    // SAFETY: `check_args` (in `handled_without_kernel`) proved that every (i, p), (p, j), (i, j)
+    // a sub-product touches lies inside `a`, `b`, `c`; `blocked_on_threads` gives the threads
+    // disjoint ranges of C's rows or columns, and `c` is borrowed mutably for the whole call.
+    unsafe { blocked_on_threads(cfg, &spec, m, n, k, alpha, av, bv, None, beta, cp) }
+}
+
+/// The packed path on the pool: C's longer side cut into chunks of whole panels, each computed
+/// by [`blocked::gemm`] on one thread (with B's panels from `pre` when given).
+///
+/// # Safety
+/// As [`blocked::gemm`] for the whole (m, n, k) product; `pre`, when given, must be B packed for
+/// `spec` (k, n).
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocked_on_threads(
+    cfg: &GemmConfig,
+    spec: &blocked::Spec,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    av: View,
+    bv: View,
+    pre: Option<&PackedB>,
+    beta: f32,
+    cp: MatPtr,
+) {
+    let mnk = m.saturating_mul(n).saturating_mul(k);
     let threads = if cfg.size_heuristics {
         cfg.threads.clamp(1, (mnk / MNK_PER_THREAD).max(1))
     } else {
         cfg.threads.max(1)
     };
     // Split the longer side of C into chunks of whole panels; the chunks are disjoint. Each
-    // chunk repacks the other operand, so chunks are at least MIN_CHUNK long; when the side is
-    // long enough there are up to 4 per thread, claimed in turn, so that a thread slowed down
-    // by another process (or woken late) takes fewer.
+    // chunk repacks the other operand (A always; B unless it comes packed), so chunks are at
+    // least MIN_CHUNK long; when the side is long enough there are up to 4 per thread, claimed
+    // in turn, so that a thread slowed down by another process (or woken late) takes fewer.
     let (split_n, len, panel) = if n >= m {
         (true, n, spec.nr)
     } else {
@@ -526,35 +556,191 @@ pub fn sgemm_with(
         }
         let start = chunk * per;
         let end = (start + per).min(len);
-        // SAFETY: `check_args` proved that every (i, p), (p, j), (i, j) the sub-product touches
-        // lies inside `a`, `b`, `c`; the sub-products of different chunks write disjoint ranges of
-        // C (rows or columns start..end), and `c` is borrowed mutably for the whole call.
+        // SAFETY: the caller's contract covers the whole product; the sub-products of different
+        // chunks write disjoint ranges of C (rows or columns start..end).
         unsafe {
             if split_n {
                 blocked::gemm(
-                    &spec,
+                    spec,
                     m,
                     end - start,
                     k,
                     alpha,
                     av,
                     bv.cols_from(start),
+                    pre.map(|p| (p, start)),
                     beta,
                     cp.cols_from(start),
                 );
             } else {
                 blocked::gemm(
-                    &spec,
+                    spec,
                     end - start,
                     n,
                     k,
                     alpha,
                     av.rows_from(start),
                     bv,
+                    pre.map(|p| (p, 0)),
                     beta,
                     cp.rows_from(start),
                 );
             }
         }
     });
+}
+
+/// op(B) packed once into the panels the micro-kernel reads, for products that use the same B
+/// many times: an RNN's recurrent weights, once per time step. [`sgemm_prepacked`] then packs
+/// only A. Packing copies (or, for a transposed B, transposes) k·n floats; for the LSTM's
+/// 32×256·256×1024 step products that was as much work as a third of the product itself.
+///
+/// It keeps a plain copy of op(B) too, for the paths that do not pack (the reference kernel,
+/// small products).
+pub struct PackedB {
+    kernel: Kernel,
+    k: usize,
+    n: usize,
+    /// op(B), row-major (k, n).
+    plain: Vec<f32>,
+    /// For each depth block of KC rows, in order: ⌈n/NR⌉ panels of kc·NR floats.
+    panels: Vec<f32>,
+    /// Where each depth block starts in `panels`.
+    offsets: Vec<usize>,
+}
+
+impl PackedB {
+    /// Packs op(B) (k, n) for the micro-kernel of `cfg`.
+    pub fn new(cfg: &GemmConfig, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize) -> PackedB {
+        let (br, bc) = match tb {
+            Trans::N => (k, n),
+            Trans::T => (n, k),
+        };
+        assert!(
+            (bc == 0 || ldb >= bc) && b.len() >= needed_len(br, bc, ldb),
+            "PackedB: op(B) ({k}, {n}) as {tb:?} needs {} floats with ldb ≥ {bc}, got {} and ldb {ldb}",
+            needed_len(br, bc, ldb),
+            b.len()
+        );
+        let mut plain = Vec::with_capacity(k * n);
+        for p in 0..k {
+            plain.extend((0..n).map(|j| match tb {
+                Trans::N => b[p * ldb + j],
+                Trans::T => b[j * ldb + p],
+            }));
+        }
+        let (mut panels, mut offsets) = (Vec::new(), Vec::new());
+        if cfg.kernel != Kernel::Reference && cfg.kernel.is_available() && k > 0 && n > 0 {
+            let spec = blocked::spec(cfg.kernel);
+            let bv = View::new(&plain, n, 1);
+            for pc in (0..k).step_by(spec.kc) {
+                let kc = spec.kc.min(k - pc);
+                offsets.push(panels.len());
+                let len = n.div_ceil(spec.nr) * spec.nr * kc;
+                panels.resize(panels.len() + len, 0.0);
+                let at = offsets[offsets.len() - 1];
+                // SAFETY: the (kc, n) block of `plain` at (pc, 0) is inside it (k·n floats), and
+                // the destination holds ⌈n/NR⌉·NR·kc floats.
+                unsafe { (spec.pack_b)(n, kc, bv.at(pc, 0).ptr, bv.cs, bv.rs, &mut panels[at..]) };
+            }
+        }
+        PackedB {
+            kernel: cfg.kernel,
+            k,
+            n,
+            plain,
+            panels,
+            offsets,
+        }
+    }
+
+    /// The first panel of depth block `block` holding column `col` (a multiple of NR).
+    pub(crate) fn panel(&self, block: usize, col: usize, kc: usize) -> *const f32 {
+        self.panels[self.offsets[block] + col * kc..].as_ptr()
+    }
+
+    /// op(B)'s shape (k, n).
+    pub fn shape(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+}
+
+/// [`sgemm_with`] with B packed in advance ([`PackedB`]): `C = α·op(A)·B + β·C`. Products that
+/// would not take the packed path, or a `cfg` with another kernel than B was packed for, use
+/// B's plain copy through [`sgemm_with`].
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_prepacked(
+    cfg: &GemmConfig,
+    ta: Trans,
+    m: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let (k, n) = (b.k, b.n);
+    if handled_without_kernel(
+        cfg,
+        ta,
+        Trans::N,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        &b.plain,
+        n,
+        beta,
+        c,
+        ldc,
+    ) {
+        return;
+    }
+    let mnk = m.saturating_mul(n).saturating_mul(k);
+    let unpacked = cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2);
+    if unpacked || cfg.kernel != b.kernel || b.panels.is_empty() {
+        return sgemm_with(
+            cfg,
+            ta,
+            Trans::N,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda,
+            &b.plain,
+            n,
+            beta,
+            c,
+            ldc,
+        );
+    }
+    let av = match ta {
+        Trans::N => View::new(a, lda, 1),
+        Trans::T => View::new(a, 1, lda),
+    };
+    let spec = blocked::spec(cfg.kernel);
+    // SAFETY: `check_args` proved A and C hold the product's elements; B's panels were packed
+    // for this kernel's spec from a (k, n) matrix (checked above: same kernel, and `spec` is
+    // fixed for the process).
+    unsafe {
+        blocked_on_threads(
+            cfg,
+            &spec,
+            m,
+            n,
+            k,
+            alpha,
+            av,
+            View::new(&b.plain, n, 1),
+            Some(b),
+            beta,
+            MatPtr::new(c, ldc),
+        )
+    }
 }

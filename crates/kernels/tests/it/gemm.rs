@@ -15,7 +15,9 @@
 //! which the test evaluates per element, with |A|·|B| computed in f64.
 
 use super::TestRng;
-use tfs_kernels::gemm::{sgemm_nt_rows, sgemm_reference, sgemm_with, GemmConfig, Kernel, Trans};
+use tfs_kernels::gemm::{
+    sgemm_nt_rows, sgemm_prepacked, sgemm_reference, sgemm_with, GemmConfig, Kernel, PackedB, Trans,
+};
 
 /// Padding values: NaN where the kernel might read (A, B padding must never be read: NaN would
 /// spread), a distinctive number where it might write (C padding must stay as it was).
@@ -98,6 +100,13 @@ fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
             cfg, ta, tb, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut got, ldc,
         );
     }
+    // The same product with B packed in advance (`PackedB`, `sgemm_prepacked`), checked below
+    // against the reference like `got`.
+    let mut pre = c0.clone();
+    if !nt_rows {
+        let packed = PackedB::new(cfg, tb, k, n, &b, ldb);
+        sgemm_prepacked(cfg, ta, m, alpha, &a, lda, &packed, beta, &mut pre, ldc);
+    }
 
     let a_at = |i: usize, p: usize| {
         if ta == Trans::N {
@@ -119,33 +128,39 @@ fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
             ta, tb
         )
     };
-    for i in 0..m {
-        for j in 0..ldc {
-            let (g, w) = (got[i * ldc + j], want[i * ldc + j]);
-            if j >= n {
-                assert_eq!(
-                    g.to_bits(),
-                    C_PAD.to_bits(),
-                    "C padding ({i}, {j}) written: {}",
+    for (got, path) in [(&got, "direct"), (&pre, "B packed in advance")] {
+        if nt_rows && path != "direct" {
+            continue;
+        }
+        for i in 0..m {
+            for j in 0..ldc {
+                let (g, w) = (got[i * ldc + j], want[i * ldc + j]);
+                if j >= n {
+                    assert_eq!(
+                        g.to_bits(),
+                        C_PAD.to_bits(),
+                        "C padding ({i}, {j}) written: {} ({path})",
+                        what()
+                    );
+                    continue;
+                }
+                let abs_ab: f64 = (0..k)
+                    .map(|p| (a_at(i, p) as f64 * b_at(p, j) as f64).abs())
+                    .sum();
+                let c_old = if beta == 0.0 {
+                    0.0
+                } else {
+                    (beta * c0[i * ldc + j]).abs() as f64
+                };
+                let tol =
+                    (k + 2) as f64 * f32::EPSILON as f64 * (alpha.abs() as f64 * abs_ab + c_old)
+                        + 1e-30;
+                assert!(
+                    g.is_finite() && ((g - w) as f64).abs() <= tol,
+                    "C({i}, {j}) = {g}, reference {w}, tolerance {tol:e}: {} ({path})",
                     what()
                 );
-                continue;
             }
-            let abs_ab: f64 = (0..k)
-                .map(|p| (a_at(i, p) as f64 * b_at(p, j) as f64).abs())
-                .sum();
-            let c_old = if beta == 0.0 {
-                0.0
-            } else {
-                (beta * c0[i * ldc + j]).abs() as f64
-            };
-            let tol = (k + 2) as f64 * f32::EPSILON as f64 * (alpha.abs() as f64 * abs_ab + c_old)
-                + 1e-30;
-            assert!(
-                g.is_finite() && ((g - w) as f64).abs() <= tol,
-                "C({i}, {j}) = {g}, reference {w}, tolerance {tol:e}: {}",
-                what()
-            );
         }
     }
 }
