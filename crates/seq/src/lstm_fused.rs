@@ -229,10 +229,9 @@ pub fn forward<F: NdFloat>(lstm: &Lstm<F>, input: &SeqInput<F>, s0: ArrayView2<F
 
 /// W_h (or W_hᵀ) packed for the f32 GEMM's micro-kernel (`tfs_kernels::PackedB`), so that the
 /// T products of a sequence with the same weights pack only their small left operand; None when
-/// `F` is not f32.
-fn pack_recurrent<F: NdFloat>(w: &Array2<F>, transpose: bool) -> Option<PackedB> {
+/// `F` is not f32 (or W_h is not in standard layout).
+fn pack_recurrent<F: NdFloat>(w: &Array2<F>, transpose: bool) -> Option<PackedB<'_>> {
     let w = (w as &dyn Any).downcast_ref::<Array2<f32>>()?;
-    let w = w.as_standard_layout();
     let (r, c) = w.dim();
     let cfg = GemmConfig::from_env();
     Some(match transpose {
@@ -247,7 +246,7 @@ fn pack_recurrent<F: NdFloat>(w: &Array2<F>, transpose: bool) -> Option<PackedB>
 /// otherwise, and the caller runs its generic product.
 #[allow(clippy::too_many_arguments)]
 fn prepacked_product<F: NdFloat>(
-    pb: Option<&PackedB>,
+    pb: Option<&PackedB<'_>>,
     a: &Array2<F>,
     a_off: usize,
     lda: usize,

@@ -191,7 +191,7 @@ pub(crate) unsafe fn gemm(
     alpha: f32,
     a: View,
     b: View,
-    pre: Option<(&super::PackedB, usize)>,
+    pre: Option<(&super::PackedB<'_>, usize)>,
     beta: f32,
     c: MatPtr,
 ) {

@@ -523,7 +523,7 @@ unsafe fn blocked_on_threads(
     alpha: f32,
     av: View,
     bv: View,
-    pre: Option<&PackedB>,
+    pre: Option<&PackedB<'_>>,
     beta: f32,
     cp: MatPtr,
 ) {
@@ -595,23 +595,25 @@ unsafe fn blocked_on_threads(
 /// only A. Packing copies (or, for a transposed B, transposes) k·n floats; for the LSTM's
 /// 32×256·256×1024 step products that was as much work as a third of the product itself.
 ///
-/// It keeps a plain copy of op(B) too, for the paths that do not pack (the reference kernel,
-/// small products).
-pub struct PackedB {
+/// It borrows B itself too, for the paths that do not pack (the reference kernel, small
+/// products).
+pub struct PackedB<'a> {
     kernel: Kernel,
     k: usize,
     n: usize,
-    /// op(B), row-major (k, n).
-    plain: Vec<f32>,
+    /// B as given: stored (k, n) or, transposed, (n, k), with its leading dimension.
+    b: &'a [f32],
+    tb: Trans,
+    ldb: usize,
     /// For each depth block of KC rows, in order: ⌈n/NR⌉ panels of kc·NR floats.
     panels: Vec<f32>,
     /// Where each depth block starts in `panels`.
     offsets: Vec<usize>,
 }
 
-impl PackedB {
+impl<'a> PackedB<'a> {
     /// Packs op(B) (k, n) for the micro-kernel of `cfg`.
-    pub fn new(cfg: &GemmConfig, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize) -> PackedB {
+    pub fn new(cfg: &GemmConfig, tb: Trans, k: usize, n: usize, b: &'a [f32], ldb: usize) -> Self {
         let (br, bc) = match tb {
             Trans::N => (k, n),
             Trans::T => (n, k),
@@ -622,25 +624,20 @@ impl PackedB {
             needed_len(br, bc, ldb),
             b.len()
         );
-        let mut plain = Vec::with_capacity(k * n);
-        for p in 0..k {
-            plain.extend((0..n).map(|j| match tb {
-                Trans::N => b[p * ldb + j],
-                Trans::T => b[j * ldb + p],
-            }));
-        }
         let (mut panels, mut offsets) = (Vec::new(), Vec::new());
         if cfg.kernel != Kernel::Reference && cfg.kernel.is_available() && k > 0 && n > 0 {
             let spec = blocked::spec(cfg.kernel);
-            let bv = View::new(&plain, n, 1);
+            let bv = match tb {
+                Trans::N => View::new(b, ldb, 1),
+                Trans::T => View::new(b, 1, ldb),
+            };
             for pc in (0..k).step_by(spec.kc) {
                 let kc = spec.kc.min(k - pc);
-                offsets.push(panels.len());
-                let len = n.div_ceil(spec.nr) * spec.nr * kc;
-                panels.resize(panels.len() + len, 0.0);
-                let at = offsets[offsets.len() - 1];
-                // SAFETY: the (kc, n) block of `plain` at (pc, 0) is inside it (k·n floats), and
-                // the destination holds ⌈n/NR⌉·NR·kc floats.
+                let at = panels.len();
+                offsets.push(at);
+                panels.resize(at + n.div_ceil(spec.nr) * spec.nr * kc, 0.0);
+                // SAFETY: the (kc, n) block of op(B) at (pc, 0) is inside `b` (checked above),
+                // and the destination holds ⌈n/NR⌉·NR·kc floats.
                 unsafe { (spec.pack_b)(n, kc, bv.at(pc, 0).ptr, bv.cs, bv.rs, &mut panels[at..]) };
             }
         }
@@ -648,7 +645,9 @@ impl PackedB {
             kernel: cfg.kernel,
             k,
             n,
-            plain,
+            b,
+            tb,
+            ldb,
             panels,
             offsets,
         }
@@ -667,7 +666,7 @@ impl PackedB {
 
 /// [`sgemm_with`] with B packed in advance ([`PackedB`]): `C = α·op(A)·B + β·C`. Products that
 /// would not take the packed path, or a `cfg` with another kernel than B was packed for, use
-/// B's plain copy through [`sgemm_with`].
+/// B as given through [`sgemm_with`].
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_prepacked(
     cfg: &GemmConfig,
@@ -681,44 +680,14 @@ pub fn sgemm_prepacked(
     c: &mut [f32],
     ldc: usize,
 ) {
-    let (k, n) = (b.k, b.n);
-    if handled_without_kernel(
-        cfg,
-        ta,
-        Trans::N,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        &b.plain,
-        n,
-        beta,
-        c,
-        ldc,
-    ) {
+    let (k, n, tb, ldb) = (b.k, b.n, b.tb, b.ldb);
+    if handled_without_kernel(cfg, ta, tb, m, n, k, alpha, a, lda, b.b, ldb, beta, c, ldc) {
         return;
     }
     let mnk = m.saturating_mul(n).saturating_mul(k);
     let unpacked = cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2);
     if unpacked || cfg.kernel != b.kernel || b.panels.is_empty() {
-        return sgemm_with(
-            cfg,
-            ta,
-            Trans::N,
-            m,
-            n,
-            k,
-            alpha,
-            a,
-            lda,
-            &b.plain,
-            n,
-            beta,
-            c,
-            ldc,
-        );
+        return sgemm_with(cfg, ta, tb, m, n, k, alpha, a, lda, b.b, ldb, beta, c, ldc);
     }
     let av = match ta {
         Trans::N => View::new(a, lda, 1),
@@ -737,7 +706,10 @@ pub fn sgemm_prepacked(
             k,
             alpha,
             av,
-            View::new(&b.plain, n, 1),
+            match tb {
+                Trans::N => View::new(b.b, ldb, 1),
+                Trans::T => View::new(b.b, 1, ldb),
+            },
             Some(b),
             beta,
             MatPtr::new(c, ldc),
