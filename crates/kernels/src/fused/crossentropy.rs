@@ -16,7 +16,7 @@
 //!
 //! Left out: label smoothing, ignored targets (padding), class weights.
 
-use super::{exp_approx_with, max_fast, simd_fn, use_reference, MulAdd};
+use super::{exp_approx_with, max_lanes, simd_fn, use_reference, MulAdd};
 
 fn check(logits: &[f32], targets: &[usize], dlogits: &[f32], vocab: usize) {
     assert!(
@@ -84,18 +84,7 @@ simd_fn!(fn scale_row(x: &mut [f32], a: f32) = scale_row_body);
 /// both loops vectorise (one accumulator would serialise them).
 #[inline(always)]
 fn exp_row_body<M: MulAdd>(z: &[f32], e: &mut [f32]) -> (f32, f32) {
-    let mut maxes = [f32::NEG_INFINITY; 16];
-    let mut chunks = z.chunks_exact(16);
-    for c in &mut chunks {
-        for (m, &v) in maxes.iter_mut().zip(c) {
-            *m = max_fast(*m, v);
-        }
-    }
-    let m = chunks
-        .remainder()
-        .iter()
-        .chain(&maxes)
-        .fold(f32::NEG_INFINITY, |a, &b| max_fast(a, b));
+    let m = max_lanes(z);
     let mut acc = [0.0f32; 16];
     let (zc, mut ec) = (z.chunks_exact(16), e.chunks_exact_mut(16));
     let zr = zc.remainder();

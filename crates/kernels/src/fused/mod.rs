@@ -93,6 +93,24 @@ pub fn max_fast(a: f32, b: f32) -> f32 {
     }
 }
 
+/// The largest element of `x` (−∞ when empty), with sixteen running maxima so that the loop
+/// vectorises (one running maximum is a serial chain), each a [`max_fast`].
+#[inline(always)]
+pub(crate) fn max_lanes(x: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for (m, &v) in lanes.iter_mut().zip(c) {
+            *m = max_fast(*m, v);
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(f32::NEG_INFINITY, |m, &v| max_fast(m, v))
+}
+
 /// e^x in f32 without libm, written so that loops over it vectorise.
 ///
 /// x = n·ln2 + r with n = round(x / ln2) and |r| ≤ ln2/2; e^r by the polynomial of degree 6

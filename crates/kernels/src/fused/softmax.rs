@@ -15,7 +15,7 @@
 //! caller folds in, attention's 1/√hs), with sixteen running sums for the dot product so that it
 //! vectorises (one f32 sum is a serial chain the compiler must keep in order).
 
-use super::{exp_approx_with, max_fast, simd_fn, use_reference, MulAdd};
+use super::{exp_approx_with, max_lanes, simd_fn, use_reference, MulAdd};
 
 /// Which columns of a row take part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub fn softmax_rows_reference(x: &mut [f32], rows: usize, cols: usize, mask: Mas
     check(x, rows, cols, mask);
     for (r, row) in x.chunks_exact_mut(cols.max(1)).take(rows).enumerate() {
         let (seen, hidden) = row.split_at_mut(visible(mask, r, cols));
-        let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| max_fast(m, v));
+        let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
         let mut sum = 0.0;
         for v in seen.iter_mut() {
             *v = (*v - max).exp();
@@ -84,18 +84,7 @@ simd_fn!(fma fn softmax_row(row: &mut [f32]) = softmax_row_body);
 #[inline(always)]
 fn softmax_row_body<M: MulAdd>(row: &mut [f32]) {
     // Sixteen running maxima and sums so that the loops vectorise (no serial dependency).
-    let mut maxes = [f32::NEG_INFINITY; 16];
-    let mut chunks = row.chunks_exact(16);
-    for c in &mut chunks {
-        for (m, &v) in maxes.iter_mut().zip(c) {
-            *m = max_fast(*m, v);
-        }
-    }
-    let max = chunks
-        .remainder()
-        .iter()
-        .chain(&maxes)
-        .fold(f32::NEG_INFINITY, |m, &v| max_fast(m, v));
+    let max = max_lanes(row);
     let mut sums = [0.0f32; 16];
     let mut chunks = row.chunks_exact_mut(16);
     for c in &mut chunks {
@@ -113,8 +102,7 @@ fn softmax_row_body<M: MulAdd>(row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// Reference of [`softmax_backward_row`].
-pub fn softmax_backward_row_reference(y: &[f32], dy: &mut [f32], scale: f32) {
+fn check_backward(y: &[f32], dy: &[f32]) {
     assert_eq!(
         y.len(),
         dy.len(),
@@ -122,6 +110,11 @@ pub fn softmax_backward_row_reference(y: &[f32], dy: &mut [f32], scale: f32) {
         y.len(),
         dy.len()
     );
+}
+
+/// Reference of [`softmax_backward_row`].
+pub fn softmax_backward_row_reference(y: &[f32], dy: &mut [f32], scale: f32) {
+    check_backward(y, dy);
     let dot: f32 = dy.iter().zip(y).map(|(a, b)| a * b).sum();
     dy.iter_mut()
         .zip(y)
@@ -131,13 +124,7 @@ pub fn softmax_backward_row_reference(y: &[f32], dy: &mut [f32], scale: f32) {
 /// In place, `dy ← scale · y ⊙ (dy − ⟨dy, y⟩)`: the gradient through a softmax row y (fast path
 /// unless `TFS_KERNELS=reference`).
 pub fn softmax_backward_row(y: &[f32], dy: &mut [f32], scale: f32) {
-    assert_eq!(
-        y.len(),
-        dy.len(),
-        "softmax_backward_row: y {} and dy {}",
-        y.len(),
-        dy.len()
-    );
+    check_backward(y, dy);
     if use_reference() {
         return softmax_backward_row_reference(y, dy, scale);
     }

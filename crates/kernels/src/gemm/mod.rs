@@ -462,6 +462,41 @@ fn handled_without_kernel(
     false
 }
 
+/// One product on the calling thread (kernel and size heuristics from the environment), each
+/// matrix given as (slice, leading dimension) and each operand's layout as "transposed?": for
+/// callers that spread their own work over the threads, one task per head or batch row (the
+/// attention kernels).
+pub fn sgemm_here(
+    (ta, tb): (bool, bool),
+    (m, n, k): (usize, usize, usize),
+    (a, lda): (&[f32], usize),
+    (b, ldb): (&[f32], usize),
+    (alpha, beta): (f32, f32),
+    (c, ldc): (&mut [f32], usize),
+) {
+    let cfg = GemmConfig {
+        threads: 1,
+        ..GemmConfig::from_env()
+    };
+    let t = |x: bool| if x { Trans::T } else { Trans::N };
+    sgemm_with(
+        &cfg,
+        t(ta),
+        t(tb),
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    );
+}
+
 /// [`sgemm`] with an explicit [`GemmConfig`].
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_with(

@@ -28,7 +28,8 @@ use crate::tensor::cache::{for_overwrite, zeros};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 use tfs_kernels::fused::softmax;
-use tfs_kernels::{pool, sgemm_with, GemmConfig, Trans};
+use tfs_kernels::gemm::sgemm_here;
+use tfs_kernels::pool;
 
 /// Which keys each query sees.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,13 +60,8 @@ impl AttnMask {
 /// One-thread GEMM (the heads are already spread over the threads) on contiguous operands.
 #[allow(clippy::too_many_arguments)]
 fn gemm1(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let cfg = GemmConfig {
-        threads: 1,
-        ..GemmConfig::from_env()
-    };
-    let t = |x: bool| if x { Trans::T } else { Trans::N };
     let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
-    sgemm_with(&cfg, t(ta), t(tb), m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
+    sgemm_here((ta, tb), (m, n, k), (a, lda), (b, ldb), (1.0, 0.0), (c, n));
 }
 
 /// Checks shapes and returns (B, H, Tq, Tk, hs).
@@ -248,40 +244,6 @@ pub fn sdpa_reference(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Te
     p.matmul(&v)
 }
 
-/// One-thread GEMM on row-major operands with leading dimensions: `C = op(A)·op(B) + β·C`, each
-/// matrix a view into a wider buffer (a head's columns of the packed q|k|v rows).
-#[allow(clippy::too_many_arguments)]
-fn gemm_ld(
-    (ta, tb): (bool, bool),
-    (m, n, k): (usize, usize, usize),
-    (a, lda): (&[f32], usize),
-    (b, ldb): (&[f32], usize),
-    (alpha, beta): (f32, f32),
-    (c, ldc): (&mut [f32], usize),
-) {
-    let cfg = GemmConfig {
-        threads: 1,
-        ..GemmConfig::from_env()
-    };
-    let t = |x: bool| if x { Trans::T } else { Trans::N };
-    sgemm_with(
-        &cfg,
-        t(ta),
-        t(tb),
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-    );
-}
-
 /// Checks the packed projection and returns (B, T, W, hs) with W = (H + 2·Hkv)·hs.
 fn packed_dims(
     qkv: &Tensor,
@@ -373,7 +335,7 @@ pub fn sdpa_packed(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tenso
                         let rows = &mut ph[r0 * t..r1 * t];
                         if lo < hi {
                             // S = q kᵀ/√hs on the block's key range (α = 1/√hs).
-                            gemm_ld(
+                            sgemm_here(
                                 (false, true),
                                 (r1 - r0, hi - lo, hs),
                                 (&xb[r0 * w + qo..], w),
@@ -397,7 +359,7 @@ pub fn sdpa_packed(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tenso
                             }
                         }
                         // O = P v over the same keys (the rest of P is 0).
-                        gemm_ld(
+                        sgemm_here(
                             (false, false),
                             (r1 - r0, hs, hi - lo),
                             (&rows[lo.min(hi)..], t),
@@ -457,7 +419,7 @@ pub(crate) fn sdpa_packed_backward(
                     let p = &ph[r0 * t + lo..];
                     let go = &gb[r0 * c + qo..];
                     // v̄ += Pᵀ Ō
-                    gemm_ld(
+                    sgemm_here(
                         (true, false),
                         (n, hs, m),
                         (p, t),
@@ -467,7 +429,7 @@ pub(crate) fn sdpa_packed_backward(
                     );
                     // P̄ = Ō vᵀ, then S̄ = P ⊙ (P̄ − rowsum(P̄ ⊙ P)) / √hs
                     let dsb = &mut ds[..m * n];
-                    gemm_ld(
+                    sgemm_here(
                         (false, true),
                         (m, n, hs),
                         (go, c),
@@ -479,7 +441,7 @@ pub(crate) fn sdpa_packed_backward(
                         softmax::softmax_backward_row(&p[i * t..][..n], dr, scale);
                     }
                     // q̄ = S̄ k
-                    gemm_ld(
+                    sgemm_here(
                         (false, false),
                         (m, hs, n),
                         (dsb, n),
@@ -488,7 +450,7 @@ pub(crate) fn sdpa_packed_backward(
                         (&mut d[r0 * w + qo..], w),
                     );
                     // k̄ += S̄ᵀ q
-                    gemm_ld(
+                    sgemm_here(
                         (true, false),
                         (n, hs, m),
                         (dsb, n),

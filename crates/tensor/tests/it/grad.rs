@@ -432,30 +432,42 @@ fn packed_by_parts(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tenso
         .reshape(&[b, t, h * hs])
 }
 
+/// `sdpa_packed` against `packed_by_parts` on a random (2, T, W) projection: the outputs, and
+/// the projection's gradient under a random weighted sum of them.
+fn packed_equals_parts(t: usize, h: usize, hkv: usize, mask: &AttnMask) {
+    let w = (h + 2 * hkv) * 3;
+    let x = Tensor::var(rand(&[2, t, w], -2.0, 2.0, 70 + t as u64).0, &[2, t, w]);
+    let (yp, yr) = (
+        sdpa_packed(&x, h, hkv, mask),
+        packed_by_parts(&x, h, hkv, mask),
+    );
+    assert_eq!(yp.shape(), yr.shape());
+    let what = format!("T {t}, H {h}, Hkv {hkv}, {mask:?}");
+    close(
+        &yp.to_vec(),
+        &yr.to_vec(),
+        1e-5,
+        &format!("sdpa_packed, {what}"),
+    );
+    let wt = Tensor::new(rand(yr.shape(), -1.0, 1.0, 71).0, yr.shape());
+    let (gp, gr) = (
+        yp.mul(&wt).sum_all().backward(),
+        yr.mul(&wt).sum_all().backward(),
+    );
+    close(
+        &gp.get_or_zeros(&x).to_vec(),
+        &gr.get_or_zeros(&x).to_vec(),
+        1e-5,
+        &format!("sdpa_packed dqkv, {what}"),
+    );
+}
+
 #[test]
 fn packed_attention_equals_split_heads_then_sdpa() {
-    // (H, Hkv): multi-head, GQA, MQA; every mask; hs = 3, T = 4 and 5.
+    // (H, Hkv): multi-head, GQA, MQA; every mask; hs = 3, T = 4 and 5 (one block of rows).
     for (h, hkv, t) in [(3, 3, 4), (4, 2, 5), (4, 1, 4)] {
         for mask in masks() {
-            let w = (h + 2 * hkv) * 3;
-            let x = Tensor::var(rand(&[2, t, w], -2.0, 2.0, 70).0, &[2, t, w]);
-            let (yp, yr) = (
-                sdpa_packed(&x, h, hkv, &mask),
-                packed_by_parts(&x, h, hkv, &mask),
-            );
-            assert_eq!(yp.shape(), yr.shape());
-            close(&yp.to_vec(), &yr.to_vec(), 1e-5, "sdpa_packed forward");
-            let wt = Tensor::new(rand(yr.shape(), -1.0, 1.0, 71).0, yr.shape());
-            let (gp, gr) = (
-                yp.mul(&wt).sum_all().backward(),
-                yr.mul(&wt).sum_all().backward(),
-            );
-            close(
-                &gp.get_or_zeros(&x).to_vec(),
-                &gr.get_or_zeros(&x).to_vec(),
-                1e-5,
-                &format!("sdpa_packed dqkv, H {h}, Hkv {hkv}, {mask:?}"),
-            );
+            packed_equals_parts(t, h, hkv, &mask);
         }
     }
 }
@@ -464,7 +476,6 @@ fn packed_attention_equals_split_heads_then_sdpa() {
 fn packed_attention_in_several_row_blocks_equals_split_heads_then_sdpa() {
     // T = 37: two blocks of query rows (32 and 5), each multiplying only the keys it sees;
     // a padded batch row that sees no key at all, and one that sees 20.
-    let t = 37;
     for (h, hkv) in [(2, 2), (2, 1)] {
         for mask in [
             AttnMask::Causal,
@@ -473,29 +484,7 @@ fn packed_attention_in_several_row_blocks_equals_split_heads_then_sdpa() {
             AttnMask::Padding(vec![0, 20].into()),
             AttnMask::CausalPadding(vec![30, 9].into()),
         ] {
-            let w = (h + 2 * hkv) * 3;
-            let x = Tensor::var(rand(&[2, t, w], -2.0, 2.0, 73).0, &[2, t, w]);
-            let (yp, yr) = (
-                sdpa_packed(&x, h, hkv, &mask),
-                packed_by_parts(&x, h, hkv, &mask),
-            );
-            close(
-                &yp.to_vec(),
-                &yr.to_vec(),
-                1e-5,
-                "sdpa_packed forward, T 37",
-            );
-            let wt = Tensor::new(rand(yr.shape(), -1.0, 1.0, 74).0, yr.shape());
-            let (gp, gr) = (
-                yp.mul(&wt).sum_all().backward(),
-                yr.mul(&wt).sum_all().backward(),
-            );
-            close(
-                &gp.get_or_zeros(&x).to_vec(),
-                &gr.get_or_zeros(&x).to_vec(),
-                1e-5,
-                &format!("sdpa_packed dqkv, T 37, H {h}, Hkv {hkv}, {mask:?}"),
-            );
+            packed_equals_parts(37, h, hkv, &mask);
         }
     }
 }

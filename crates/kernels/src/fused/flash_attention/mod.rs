@@ -72,8 +72,8 @@ mod reference;
 
 pub use reference::{attention_backward_reference, attention_reference};
 
-use super::{exp_approx, exp_approx_with, max_fast, simd_fn, use_reference, MulAdd};
-use crate::{pool, sgemm_with, GemmConfig, Trans};
+use super::{exp_approx, exp_approx_with, max_lanes, simd_fn, use_reference, MulAdd};
+use crate::pool;
 
 /// Query rows per tile.
 pub const BQ: usize = 64;
@@ -131,37 +131,16 @@ pub(crate) fn seen((lo, hi): (usize, usize)) -> std::ops::Range<usize> {
 }
 
 /// One-thread GEMM on row-major blocks: C (m, n) = α op(A) op(B) + β C.
-#[allow(clippy::too_many_arguments)]
 fn gemm(
-    (ta, tb): (bool, bool),
-    (m, n, k): (usize, usize, usize),
+    layout: (bool, bool),
+    dims: (usize, usize, usize),
     alpha: f32,
-    (a, lda): (&[f32], usize),
-    (b, ldb): (&[f32], usize),
+    a: (&[f32], usize),
+    b: (&[f32], usize),
     beta: f32,
-    (c, ldc): (&mut [f32], usize),
+    c: (&mut [f32], usize),
 ) {
-    let cfg = GemmConfig {
-        threads: 1,
-        ..GemmConfig::from_env()
-    };
-    let t = |x: bool| if x { Trans::T } else { Trans::N };
-    sgemm_with(
-        &cfg,
-        t(ta),
-        t(tb),
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-    );
+    crate::gemm::sgemm_here(layout, dims, a, b, (alpha, beta), c);
 }
 
 /// Per query tile of one batch: the union (lo, hi) of its rows' non-empty ranges ((0, 0) if none).
@@ -188,18 +167,7 @@ simd_fn!(fn row_max(x: &[f32]) -> f32 = row_max_body);
 
 #[inline(always)]
 fn row_max_body(x: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 16];
-    let mut chunks = x.chunks_exact(16);
-    for c in &mut chunks {
-        for (m, &v) in lanes.iter_mut().zip(c) {
-            *m = max_fast(*m, v);
-        }
-    }
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| max_fast(m, v));
-    lanes.iter().fold(tail, |m, &v| m.max(v))
+    max_lanes(x)
 }
 
 simd_fn!(fma fn exp_sub_sum(x: &mut [f32], sub: f32) -> f32 = exp_sub_sum_body);
