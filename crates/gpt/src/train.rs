@@ -33,6 +33,30 @@
 //!
 //! A non-finite loss stops the run with an error naming the step; the last checkpoint written
 //! stays as it was.
+//!
+//! ## Performance notes
+//!
+//! The target (issue of Phase 7): the `baby` run in ≤ 0.4× PyTorch's wall time, `tfs bench gpt`
+//! beside `bench/peers/torch_gpt.py`, one after the other on these 2 cores. The work is in the
+//! kernels and ops this loop calls; what was tried, 2026-11-27:
+//!
+//! | change | measured |
+//! |---|---|
+//! | start of the day | 42.0 s vs 73.7 s (0.57×) |
+//! | element-wise kernels with FMAs, GELU through 1/(e^(2u)+1), vectorised row max | bench kernels: GELU 1.64× → 1.0× the copy time |
+//! | pool threads yield-poll 500 µs before sleeping (was 5 µs) | 300 steps, same binary: 6.26-6.96 s → 5.36-5.53 s; 200 µs 5.70, 1.5 ms 5.96, 3 ms 7.4 (longer polling slows the working thread) |
+//! | outputs written in full skip the memset (`cache::for_overwrite`); clipping's and the per-layer norms' sums of squares vectorised | within the noise of 300-step runs; memset 4.3% → 1.3% of samples |
+//! | `sdpa_packed` (no head split/merge copies) | whole run 33.5 s → 30.0 s |
+//! | GELU, layer norm, AdamW on both threads; bias after a β = 0 product | ~3% each, at the noise floor |
+//! | query blocks of 16 rows in `sdpa_packed` | slower (4.79 vs 4.51 s, 300 steps): 4× the calls |
+//! | blocks of 32 rows | same at T = 64; 2-4% at T = 256 |
+//! | end of the day, six pairs | 26.5-31.5 s vs 65.5-71.8 s: 0.400-0.454× |
+//!
+//! Profile now (`perf record`, 300 steps): 56% of samples in the GEMM micro-kernel (MFU of the
+//! run 0.47-0.50 against the measured peak, so the kernel runs near 85% of it), 13% packing
+//! panels, ~8% the second thread polling, a few percent each softmax, GELU, AdamW. Not tried:
+//! packing shared between the two threads (each packs the whole B of its half of C), a bias
+//! epilogue in the micro-kernel, data parallelism over the batch (one graph per core).
 
 use crate::checkpoint::{self, TensorMap};
 use crate::config::{GptConfig, Preset};

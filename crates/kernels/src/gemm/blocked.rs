@@ -1,4 +1,5 @@
-//! The BLIS / GotoBLAS loop nest around a register micro-kernel, on one thread.
+//! The BLIS / GotoBLAS loop nest around a register micro-kernel, on one thread ([`gemm`]), and
+//! its split over the pool's threads ([`on_threads`]).
 //!
 //! ```text
 //! for jc in 0..n step NC            B block (KC, NC) lives in L3
@@ -16,8 +17,10 @@
 //! Left out: packing shared between threads, and prefetching the next A / B panels (only the C
 //! tile is prefetched, by the micro-kernel); see the performance notes in `mod.rs`.
 
-use super::Kernel;
+use super::{GemmConfig, Kernel, PackedB, MIN_CHUNK, MNK_PER_THREAD};
+use crate::pool;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The micro-kernel: `C[0..MR][0..NR] = α · Σ_p a[p·MR + i] · b[p·NR + j] + β · C` over p < k,
@@ -126,7 +129,7 @@ pub(crate) struct MatPtr {
     pub ld: usize,
 }
 
-// SAFETY: threads given copies of a MatPtr write disjoint element sets (see `sgemm_with`), and
+// SAFETY: threads given copies of a MatPtr write disjoint element sets (see `on_threads`), and
 // the `&mut [f32]` it came from stays borrowed until they have all finished.
 unsafe impl Send for MatPtr {}
 // SAFETY: as above.
@@ -191,7 +194,7 @@ pub(crate) unsafe fn gemm(
     alpha: f32,
     a: View,
     b: View,
-    pre: Option<(&super::PackedB<'_>, usize)>,
+    pre: Option<(&PackedB<'_>, usize)>,
     beta: f32,
     c: MatPtr,
 ) {
@@ -276,4 +279,87 @@ unsafe fn merge_tile(
             row.iter_mut().zip(t).for_each(|(c, t)| *c = t + beta * *c);
         }
     }
+}
+
+/// The packed path on the pool: C's longer side cut into chunks of whole panels, each computed
+/// by [`gemm`] on one thread (with B's panels from `pre` when given).
+///
+/// # Safety
+/// As [`gemm`] for the whole (m, n, k) product; `pre`, when given, must be B packed for
+/// `spec` (k, n).
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn on_threads(
+    cfg: &GemmConfig,
+    spec: &Spec,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    av: View,
+    bv: View,
+    pre: Option<&PackedB<'_>>,
+    beta: f32,
+    cp: MatPtr,
+) {
+    let mnk = m.saturating_mul(n).saturating_mul(k);
+    let threads = if cfg.size_heuristics {
+        cfg.threads.clamp(1, (mnk / MNK_PER_THREAD).max(1))
+    } else {
+        cfg.threads.max(1)
+    };
+    // Split the longer side of C into chunks of whole panels; the chunks are disjoint. Each
+    // chunk repacks the other operand (A always; B unless it comes packed), so chunks are at
+    // least MIN_CHUNK long; when the side is long enough there are up to 4 per thread, claimed
+    // in turn, so that a thread slowed down by another process (or woken late) takes fewer.
+    let (split_n, len, panel) = if n >= m {
+        (true, n, spec.nr)
+    } else {
+        (false, m, spec.mr)
+    };
+    let panels = len.div_ceil(panel);
+    let threads = threads.min(panels);
+    let even = panels.div_ceil(threads);
+    let fine = panels.div_ceil(4 * threads).max(MIN_CHUNK.div_ceil(panel));
+    let per = even.min(fine) * panel;
+    let chunks = len.div_ceil(per);
+    let next = AtomicUsize::new(0);
+    pool::run(threads, &|_| loop {
+        let chunk = next.fetch_add(1, Ordering::Relaxed);
+        if chunk >= chunks {
+            return;
+        }
+        let start = chunk * per;
+        let end = (start + per).min(len);
+        // SAFETY: the caller's contract covers the whole product; the sub-products of different
+        // chunks write disjoint ranges of C (rows or columns start..end).
+        unsafe {
+            if split_n {
+                gemm(
+                    spec,
+                    m,
+                    end - start,
+                    k,
+                    alpha,
+                    av,
+                    bv.cols_from(start),
+                    pre.map(|p| (p, start)),
+                    beta,
+                    cp.cols_from(start),
+                );
+            } else {
+                gemm(
+                    spec,
+                    end - start,
+                    n,
+                    k,
+                    alpha,
+                    av.rows_from(start),
+                    bv,
+                    pre.map(|p| (p, 0)),
+                    beta,
+                    cp.rows_from(start),
+                );
+            }
+        }
+    });
 }

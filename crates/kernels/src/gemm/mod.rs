@@ -135,6 +135,7 @@ mod blocked;
 pub mod gemv;
 mod pack;
 mod portable;
+mod prepacked;
 mod reference;
 mod small;
 
@@ -142,6 +143,7 @@ pub use reference::sgemm_reference;
 
 use crate::pool;
 use blocked::{MatPtr, View};
+pub use prepacked::{sgemm_prepacked, PackedB};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -271,7 +273,7 @@ impl GemmConfig {
 }
 
 /// The length a row-major (rows, cols) matrix with leading dimension `ld` needs.
-fn needed_len(rows: usize, cols: usize, ld: usize) -> usize {
+pub(crate) fn needed_len(rows: usize, cols: usize, ld: usize) -> usize {
     if rows == 0 || cols == 0 {
         0
     } else {
@@ -356,14 +358,14 @@ pub fn sgemm(
 /// 32³ 17-19 vs 100-110: packing pays for itself from about 8³ on. Products with one or two rows
 /// or columns always skip it (packed, they would fill 1/8 to 2/8 of each AVX-512 tile; unpacked
 /// they run at 38-50 GFLOP/s at 1024×1024, packed 4-16).
-const SMALL_MNK: usize = 8 * 8 * 8;
+pub(crate) const SMALL_MNK: usize = 8 * 8 * 8;
 /// Each extra thread must get at least this many multiply-adds to be worth waking.
-const MNK_PER_THREAD: usize = 128 * 128 * 128;
+pub(crate) const MNK_PER_THREAD: usize = 128 * 128 * 128;
 /// The shortest range of C's rows or columns a thread takes at a time, when C is long enough to
 /// be cut finer than one range per thread. Each chunk repacks the other operand: ≈ 0.25 ns per
 /// packed float (the packing share in the profiles) against 2·1536 flops at ≈ 4 ps each per
 /// packed float, so about 2% of a chunk's time (estimated).
-const MIN_CHUNK: usize = 1536;
+pub(crate) const MIN_CHUNK: usize = 1536;
 
 /// Each extra thread of [`sgemm_nt_rows`] must get at least this many bytes of B to stream.
 const NT_ROWS_BYTES_PER_THREAD: usize = 256 << 10;
@@ -426,7 +428,7 @@ pub fn sgemm_nt_rows(
 /// The part every entry point shares: checks the arguments, then computes the product when no
 /// optimised kernel is needed (the reference path, an empty C, k = 0). True when C is done.
 #[allow(clippy::too_many_arguments)]
-fn handled_without_kernel(
+pub(crate) fn handled_without_kernel(
     cfg: &GemmConfig,
     ta: Trans,
     tb: Trans,
@@ -537,217 +539,7 @@ pub fn sgemm_with(
     let cp = MatPtr::new(c, ldc);
     let spec = blocked::spec(cfg.kernel);
     // SAFETY: `check_args` (in `handled_without_kernel`) proved that every (i, p), (p, j), (i, j)
-    // a sub-product touches lies inside `a`, `b`, `c`; `blocked_on_threads` gives the threads
+    // a sub-product touches lies inside `a`, `b`, `c`; `blocked::on_threads` gives the threads
     // disjoint ranges of C's rows or columns, and `c` is borrowed mutably for the whole call.
-    unsafe { blocked_on_threads(cfg, &spec, m, n, k, alpha, av, bv, None, beta, cp) }
-}
-
-/// The packed path on the pool: C's longer side cut into chunks of whole panels, each computed
-/// by [`blocked::gemm`] on one thread (with B's panels from `pre` when given).
-///
-/// # Safety
-/// As [`blocked::gemm`] for the whole (m, n, k) product; `pre`, when given, must be B packed for
-/// `spec` (k, n).
-#[allow(clippy::too_many_arguments)]
-unsafe fn blocked_on_threads(
-    cfg: &GemmConfig,
-    spec: &blocked::Spec,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    av: View,
-    bv: View,
-    pre: Option<&PackedB<'_>>,
-    beta: f32,
-    cp: MatPtr,
-) {
-    let mnk = m.saturating_mul(n).saturating_mul(k);
-    let threads = if cfg.size_heuristics {
-        cfg.threads.clamp(1, (mnk / MNK_PER_THREAD).max(1))
-    } else {
-        cfg.threads.max(1)
-    };
-    // Split the longer side of C into chunks of whole panels; the chunks are disjoint. Each
-    // chunk repacks the other operand (A always; B unless it comes packed), so chunks are at
-    // least MIN_CHUNK long; when the side is long enough there are up to 4 per thread, claimed
-    // in turn, so that a thread slowed down by another process (or woken late) takes fewer.
-    let (split_n, len, panel) = if n >= m {
-        (true, n, spec.nr)
-    } else {
-        (false, m, spec.mr)
-    };
-    let panels = len.div_ceil(panel);
-    let threads = threads.min(panels);
-    let even = panels.div_ceil(threads);
-    let fine = panels.div_ceil(4 * threads).max(MIN_CHUNK.div_ceil(panel));
-    let per = even.min(fine) * panel;
-    let chunks = len.div_ceil(per);
-    let next = AtomicUsize::new(0);
-    pool::run(threads, &|_| loop {
-        let chunk = next.fetch_add(1, Ordering::Relaxed);
-        if chunk >= chunks {
-            return;
-        }
-        let start = chunk * per;
-        let end = (start + per).min(len);
-        // SAFETY: the caller's contract covers the whole product; the sub-products of different
-        // chunks write disjoint ranges of C (rows or columns start..end).
-        unsafe {
-            if split_n {
-                blocked::gemm(
-                    spec,
-                    m,
-                    end - start,
-                    k,
-                    alpha,
-                    av,
-                    bv.cols_from(start),
-                    pre.map(|p| (p, start)),
-                    beta,
-                    cp.cols_from(start),
-                );
-            } else {
-                blocked::gemm(
-                    spec,
-                    end - start,
-                    n,
-                    k,
-                    alpha,
-                    av.rows_from(start),
-                    bv,
-                    pre.map(|p| (p, 0)),
-                    beta,
-                    cp.rows_from(start),
-                );
-            }
-        }
-    });
-}
-
-/// op(B) packed once into the panels the micro-kernel reads, for products that use the same B
-/// many times: an RNN's recurrent weights, once per time step. [`sgemm_prepacked`] then packs
-/// only A. Packing copies (or, for a transposed B, transposes) k·n floats; for the LSTM's
-/// 32×256·256×1024 step products that was as much work as a third of the product itself.
-///
-/// It borrows B itself too, for the paths that do not pack (the reference kernel, small
-/// products).
-pub struct PackedB<'a> {
-    kernel: Kernel,
-    k: usize,
-    n: usize,
-    /// B as given: stored (k, n) or, transposed, (n, k), with its leading dimension.
-    b: &'a [f32],
-    tb: Trans,
-    ldb: usize,
-    /// For each depth block of KC rows, in order: ⌈n/NR⌉ panels of kc·NR floats.
-    panels: Vec<f32>,
-    /// Where each depth block starts in `panels`.
-    offsets: Vec<usize>,
-}
-
-impl<'a> PackedB<'a> {
-    /// Packs op(B) (k, n) for the micro-kernel of `cfg`.
-    pub fn new(cfg: &GemmConfig, tb: Trans, k: usize, n: usize, b: &'a [f32], ldb: usize) -> Self {
-        let (br, bc) = match tb {
-            Trans::N => (k, n),
-            Trans::T => (n, k),
-        };
-        assert!(
-            (bc == 0 || ldb >= bc) && b.len() >= needed_len(br, bc, ldb),
-            "PackedB: op(B) ({k}, {n}) as {tb:?} needs {} floats with ldb ≥ {bc}, got {} and ldb {ldb}",
-            needed_len(br, bc, ldb),
-            b.len()
-        );
-        let (mut panels, mut offsets) = (Vec::new(), Vec::new());
-        if cfg.kernel != Kernel::Reference && cfg.kernel.is_available() && k > 0 && n > 0 {
-            let spec = blocked::spec(cfg.kernel);
-            let bv = match tb {
-                Trans::N => View::new(b, ldb, 1),
-                Trans::T => View::new(b, 1, ldb),
-            };
-            for pc in (0..k).step_by(spec.kc) {
-                let kc = spec.kc.min(k - pc);
-                let at = panels.len();
-                offsets.push(at);
-                panels.resize(at + n.div_ceil(spec.nr) * spec.nr * kc, 0.0);
-                // SAFETY: the (kc, n) block of op(B) at (pc, 0) is inside `b` (checked above),
-                // and the destination holds ⌈n/NR⌉·NR·kc floats.
-                unsafe { (spec.pack_b)(n, kc, bv.at(pc, 0).ptr, bv.cs, bv.rs, &mut panels[at..]) };
-            }
-        }
-        PackedB {
-            kernel: cfg.kernel,
-            k,
-            n,
-            b,
-            tb,
-            ldb,
-            panels,
-            offsets,
-        }
-    }
-
-    /// The first panel of depth block `block` holding column `col` (a multiple of NR).
-    pub(crate) fn panel(&self, block: usize, col: usize, kc: usize) -> *const f32 {
-        self.panels[self.offsets[block] + col * kc..].as_ptr()
-    }
-
-    /// op(B)'s shape (k, n).
-    pub fn shape(&self) -> (usize, usize) {
-        (self.k, self.n)
-    }
-}
-
-/// [`sgemm_with`] with B packed in advance ([`PackedB`]): `C = α·op(A)·B + β·C`. Products that
-/// would not take the packed path, or a `cfg` with another kernel than B was packed for, use
-/// B as given through [`sgemm_with`].
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_prepacked(
-    cfg: &GemmConfig,
-    ta: Trans,
-    m: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &PackedB,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    let (k, n, tb, ldb) = (b.k, b.n, b.tb, b.ldb);
-    if handled_without_kernel(cfg, ta, tb, m, n, k, alpha, a, lda, b.b, ldb, beta, c, ldc) {
-        return;
-    }
-    let mnk = m.saturating_mul(n).saturating_mul(k);
-    let unpacked = cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2);
-    if unpacked || cfg.kernel != b.kernel || b.panels.is_empty() {
-        return sgemm_with(cfg, ta, tb, m, n, k, alpha, a, lda, b.b, ldb, beta, c, ldc);
-    }
-    let av = match ta {
-        Trans::N => View::new(a, lda, 1),
-        Trans::T => View::new(a, 1, lda),
-    };
-    let spec = blocked::spec(cfg.kernel);
-    // SAFETY: `check_args` proved A and C hold the product's elements; B's panels were packed
-    // for this kernel's spec from a (k, n) matrix (checked above: same kernel, and `spec` is
-    // fixed for the process).
-    unsafe {
-        blocked_on_threads(
-            cfg,
-            &spec,
-            m,
-            n,
-            k,
-            alpha,
-            av,
-            match tb {
-                Trans::N => View::new(b.b, ldb, 1),
-                Trans::T => View::new(b.b, 1, ldb),
-            },
-            Some(b),
-            beta,
-            MatPtr::new(c, ldc),
-        )
-    }
+    unsafe { blocked::on_threads(cfg, &spec, m, n, k, alpha, av, bv, None, beta, cp) }
 }

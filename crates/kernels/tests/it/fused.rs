@@ -447,3 +447,21 @@ fn softmax_backward_row_matches_reference() {
         close(&a, &b, 1e-6, "softmax backward");
     }
 }
+
+#[test]
+fn exp_poly_interpolates_e_at_the_seven_chebyshev_nodes() {
+    // EXP_POLY is the degree-6 polynomial through e^r at r_k = (ln2/2)·cos((2k+1)π/14): at those
+    // nodes it equals e^r up to the rounding of its coefficients to f32 (< 1e-7 relative), and
+    // between them it stays within its 2.5e-9 interpolation error plus that rounding.
+    use tfs_kernels::fused::EXP_POLY;
+    let p = |r: f64| EXP_POLY.iter().fold(0.0f64, |acc, &c| acc * r + c as f64);
+    let half = std::f64::consts::LN_2 / 2.0;
+    for k in 0..7 {
+        let r = half * ((2 * k + 1) as f64 * std::f64::consts::PI / 14.0).cos();
+        assert!((p(r) / r.exp() - 1.0).abs() < 1e-7, "node {k}: r {r}");
+    }
+    for i in 0..=1000 {
+        let r = -half + 2.0 * half * i as f64 / 1000.0;
+        assert!((p(r) / r.exp() - 1.0).abs() < 1.5e-7, "r {r}");
+    }
+}

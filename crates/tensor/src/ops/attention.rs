@@ -22,6 +22,11 @@
 //!
 //! P (B, H, Tq, Tk) is saved for backward: memory quadratic in T ([`super::flash_attention`]
 //! computes the same function keeping one float per query row instead).
+//!
+//! [`sdpa_packed`] is the same self-attention for the GPT's training step, read straight from
+//! the packed q|k|v projection `(B, T, (H + 2·Hkv)·hs)` and written as `(B, T, H·hs)`, with
+//! no split or merge of heads, and with the queries in blocks of 32 rows that multiply only the
+//! keys they see.
 
 use crate::op::Op;
 use crate::tensor::cache::{for_overwrite, zeros};
@@ -98,11 +103,10 @@ pub fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> Tensor {
     let (hkv, scale) = (k.dim(1), 1.0 / (hs as f32).sqrt());
     let g = h / hkv;
     // Both written in full: the products have β = 0, and each row of probs is its softmax
-    // between zeros outside the mask's range.
-    let (mut out, mut probs) = (
-        for_overwrite(b * h * tq * hs),
-        for_overwrite(b * h * tq * tk),
-    );
+    // between zeros outside the mask's range. Without keys (Tk = 0) no task runs, and every
+    // query's output is 0.
+    let out = if tk == 0 { zeros } else { for_overwrite };
+    let (mut out, mut probs) = (out(b * h * tq * hs), for_overwrite(b * h * tq * tk));
     {
         let (qd, kd, vd) = (q.data(), k.data(), v.data());
         let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
@@ -293,7 +297,6 @@ fn row_blocks(mask: &AttnMask, bi: usize, t: usize) -> Vec<(usize, usize, usize,
         .collect()
 }
 
-// ANCHOR: sdpa_packed
 /// Self-attention read straight from the packed projection: `qkv: (B, T, (H + 2·Hkv)·hs)` holds
 /// each position's H query heads, then its Hkv key heads, then its Hkv value heads (what one
 /// `c_attn` linear layer produces), and the output `(B, T, H·hs)` has the heads side by side
@@ -362,7 +365,7 @@ pub fn sdpa_packed(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tenso
                         sgemm_here(
                             (false, false),
                             (r1 - r0, hs, hi - lo),
-                            (&rows[lo.min(hi)..], t),
+                            (&rows[lo..], t),
                             (&xb[lo * w + vo..], w),
                             (1.0, 0.0),
                             (&mut o[r0 * c + qo..], c),
@@ -379,7 +382,6 @@ pub fn sdpa_packed(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tenso
         probs,
     })
 }
-// ANCHOR_END: sdpa_packed
 
 /// Backward of [`sdpa_packed`]: q̄|k̄|v̄ as one `(B, T, W)` gradient.
 pub(crate) fn sdpa_packed_backward(

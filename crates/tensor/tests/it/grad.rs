@@ -279,6 +279,21 @@ fn fused_equals_reference(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask, s
 }
 
 #[test]
+fn attention_over_no_keys_is_zero_even_in_a_reused_buffer() {
+    // Leave a buffer of the output's size full of 7s in this thread's cache first.
+    std::thread::spawn(|| {
+        let n = 2 * 3 * 4096 * 2;
+        drop(Tensor::new(vec![7.0; n], &[n]));
+        let q = Tensor::new(vec![0.5; n], &[2, 3, 4096, 2]);
+        let kv = Tensor::zeros(&[2, 3, 0, 2]);
+        let y = sdpa(&q, &kv, &kv, &AttnMask::None);
+        assert!(y.to_vec().iter().all(|&v| v == 0.0));
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
 fn sliding_window_sees_only_the_last_keys() {
     let m = AttnMask::SlidingWindow(3);
     assert_eq!(m.range(0, 0, 6, 6), 0..1);

@@ -298,6 +298,8 @@ fn element_and_row_wise_ops_split_over_threads_equal_one_kernel_call() {
     // uneven: GELU forward and backward, layer norm forward and backward, and an AdamW step,
     // each against one call of its kernel over the whole tensor.
     use tfs_kernels::fused::{adamw, gelu, layernorm};
+    // Two threads even on a one-core machine, so that the split is what is tested.
+    tfs_kernels::pool::set_threads(Some(2));
     let (r, c) = (301, 257);
     let n = r * c;
     let mut rng = Rng::new(5);
@@ -355,4 +357,5 @@ fn element_and_row_wise_ops_split_over_threads_equal_one_kernel_call() {
     };
     adamw::adamw_step(&mut want, &wv, &mut m, &mut v, &h, 1);
     assert_eq!(p.to_vec(), want, "adamw step");
+    tfs_kernels::pool::set_threads(None);
 }
