@@ -50,13 +50,13 @@
 //! | GELU, layer norm, AdamW on both threads; bias after a β = 0 product | ~3% each, at the noise floor |
 //! | query blocks of 16 rows in `sdpa_packed` | slower (4.79 vs 4.51 s, 300 steps): 4× the calls |
 //! | blocks of 32 rows | same at T = 64; 2-4% at T = 256 |
+//! | B packed once per product, its panels shared out between the threads (the row chunks each packed all of B) | slower: 5.31 vs 4.94 s (300 steps, best of 4); reverted |
 //! | end of the day, six pairs | 26.5-31.5 s vs 65.5-71.8 s: 0.400-0.454× |
 //!
 //! Profile now (`perf record`, 300 steps): 56% of samples in the GEMM micro-kernel (MFU of the
 //! run 0.47-0.50 against the measured peak, so the kernel runs near 85% of it), 13% packing
-//! panels, ~8% the second thread polling, a few percent each softmax, GELU, AdamW. Not tried:
-//! packing shared between the two threads (each packs the whole B of its half of C), a bias
-//! epilogue in the micro-kernel, data parallelism over the batch (one graph per core).
+//! panels, ~8% the second thread polling, a few percent each softmax, GELU, AdamW. Not tried: a
+//! bias epilogue in the micro-kernel, data parallelism over the batch (one graph per core).
 
 use crate::checkpoint::{self, TensorMap};
 use crate::config::{GptConfig, Preset};
