@@ -386,7 +386,10 @@ pub fn backward<F: NdFloat>(
     let mut dz = Array2::<F>::zeros((n, 4 * h));
     // f32: W_hᵀ packed once for the T products ∂z_t W_hᵀ (into a standard-layout ∂h).
     let w_ht = pack_recurrent(&lstm.w_h, true);
-    let mut dh_next = dh_next.as_standard_layout().into_owned();
+    let mut dh_next = match dh_next.is_standard_layout() {
+        true => dh_next,
+        false => dh_next.as_standard_layout().into_owned(),
+    };
     let mut dh_norms = vec![0.0; t_len];
     for t in (0..t_len).rev() {
         let rows = t * b..(t + 1) * b;
