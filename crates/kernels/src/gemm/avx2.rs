@@ -20,6 +20,7 @@ pub(crate) static SPEC: Spec = Spec {
     mc: 120,
     nc: 3072,
     kernel,
+    strided: None,
     pack_a: pack_panels::<MR>,
     pack_b: pack_panels::<NR>,
 };

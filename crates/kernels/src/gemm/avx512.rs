@@ -28,6 +28,7 @@ pub(crate) static SPEC: Spec = Spec {
     mc: 128,
     nc: 4096,
     kernel,
+    strided: Some(kernel_strided),
     pack_a,
     pack_b,
 };
@@ -64,6 +65,64 @@ unsafe fn kernel(
             _mm_prefetch::<_MM_HINT_T0>(ap.wrapping_add(16 * MR) as *const i8);
             for (i, row) in acc.iter_mut().enumerate() {
                 let ai = _mm512_set1_ps(*ap.add(i));
+                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+            }
+        }
+    }
+    let va = _mm512_set1_ps(alpha);
+    let vb = _mm512_set1_ps(beta);
+    for (i, row) in acc.iter().enumerate() {
+        // SAFETY: row i of the tile has NR valid elements at c + i·ldc.
+        unsafe {
+            let cp = c.add(i * ldc);
+            for (h, &v) in row.iter().enumerate() {
+                let out = if beta == 0.0 {
+                    _mm512_mul_ps(v, va)
+                } else {
+                    _mm512_fmadd_ps(v, va, _mm512_mul_ps(_mm512_loadu_ps(cp.add(16 * h)), vb))
+                };
+                _mm512_storeu_ps(cp.add(16 * h), out);
+            }
+        }
+    }
+}
+
+/// [`kernel`] with A read where it lies: A(i, p) at `a + i·ars + p·acs` (a packed panel is
+/// ars = 1, acs = MR), B a packed panel. It saves packing A in narrow products (see
+/// `IN_PLACE_MAX_N` in `blocked.rs`): A not transposed (acs = 1: MR rows read side by side) or
+/// transposed (ars = 1: MR consecutive floats of a stored row per step).
+///
+/// # Safety
+/// The CPU must have AVX-512F; A(i, p) for i < MR, p < k must be valid to read, `b` must hold
+/// k·NR floats, and the MR×NR tile at `c` (leading dimension `ldc`) valid to read and write.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_strided(
+    k: usize,
+    (a, ars, acs): (*const f32, usize, usize),
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    alpha: f32,
+    beta: f32,
+) {
+    for i in 0..MR {
+        let row = c.wrapping_add(i * ldc);
+        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
+    }
+    let offs: [usize; MR] = std::array::from_fn(|i| i * ars);
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    for p in 0..k {
+        // SAFETY: p < k, so b + p·NR .. +32 and A(0..MR, p) are valid (caller's contract).
+        unsafe {
+            let bp = b.add(p * NR);
+            let b0 = _mm512_loadu_ps(bp);
+            let b1 = _mm512_loadu_ps(bp.add(16));
+            let ap = a.add(p * acs);
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*ap.add(offs[i]));
                 row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
                 row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
             }

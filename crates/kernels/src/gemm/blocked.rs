@@ -9,6 +9,10 @@
 //!         for ir in 0..MC step MR   micro-kernel: C[MR, NR] (+)= α · A_panel · B_panel
 //! ```
 //!
+//! In products at most `IN_PLACE_MAX_N` wide, A (transposed or not) is not packed: the strided
+//! micro-kernel broadcasts its elements where they lie, and only a partial last row panel is
+//! packed.
+//!
 //! β is applied on the first KC block only (`pc == 0`); later blocks accumulate with β = 1.
 //! Panels are zero-padded to whole MR / NR, so the micro-kernel always computes a full tile; an
 //! edge tile is computed into a small buffer and only its valid part is merged into C, so
@@ -35,6 +39,18 @@ pub(crate) type MicroKernel = unsafe fn(
     beta: f32,
 );
 
+/// The micro-kernel with A read where it lies: A(i, p) at `a + i·ars + p·acs` (a packed panel is
+/// ars = 1, acs = MR); otherwise as [`MicroKernel`].
+pub(crate) type StridedKernel = unsafe fn(
+    k: usize,
+    a: (*const f32, usize, usize),
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    alpha: f32,
+    beta: f32,
+);
+
 /// A micro-kernel with its tile (MR, NR) and cache blocks (KC, MC, NC).
 #[derive(Clone, Copy)]
 pub(crate) struct Spec {
@@ -44,6 +60,8 @@ pub(crate) struct Spec {
     pub mc: usize,
     pub nc: usize,
     pub kernel: MicroKernel,
+    /// The micro-kernel reading A in place (strided), when this kernel has one.
+    pub strided: Option<StridedKernel>,
     /// `pack_panels::<MR>` and `pack_panels::<NR>`.
     pub pack_a: PackFn,
     pub pack_b: PackFn,
@@ -203,6 +221,16 @@ pub(crate) unsafe fn gemm(
     let kc_max = spec.kc.min(k);
     let mc_max = spec.mc.min(m.div_ceil(mr) * mr);
     let nc_max = spec.nc.min(n.div_ceil(nr) * nr);
+    // A read in place instead of packed (see `IN_PLACE_MAX_N`) when its rows or its columns are
+    // contiguous: its full panels go straight to the strided kernel; only a partial last panel
+    // of each block is packed.
+    let a_ld = match (a.cs, a.rs) {
+        (1, ld) | (ld, 1) => Some(ld),
+        _ => None,
+    };
+    let direct_a = spec.strided.is_some()
+        && n <= IN_PLACE_MAX_N
+        && a_ld.is_some_and(|ld| !ld.is_multiple_of(IN_PLACE_BAD_LD));
     BUFFERS.with(|bufs| {
         let mut bufs = bufs.borrow_mut();
         let Buffers { a: abuf, b: bbuf } = &mut *bufs;
@@ -227,24 +255,55 @@ pub(crate) unsafe fn gemm(
                 };
                 for ic in (0..m).step_by(spec.mc) {
                     let mc = spec.mc.min(m - ic);
-                    // SAFETY: the (mc, kc) block of A at (ic, pc) is inside A.
-                    unsafe { (spec.pack_a)(mc, kc, a.at(ic, pc).ptr, a.rs, a.cs, apack) };
+                    let full_a = mc / mr * mr;
+                    if !direct_a {
+                        // SAFETY: the (mc, kc) block of A at (ic, pc) is inside A.
+                        unsafe { (spec.pack_a)(mc, kc, a.at(ic, pc).ptr, a.rs, a.cs, apack) };
+                    } else if full_a < mc {
+                        // SAFETY: rows ic + full_a .. ic + mc of the block are inside A; the
+                        // partial panel is packed at apack's start.
+                        unsafe {
+                            (spec.pack_a)(
+                                mc - full_a,
+                                kc,
+                                a.at(ic + full_a, pc).ptr,
+                                a.rs,
+                                a.cs,
+                                apack,
+                            )
+                        };
+                    }
                     for jr in (0..nc).step_by(nr) {
                         let ncr = nr.min(nc - jr);
                         let bp = bpanels.wrapping_add(jr * kc);
                         for ir in (0..mc).step_by(mr) {
                             let mcr = mr.min(mc - ir);
-                            let ap = apack[ir * kc..].as_ptr();
-                            let cp = c.ptr.wrapping_add((ic + ir) * c.ld + jc + jr);
-                            if mcr == mr && ncr == nr {
-                                // SAFETY: the packed panels hold kc·MR and kc·NR floats, and the
-                                // whole MR×NR tile of C at (ic+ir, jc+jr) is inside C.
-                                unsafe { (spec.kernel)(kc, ap, bp, cp, c.ld, alpha, beta_pc) };
+                            let (ap, ars, acs) = if direct_a && ir < full_a {
+                                (a.at(ic + ir, pc).ptr, a.rs, a.cs)
+                            } else if direct_a {
+                                (apack.as_ptr(), 1, mr)
                             } else {
-                                // SAFETY: the kernel writes the MR×NR buffer `tile` (ld = NR);
-                                // then only the valid mcr×ncr part is merged into C.
-                                unsafe {
-                                    (spec.kernel)(kc, ap, bp, tile.as_mut_ptr(), nr, alpha, 0.0);
+                                (apack[ir * kc..].as_ptr(), 1, mr)
+                            };
+                            let cp = c.ptr.wrapping_add((ic + ir) * c.ld + jc + jr);
+                            let full = mcr == mr && ncr == nr;
+                            let (out, ldo, beta_k) = if full {
+                                (cp, c.ld, beta_pc)
+                            } else {
+                                (tile.as_mut_ptr(), nr, 0.0)
+                            };
+                            // SAFETY: the panels hold (or A has, in place) kc·MR and kc·NR
+                            // valid floats; `out` is the MR×NR tile of C at
+                            // (ic+ir, jc+jr) when it is whole, else the buffer `tile` (ld = NR),
+                            // of which only the valid mcr×ncr part is then merged into C.
+                            unsafe {
+                                match spec.strided {
+                                    Some(kern) if direct_a => {
+                                        kern(kc, (ap, ars, acs), bp, out, ldo, alpha, beta_k)
+                                    }
+                                    _ => (spec.kernel)(kc, ap, bp, out, ldo, alpha, beta_k),
+                                }
+                                if !full {
                                     merge_tile(&tile, nr, mcr, ncr, cp, c.ld, beta_pc);
                                 }
                             }
@@ -255,6 +314,20 @@ pub(crate) unsafe fn gemm(
         }
     });
 }
+
+/// A is read in place by the strided kernel, not packed, when C has at most this many columns:
+/// each A panel then serves few B panels, so packing it (a transpose when A is not transposed,
+/// a strided copy when it is) costs a larger share of the product. Measured on one thread
+/// (GFLOP/s, packed → in place, 2026-11-27): 768×384×128 NT 230 → 239, 768×128×384 NN 219 → 237,
+/// 1024×128×1536 NN 238 → 250-259, 384×128×768 TN 218-222 → 245-248, 512×128×768 TN 211-216
+/// → 249-251, 1536×128×1024 TN 214-221 → 248-255; on two threads the three TN weight-gradient
+/// products of the baby GPT 400-450 → 430-483. No gain at n = 3072, and 1024³ NN went 250 →
+/// 241, so wide products keep packing.
+const IN_PLACE_MAX_N: usize = 512;
+
+/// Nor when A's rows (or columns) are a multiple of 4 KiB apart: the MR streams would then share
+/// one L1 set (2048×512×2048 NN was 246 → 238 GFLOP/s in place).
+const IN_PLACE_BAD_LD: usize = 1024;
 
 /// `C[i][j] = tile[i][j] + β·C[i][j]` for i < rows, j < cols (β = 0: C not read).
 ///

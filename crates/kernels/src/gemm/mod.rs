@@ -84,6 +84,13 @@
 //!   whole 64-byte lines into a stack tile fixed that but a slice copy became a memmove call (10%);
 //!   a fixed-size copy, 11%; an AVX-512 16×16 register transpose (`avx512.rs`), 6%: NT went from
 //!   172-192 to ≈ 215 GFLOP/cpu-s, like NN.
+//! * A read in place (2026-11-27, for the baby GPT's narrow products): a strided AVX-512
+//!   micro-kernel broadcasts A's elements where they lie, so products at most 512 columns wide
+//!   skip packing A (numbers at `IN_PLACE_MAX_N` in `blocked.rs`; +4-16% on the GPT's weight
+//!   and input gradients, none on wide products). B in place was tried too (its rows read with
+//!   their stride by the kernel): +0-10% on one thread, but 384×128×768 TN on two threads went
+//!   417 → 342 GFLOP/s and the GPT's 300 steps were slower (median 4.98 vs 4.45 s). B's panel
+//!   must stay in L1 for the whole A block, and rows 512 B apart fill only 16 of its 64 sets.
 //! * Prefetching the C tile at the start of the micro-kernel: +1-2% (within noise), kept.
 //!   Prefetching the A panel 8, 16 or 32 k-steps ahead in the AVX-512 loop: +3-7% on 2048³ and
 //!   1024×3072×768 (208-217 → 221-229 GFLOP/cpu-s, three alternated runs), ±3% on NT; kept at

@@ -19,6 +19,7 @@ pub(crate) static SPEC: Spec = Spec {
     mc: 128,
     nc: 2048,
     kernel,
+    strided: None,
     pack_a: pack_panels::<MR>,
     pack_b: pack_panels::<NR>,
 };
