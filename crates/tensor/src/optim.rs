@@ -16,6 +16,7 @@
 use crate::autograd::Grads;
 use crate::tensor::{no_grad, Tensor};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use tfs_kernels::fused::adamw::{adamw_step, AdamW as AdamWHyper};
 
 /// The named parameters a model exposes (see [`crate::nn::Module::parameters`]).
@@ -199,36 +200,72 @@ impl AdamW {
 }
 
 impl Optimizer for AdamW {
+    /// One update of every parameter with a gradient. The update is element-wise, so all the
+    /// parameters' elements, taken in order as one long vector, are cut into one contiguous
+    /// range per kernel thread (when there are enough of them) and updated in one fork-join:
+    /// a GPT has dozens of small tensors (biases, norms), and a split per tensor left them all
+    /// on one thread, with a fork-join for each large one.
     fn step(&mut self, params: &Named, grads: &Grads) {
         self.t += 1;
-        for (name, p) in params {
-            let Some(g) = grads.get(p) else { continue };
-            let g = g.data();
-            let (m, v) = self
-                .moments
-                .entry(name.clone())
-                .or_insert_with(|| (vec![0.0; g.len()], vec![0.0; g.len()]));
+        let live: Vec<(&String, &Tensor, Tensor)> = params
+            .iter()
+            .filter_map(|(name, p)| grads.get(p).map(|g| (name, p, g.clone())))
+            .collect();
+        for (name, _, g) in &live {
+            let n = g.numel();
+            self.moments
+                .entry((*name).clone())
+                .or_insert_with(|| (vec![0.0; n], vec![0.0; n]));
+        }
+        let mut moments: HashMap<&String, &mut (Vec<f32>, Vec<f32>)> =
+            self.moments.iter_mut().collect();
+        let mut pds: Vec<_> = live.iter().map(|(_, p, _)| p.update()).collect();
+        let gds: Vec<_> = live.iter().map(|(_, _, g)| g.data()).collect();
+        let total: usize = gds.iter().map(|g| g.len()).sum();
+        let (threads, per) = crate::ops::runs(total, 1, 16);
+        // Each thread's pieces: (parameter, gradient, m, v, hyper-parameters), disjoint slices.
+        type Piece<'a> = (
+            &'a mut [f32],
+            &'a [f32],
+            &'a mut [f32],
+            &'a mut [f32],
+            AdamWHyper,
+        );
+        let mut shares: Vec<Vec<Piece>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut at = 0; // elements handed out so far
+        for (((name, _, _), pd), g) in live.iter().zip(pds.iter_mut()).zip(&gds) {
             let h = AdamWHyper {
                 lr: self.lr,
                 beta1: self.beta1,
                 beta2: self.beta2,
                 eps: self.eps,
-                weight_decay: self.decay.get(name).copied().unwrap_or(0.0),
+                weight_decay: self.decay.get(*name).copied().unwrap_or(0.0),
             };
-            // Large tensors are split over the kernel threads (the update is element-wise).
-            let (tasks, run) = crate::ops::runs(g.len(), 1, 16);
-            let (t, mut pd, g) = (self.t, p.update(), &*g);
-            tfs_kernels::pool::per_task(
-                tasks,
-                tasks,
-                vec![&mut pd, m, v],
-                &[run, run, run],
-                &|i, parts| {
-                    let [p, m, v] = parts else { unreachable!() };
-                    adamw_step(p, &g[i * run..][..p.len()], m, v, &h, t);
-                },
-            );
+            let (m, v) = moments.remove(name).expect("moments made above");
+            let (mut p, mut g, mut m, mut v) = (&mut pd[..], &g[..], &mut m[..], &mut v[..]);
+            while !p.is_empty() {
+                let t = (at / per).min(threads - 1);
+                let take = if t + 1 == threads {
+                    p.len()
+                } else {
+                    ((t + 1) * per - at).min(p.len())
+                };
+                let (p0, p1) = p.split_at_mut(take);
+                let (m0, m1) = m.split_at_mut(take);
+                let (v0, v1) = v.split_at_mut(take);
+                shares[t].push((p0, &g[..take], m0, v0, h));
+                (p, g, m, v) = (p1, &g[take..], m1, v1);
+                at += take;
+            }
         }
+        let t = self.t;
+        let shares: Vec<Mutex<Vec<Piece>>> = shares.into_iter().map(Mutex::new).collect();
+        tfs_kernels::pool::run(threads, &|i| {
+            let mut mine = shares[i].lock().unwrap_or_else(|e| e.into_inner());
+            for (p, g, m, v, h) in mine.iter_mut() {
+                adamw_step(p, g, m, v, h, t);
+            }
+        });
     }
     fn set_lr(&mut self, lr: f32) {
         self.lr = lr;

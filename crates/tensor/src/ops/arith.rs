@@ -24,22 +24,41 @@ fn apply(op: BinaryOp, x: f32, y: f32) -> f32 {
     }
 }
 
-/// `a ∘ b` with broadcasting.
+/// `out[i] = a[i] ∘ b[i]`, the operator chosen once outside the loop (so that it vectorises).
+fn zip_apply(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) {
+    let it = out.iter_mut().zip(a.iter().zip(b));
+    match op {
+        BinaryOp::Add => it.for_each(|(o, (&x, &y))| *o = x + y),
+        BinaryOp::Sub => it.for_each(|(o, (&x, &y))| *o = x - y),
+        BinaryOp::Mul => it.for_each(|(o, (&x, &y))| *o = x * y),
+        BinaryOp::Div => it.for_each(|(o, (&x, &y))| *o = x / y),
+    }
+}
+
+/// `a ∘ b` with broadcasting. Same shapes (a residual connection) split over the kernel threads
+/// when large enough.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
     let (sa, sb) = (a.shape(), b.shape());
     let shape = broadcast_shape(Op::Binary(op, a.clone(), b.clone()).name(), sa, sb);
     let (da, db) = (a.data(), b.data());
     let n: usize = shape.iter().product();
-    let mut out = take(n);
+    let mut out;
     if sa == sb {
-        out.extend(da.iter().zip(db.iter()).map(|(&x, &y)| apply(op, x, y)));
+        out = for_overwrite(n);
+        let (da, db, (tasks, run)) = (&*da, &*db, super::runs(n, 1, 16));
+        pool::per_task(tasks, tasks, vec![&mut out], &[run], &|i, p| {
+            let len = p[0].len();
+            zip_apply(op, &da[i * run..][..len], &db[i * run..][..len], p[0])
+        });
     } else if *sa == *shape && sb.len() <= sa.len() && sa[sa.len() - sb.len()..] == *sb {
         // b repeats along the leading axes of a (a bias): loop over a's rows.
+        out = take(n);
         let m = db.len().max(1);
         for row in da.chunks(m) {
             out.extend(row.iter().zip(db.iter()).map(|(&x, &y)| apply(op, x, y)));
         }
     } else {
+        out = take(n);
         let (st_a, st_b) = (broadcast_strides(sa, &shape), broadcast_strides(sb, &shape));
         let mut xs = take(n);
         for_each_offset(&shape, &st_a, |o| xs.push(da[o]));

@@ -357,5 +357,86 @@ fn element_and_row_wise_ops_split_over_threads_equal_one_kernel_call() {
     };
     adamw::adamw_step(&mut want, &wv, &mut m, &mut v, &h, 1);
     assert_eq!(p.to_vec(), want, "adamw step");
+
+    // AdamW over several tensors (small ones, one cut between the threads), with and without
+    // decay: the same as one kernel call per tensor.
+    let sizes = [7, n, 129, 40_000];
+    let params: Vec<(String, Tensor)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            (
+                format!("p{i}"),
+                Tensor::var(rng.uniform_vec_f32(k, -1.0, 1.0), &[k]),
+            )
+        })
+        .collect();
+    let loss = params
+        .iter()
+        .map(|(_, p)| p.mul(p).sum_all())
+        .reduce(|a, b| a.add(&b))
+        .expect("params");
+    let g = loss.backward();
+    let before: Vec<Vec<f32>> = params.iter().map(|(_, p)| p.to_vec()).collect();
+    let groups = [tfs_tensor::optim::Group {
+        names: vec!["p1".into(), "p2".into()],
+        weight_decay: 0.1,
+    }];
+    let mut opt = AdamW::new(0.01, &groups).betas(0.9, 0.95);
+    opt.step(&params, &g);
+    for ((name, p), x0) in params.iter().zip(&before) {
+        let k = x0.len();
+        let (mut want, mut m, mut v) = (x0.clone(), vec![0.0; k], vec![0.0; k]);
+        let h = adamw::AdamW {
+            weight_decay: if name == "p1" || name == "p2" {
+                0.1
+            } else {
+                0.0
+            },
+            ..h
+        };
+        adamw::adamw_step(
+            &mut want,
+            &g.get_or_zeros(p).to_vec(),
+            &mut m,
+            &mut v,
+            &h,
+            1,
+        );
+        assert_eq!(p.to_vec(), want, "adamw over several tensors: {name}");
+    }
+
+    // A residual add (same shapes), and a linear layer's bias and bias gradient, each split by
+    // rows: against the plain loops.
+    let sum = x.add(&wt);
+    let want: Vec<f32> = xv.iter().zip(&wv).map(|(a, b)| a + b).collect();
+    assert_eq!(sum.to_vec(), want, "residual add");
+    let (d_in, d_out) = (c, 263);
+    let w = Tensor::var(rng.uniform_vec_f32(d_out * d_in, -0.1, 0.1), &[d_out, d_in]);
+    let b = Tensor::var(rng.uniform_vec_f32(d_out, -1.0, 1.0), &[d_out]);
+    let y = x.linear(&w, Some(&b));
+    let y0 = x.linear(&w, None).to_vec();
+    let bv = b.to_vec();
+    let want: Vec<f32> = y0
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + bv[i % d_out])
+        .collect();
+    assert_eq!(y.to_vec(), want, "linear bias");
+    let dy = rng.uniform_vec_f32(r * d_out, -1.0, 1.0);
+    let g = y
+        .mul(&Tensor::new(dy.clone(), &[r, d_out]))
+        .sum_all()
+        .backward();
+    let mut want = vec![0.0f64; d_out];
+    for (i, v) in dy.iter().enumerate() {
+        want[i % d_out] += *v as f64;
+    }
+    for (a, b) in g.get_or_zeros(&b).to_vec().iter().zip(&want) {
+        assert!(
+            (*a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs()),
+            "linear db: {a} vs {b}"
+        );
+    }
     tfs_kernels::pool::set_threads(None);
 }
