@@ -53,10 +53,25 @@
 //! | B packed once per product, its panels shared out between the threads (the row chunks each packed all of B) | slower: 5.31 vs 4.94 s (300 steps, best of 4); reverted |
 //! | end of the day, six pairs | 26.5-31.5 s vs 65.5-71.8 s: 0.400-0.454× |
 //!
-//! Profile now (`perf record`, 300 steps): 56% of samples in the GEMM micro-kernel (MFU of the
-//! run 0.47-0.50 against the measured peak, so the kernel runs near 85% of it), 13% packing
-//! panels, ~8% the second thread polling, a few percent each softmax, GELU, AdamW. Not tried: a
-//! bias epilogue in the micro-kernel, data parallelism over the batch (one graph per core).
+//! Later the same day (300-step runs alternated with the previous binary; this machine's speed drifts by
+//! up to 25% from minute to minute, so medians and minima of 6-10 runs each):
+//!
+//! | change | measured |
+//! |---|---|
+//! | A read in place by a strided GEMM micro-kernel in products ≤ 512 wide (no transposing pack of x or ȳ, no strided copy of ȳᵀ) | both rows together: 5.03 → 4.54 s median, 4.10 → 3.76 s min (8 of 8 pairs faster); A in place alone: min 4.27 → 4.12 s (x, ȳ), then ≈ 1% more (ȳᵀ) |
+//! | the calling thread's serial passes shared out: residual adds, the bias and its gradient split by rows; AdamW in one fork-join; gradients back to the buffer cache | the splits: min 4.38 → 4.27 s, median 5.12 → 4.88 s; AdamW and the recycling within the noise; the second thread's polling fell from ≈ 10% of samples to ≈ 6% |
+//! | tried: X̄ and W̄ products side by side, one per thread | no gain (4.72 vs 4.66 s median): not kept |
+//! | tried: B read in place too | one thread +0-10%, but 384×128×768 TN on two threads 417 → 342 GFLOP/s: not kept |
+//! | tried: evaluation batches stacked into passes of 16384 tokens | slower: 100 steps with an evaluation every 10, 2.82-2.95 s at 768 tokens a pass, 3.34-3.40 s at 16384 (the activations leave L2): not kept |
+//! | tried: the bias as a GEMM epilogue, added to each C tile in L1 | neutral (4.13 vs 4.14 s median): not kept |
+//! | tried: C split by columns when A is read in place (each thread packs only its B columns) | inconclusive (quiet runs −1-2%, noisy runs +6%): not kept |
+//! | tried: prefetching A in the strided kernel | slower (2.60 vs 2.57 s, 200 steps): not kept |
+//!
+//! Profile now (`perf record`, 300 steps): 65% of samples in the GEMM micro-kernels, 7.6% packing
+//! B, ≈ 6% the second thread polling, 3% GELU, 2% layer norm, 2% softmax, 1.3% AdamW. Attention
+//! is ≈ 11% of samples for ≈ 6% of the FLOPs (products of 32-64 rows). Not tried: data
+//! parallelism over the batch (one graph per core; two single-thread processes at half the batch
+//! were ≈ 6% faster than one two-thread run before the serial passes were shared out).
 
 use crate::checkpoint::{self, TensorMap};
 use crate::config::{GptConfig, Preset};
