@@ -65,7 +65,7 @@
 //! | tried: evaluation batches stacked into passes of 16384 tokens | slower: 100 steps with an evaluation every 10, 2.82-2.95 s at 768 tokens a pass, 3.34-3.40 s at 16384 (the activations leave L2): not kept |
 //! | tried: the bias as a GEMM epilogue, added to each C tile in L1 | neutral (4.13 vs 4.14 s median): not kept |
 //! | tried: C split by columns when A is read in place (each thread packs only its B columns) | inconclusive (quiet runs −1-2%, noisy runs +6%): not kept |
-//! | tried: prefetching A in the strided kernel | slower (2.60 vs 2.57 s, 200 steps): not kept |
+//! | tried: prefetching A in the strided kernel | no gain (2.60 vs 2.57 s median, 200 steps, within the noise): not kept |
 //!
 //! Profile now (`perf record`, 300 steps): 65% of samples in the GEMM micro-kernels, 7.6% packing
 //! B, ≈ 6% the second thread polling, 3% GELU, 2% layer norm, 2% softmax, 1.3% AdamW. Attention

@@ -211,7 +211,23 @@ impl Optimizer for AdamW {
             .iter()
             .filter_map(|(name, p)| grads.get(p).map(|g| (name, p, g.clone())))
             .collect();
-        for (name, _, g) in &live {
+        let (mut names, mut ids) = (
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        );
+        for (name, p, g) in &live {
+            // Every parameter is borrowed for writing at once below, so each must appear once.
+            assert!(
+                names.insert(name.as_str()) && ids.insert(p.id()),
+                "AdamW: parameter '{name}' is listed twice (by name or as the same tensor)"
+            );
+            assert_eq!(
+                g.numel(),
+                p.numel(),
+                "AdamW: gradient of '{name}' has {} values for {} parameters",
+                g.numel(),
+                p.numel()
+            );
             let n = g.numel();
             self.moments
                 .entry((*name).clone())
@@ -241,7 +257,16 @@ impl Optimizer for AdamW {
                 eps: self.eps,
                 weight_decay: self.decay.get(*name).copied().unwrap_or(0.0),
             };
-            let (m, v) = moments.remove(name).expect("moments made above");
+            let (m, v) = moments
+                .remove(name)
+                .expect("moments made above, one per name");
+            assert!(
+                m.len() == pd.len() && v.len() == pd.len(),
+                "AdamW: moments of '{name}' have {} and {} values for {} parameters",
+                m.len(),
+                v.len(),
+                pd.len()
+            );
             let (mut p, mut g, mut m, mut v) = (&mut pd[..], &g[..], &mut m[..], &mut v[..]);
             while !p.is_empty() {
                 let t = (at / per).min(threads - 1);

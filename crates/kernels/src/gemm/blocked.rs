@@ -9,17 +9,17 @@
 //!         for ir in 0..MC step MR   micro-kernel: C[MR, NR] (+)= α · A_panel · B_panel
 //! ```
 //!
-//! In products at most `IN_PLACE_MAX_N` wide, A (transposed or not) is not packed: the strided
-//! micro-kernel broadcasts its elements where they lie, and only a partial last row panel is
-//! packed.
+//! When the columns of C one call of [`gemm`] computes (a thread's range, under [`on_threads`])
+//! are at most `IN_PLACE_MAX_N`, A (transposed or not) is not packed: the strided micro-kernel
+//! broadcasts its elements where they lie, and only a partial last row panel is packed.
 //!
 //! β is applied on the first KC block only (`pc == 0`); later blocks accumulate with β = 1.
 //! Panels are zero-padded to whole MR / NR, so the micro-kernel always computes a full tile; an
 //! edge tile is computed into a small buffer and only its valid part is merged into C, so
 //! elements of C outside (m, n) are never touched.
 //!
-//! Left out: packing shared between threads, and prefetching the next A / B panels (only the C
-//! tile is prefetched, by the micro-kernel); see the performance notes in `mod.rs`.
+//! Left out: packing shared between threads, and prefetching the next B panels (the packed
+//! kernel prefetches its A panel and the C tile); see the performance notes in `mod.rs`.
 
 use super::{GemmConfig, Kernel, PackedB, MIN_CHUNK, MNK_PER_THREAD};
 use crate::pool;
@@ -315,7 +315,9 @@ pub(crate) unsafe fn gemm(
     });
 }
 
-/// A is read in place by the strided kernel, not packed, when C has at most this many columns:
+/// A is read in place by the strided kernel, not packed, when the part of C one call computes
+/// has at most this many columns (so on two threads, a product up to 1024 wide split by columns
+/// reads A in place too; that case was not measured):
 /// each A panel then serves few B panels, so packing it (a transpose when A is not transposed,
 /// a strided copy when it is) costs a larger share of the product. Measured on one thread
 /// (GFLOP/s, packed → in place, 2026-11-27): 768×384×128 NT 230 → 239, 768×128×384 NN 219 → 237,
@@ -325,8 +327,9 @@ pub(crate) unsafe fn gemm(
 /// 241, so wide products keep packing.
 const IN_PLACE_MAX_N: usize = 512;
 
-/// Nor when A's rows (or columns) are a multiple of 4 KiB apart: the MR streams would then share
-/// one L1 set (2048×512×2048 NN was 246 → 238 GFLOP/s in place).
+/// Nor when A's leading dimension is a multiple of 4 KiB: the floats the kernel reads one after
+/// another (the MR rows side by side, or for a transposed A successive p) would all fall in one
+/// L1 set (2048×512×2048 NN was 246 → 238 GFLOP/s in place).
 const IN_PLACE_BAD_LD: usize = 1024;
 
 /// `C[i][j] = tile[i][j] + β·C[i][j]` for i < rows, j < cols (β = 0: C not read).
@@ -381,7 +384,8 @@ pub(crate) unsafe fn on_threads(
         cfg.threads.max(1)
     };
     // Split the longer side of C into chunks of whole panels; the chunks are disjoint. Each
-    // chunk repacks the other operand (A always; B unless it comes packed), so chunks are at
+    // chunk repacks the other operand (A unless it is read in place; B unless it comes packed),
+    // so chunks are at
     // least MIN_CHUNK long; when the side is long enough there are up to 4 per thread, claimed
     // in turn, so that a thread slowed down by another process (or woken late) takes fewer.
     let (split_n, len, panel) = if n >= m {

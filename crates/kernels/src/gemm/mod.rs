@@ -7,8 +7,9 @@
 //! at the same speed.
 //!
 //! The fast path follows the BLIS / GotoBLAS structure (see `blocked.rs`): B is packed into
-//! panels NR columns wide, A into panels MR rows tall, blocked by KC (depth), MC (rows) and NC
-//! (columns) so that one B micro-panel stays in L1 and one packed A block in L2; an MR×NR
+//! panels NR columns wide, A into panels MR rows tall (or, in narrow products, read in place by a
+//! strided AVX-512 micro-kernel), blocked by KC (depth), MC (rows) and NC (columns) so that one B
+//! micro-panel stays in L1 and one packed A block in L2; an MR×NR
 //! micro-kernel in registers does all the arithmetic. The micro-kernel is picked at run time:
 //! AVX-512 (`avx512.rs`), AVX2+FMA (`avx2.rs`), or a portable one that the compiler vectorises
 //! (`portable.rs`; NEON on Apple silicon). Small products skip packing (`small.rs`). Threads
@@ -23,7 +24,7 @@
 //!
 //! Left out: bf16 and f64 (a sibling `hgemm`/`dgemm` would reuse `blocked.rs` with another
 //! element type), the TT layout's own tuning, and packing shared between threads (each thread packs
-//! its own copy of A; this costs m·k copies per thread, negligible beside 2·m·n·k flops).
+//! its own copy of the operand it does not split, unless A is read in place).
 //!
 //! # Performance notes
 //!
@@ -86,7 +87,7 @@
 //!   172-192 to ≈ 215 GFLOP/cpu-s, like NN.
 //! * A read in place (2026-11-27, for the baby GPT's narrow products): a strided AVX-512
 //!   micro-kernel broadcasts A's elements where they lie, so products at most 512 columns wide
-//!   skip packing A (numbers at `IN_PLACE_MAX_N` in `blocked.rs`; +4-16% on the GPT's weight
+//!   skip packing A (numbers at `IN_PLACE_MAX_N` in `blocked.rs`; +4-19% on the GPT's weight
 //!   and input gradients, none on wide products). B in place was tried too (its rows read with
 //!   their stride by the kernel): +0-10% on one thread, but 384×128×768 TN on two threads went
 //!   417 → 342 GFLOP/s and the GPT's 300 steps were slower (median 4.98 vs 4.45 s). B's panel
@@ -369,7 +370,8 @@ pub(crate) const SMALL_MNK: usize = 8 * 8 * 8;
 /// Each extra thread must get at least this many multiply-adds to be worth waking.
 pub(crate) const MNK_PER_THREAD: usize = 128 * 128 * 128;
 /// The shortest range of C's rows or columns a thread takes at a time, when C is long enough to
-/// be cut finer than one range per thread. Each chunk repacks the other operand: ≈ 0.25 ns per
+/// be cut finer than one range per thread. Each chunk repacks the other operand (unless A, read
+/// in place): ≈ 0.25 ns per
 /// packed float (the packing share in the profiles) against 2·1536 flops at ≈ 4 ps each per
 /// packed float, so about 2% of a chunk's time (estimated).
 pub(crate) const MIN_CHUNK: usize = 1536;

@@ -1,4 +1,5 @@
-//! Packing: copy a block of A (or B) into the order the micro-kernel reads it.
+//! Packing: copy a block of A (or B) into the order the micro-kernel reads it. (In narrow
+//! products A is read in place instead; see `IN_PLACE_MAX_N` in `blocked.rs`.)
 //!
 //! A block (mc, kc) of op(A) becomes ⌈mc/MR⌉ panels; panel q holds, for p = 0..kc, the MR values
 //! op(A)[q·MR + i][p], i < MR, contiguously (rows past mc are zero). A block (kc, nc) of op(B)

@@ -241,6 +241,17 @@ fn nc_remainders() {
 }
 
 #[test]
+fn a_packed_and_a_read_in_place() {
+    // A is read in place when the columns one call computes are at most 512 and its leading
+    // dimension is not a multiple of 1024; otherwise it is packed. Both ways, every layout:
+    // 1100 columns (more than 512 a thread even on two), 300 (in place), and k = 1024 with no
+    // padding (A not transposed: leading dimension 1024, packed).
+    for (m, n, k) in [(37, 1100, 40), (37, 300, 40), (20, 40, 1024)] {
+        for_all(m, n, k, 1.0, 0.0, 0, (m * n + k) as u64);
+    }
+}
+
+#[test]
 fn alpha_beta_and_padded_leading_dimensions() {
     for (alpha, beta) in [(1.0, 1.0), (-0.5, 0.0), (2.0, -1.5), (0.0, 2.0)] {
         for pad in [0, 1, 7] {

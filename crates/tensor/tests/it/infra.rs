@@ -440,3 +440,14 @@ fn element_and_row_wise_ops_split_over_threads_equal_one_kernel_call() {
     }
     tfs_kernels::pool::set_threads(None);
 }
+
+#[test]
+#[should_panic(expected = "listed twice")]
+fn adamw_refuses_a_parameter_listed_twice() {
+    // AdamW borrows every parameter for writing at once: the same tensor under two names is a
+    // clear error, not a "already borrowed" panic from inside the step.
+    let p = Tensor::var(vec![1.0, 2.0], &[2]);
+    let params = vec![("a".to_string(), p.clone()), ("b".to_string(), p.clone())];
+    let g = p.mul(&p).sum_all().backward();
+    AdamW::new(0.1, &[]).step(&params, &g);
+}
