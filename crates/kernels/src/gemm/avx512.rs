@@ -33,6 +33,33 @@ pub(crate) static SPEC: Spec = Spec {
     pack_b,
 };
 
+/// `C = α·acc + β·C` for the MR×NR tile at `c` (β = 0: C is not read), in the micro-kernels'
+/// epilogue. A macro, not a function: as a call (LLVM would not inline it across
+/// `target_feature`), the 16 accumulators would go through memory.
+///
+/// Safety (of the expansion site): the MR×NR tile at `c` (leading dimension `ldc`) must be valid
+/// to read and write.
+macro_rules! store_tile {
+    ($acc:expr, $c:expr, $ldc:expr, $alpha:expr, $beta:expr) => {{
+        let va = _mm512_set1_ps($alpha);
+        let vb = _mm512_set1_ps($beta);
+        for (i, row) in $acc.iter().enumerate() {
+            // SAFETY: row i of the tile has NR valid elements at c + i·ldc.
+            unsafe {
+                let cp = $c.add(i * $ldc);
+                for (h, &v) in row.iter().enumerate() {
+                    let out = if $beta == 0.0 {
+                        _mm512_mul_ps(v, va)
+                    } else {
+                        _mm512_fmadd_ps(v, va, _mm512_mul_ps(_mm512_loadu_ps(cp.add(16 * h)), vb))
+                    };
+                    _mm512_storeu_ps(cp.add(16 * h), out);
+                }
+            }
+        }
+    }};
+}
+
 /// # Safety
 /// The CPU must have AVX-512F; `a` holds k·MR floats, `b` holds k·NR floats, and the MR×NR tile
 /// at `c` (leading dimension `ldc`) is valid to read and write.
@@ -46,13 +73,7 @@ unsafe fn kernel(
     alpha: f32,
     beta: f32,
 ) {
-    // Start pulling the C tile towards L1 now; it is read (β ≠ 0) or written only after the
-    // k loop, and a miss per row there would stall the end of every tile.
-    for i in 0..MR {
-        let row = c.wrapping_add(i * ldc);
-        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
-    }
+    prefetch_c(c, ldc);
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..k {
         // SAFETY: p < k, so b + p·NR .. +32 and a + p·MR .. +MR are inside the panels.
@@ -70,22 +91,7 @@ unsafe fn kernel(
             }
         }
     }
-    let va = _mm512_set1_ps(alpha);
-    let vb = _mm512_set1_ps(beta);
-    for (i, row) in acc.iter().enumerate() {
-        // SAFETY: row i of the tile has NR valid elements at c + i·ldc.
-        unsafe {
-            let cp = c.add(i * ldc);
-            for (h, &v) in row.iter().enumerate() {
-                let out = if beta == 0.0 {
-                    _mm512_mul_ps(v, va)
-                } else {
-                    _mm512_fmadd_ps(v, va, _mm512_mul_ps(_mm512_loadu_ps(cp.add(16 * h)), vb))
-                };
-                _mm512_storeu_ps(cp.add(16 * h), out);
-            }
-        }
-    }
+    store_tile!(acc, c, ldc, alpha, beta);
 }
 
 /// [`kernel`] with A read where it lies: A(i, p) at `a + i·ars + p·acs` (a packed panel is
@@ -107,11 +113,7 @@ unsafe fn kernel_strided(
     alpha: f32,
     beta: f32,
 ) {
-    for i in 0..MR {
-        let row = c.wrapping_add(i * ldc);
-        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
-    }
+    prefetch_c(c, ldc);
     let offs: [usize; MR] = std::array::from_fn(|i| i * ars);
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..k {
@@ -128,21 +130,18 @@ unsafe fn kernel_strided(
             }
         }
     }
-    let va = _mm512_set1_ps(alpha);
-    let vb = _mm512_set1_ps(beta);
-    for (i, row) in acc.iter().enumerate() {
-        // SAFETY: row i of the tile has NR valid elements at c + i·ldc.
-        unsafe {
-            let cp = c.add(i * ldc);
-            for (h, &v) in row.iter().enumerate() {
-                let out = if beta == 0.0 {
-                    _mm512_mul_ps(v, va)
-                } else {
-                    _mm512_fmadd_ps(v, va, _mm512_mul_ps(_mm512_loadu_ps(cp.add(16 * h)), vb))
-                };
-                _mm512_storeu_ps(cp.add(16 * h), out);
-            }
-        }
+    store_tile!(acc, c, ldc, alpha, beta);
+}
+
+/// Starts pulling the MR×NR tile of C towards L1: it is read (β ≠ 0) or written only after the
+/// k loop, and a miss per row there would stall the end of every tile.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn prefetch_c(c: *mut f32, ldc: usize) {
+    for i in 0..MR {
+        let row = c.wrapping_add(i * ldc);
+        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR - 1) as *const i8);
     }
 }
 
