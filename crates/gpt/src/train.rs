@@ -60,6 +60,8 @@
 //! |---|---|
 //! | A read in place by a strided GEMM micro-kernel in products ≤ 512 wide (no transposing pack of x or ȳ, no strided copy of ȳᵀ) | both rows together: 5.03 → 4.54 s median, 4.10 → 3.76 s min (8 of 8 pairs faster); A in place alone: min 4.27 → 4.12 s (x, ȳ), then ≈ 1% more (ȳᵀ) |
 //! | the calling thread's serial passes shared out: residual adds, the bias and its gradient split by rows; AdamW in one fork-join; gradients back to the buffer cache | the splits: min 4.38 → 4.27 s, median 5.12 → 4.88 s; AdamW and the recycling within the noise; the second thread's polling fell from ≈ 10% of samples to ≈ 6% |
+//! | the pool's caller runs the indices its worker has not started; `per_task` hands tasks out as threads come free | 200 steps: 2.76 → 2.70 s median on a quiet machine, 4.45 → 3.47 s while another process takes 3 ms of every 10 on one core |
+//! | end of the session, eight pairs beside PyTorch | 24.9-31.1 s vs 65.8-71.8 s: 0.347-0.473×, median 0.38 (five under 0.4) |
 //! | tried: X̄ and W̄ products side by side, one per thread | no gain (4.72 vs 4.66 s median): not kept |
 //! | tried: B read in place too | one thread +0-10%, but 384×128×768 TN on two threads 417 → 342 GFLOP/s: not kept |
 //! | tried: evaluation batches stacked into passes of 16384 tokens | slower: 100 steps with an evaluation every 10, 2.82-2.95 s at 768 tokens a pass, 3.34-3.40 s at 16384 (the activations leave L2): not kept |

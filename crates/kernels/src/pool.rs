@@ -8,9 +8,9 @@
 //!
 //! The model is fork-join over an index: [`run`]`(n, f)` calls `f(0)`, …, `f(n - 1)`, `f(0)` on
 //! the calling thread and the others on workers `1..n` (or on the caller, below), and returns when
-//! all are done. The closure
-//! may borrow from the caller's stack: `run` does not return (not even by unwinding) before every
-//! worker has finished with it, which is what makes erasing its lifetime sound.
+//! all are done. The closure may borrow from the caller's stack: `run` does not return (not even
+//! by unwinding) before every worker has finished with it, which is what makes erasing its
+//! lifetime sound.
 //!
 //! The number of threads a kernel uses by default is [`default_threads`]: `TFS_THREADS` when it is
 //! set to a positive integer, else `std::thread::available_parallelism()`.

@@ -316,10 +316,10 @@ pub(crate) unsafe fn gemm(
 }
 
 /// A is read in place by the strided kernel, not packed, when the part of C one call computes
-/// has at most this many columns (so on two threads, a product up to 1024 wide split by columns
-/// reads A in place too; that case was not measured):
-/// each A panel then serves few B panels, so packing it (a transpose when A is not transposed,
-/// a strided copy when it is) costs a larger share of the product. Measured on one thread
+/// has at most this many columns: each A panel then serves few B panels, so packing it (a
+/// transpose when A is not transposed, a strided copy when it is) costs a larger share of the
+/// product. (On two threads a product up to 1024 wide, split by columns, reads A in place too;
+/// that case was not measured.) Measured on one thread
 /// (GFLOP/s, packed → in place, 2026-11-27): 768×384×128 NT 230 → 239, 768×128×384 NN 219 → 237,
 /// 1024×128×1536 NN 238 → 250-259, 384×128×768 TN 218-222 → 245-248, 512×128×768 TN 211-216
 /// → 249-251, 1536×128×1024 TN 214-221 → 248-255; on two threads the three TN weight-gradient

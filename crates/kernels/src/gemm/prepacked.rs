@@ -4,7 +4,8 @@
 //! micro-kernel's panels on every product repeats the same k·n copy (or transpose) each time.
 //! [`PackedB`] packs op(B) once, for every depth block of the kernel's spec; the blocked loop of
 //! `blocked.rs` then reads its panels where it would have packed its own, and only A is packed
-//! per product (or read in place). Threads split C's columns or rows as in `sgemm_with` and share the panels.
+//! per product (or read in place). Threads split C's columns or rows as in `sgemm_with` and share
+//! the panels.
 
 use super::blocked::{self, MatPtr, View};
 use super::{handled_without_kernel, needed_len, sgemm_with, GemmConfig, Kernel, Trans, SMALL_MNK};
