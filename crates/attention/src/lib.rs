@@ -10,6 +10,9 @@
 //! `reverse` do, behind the default feature `seq2seq` (`cargo check -p tfs-attention
 //! --no-default-features` builds the core alone).
 
+// `deny`, not `forbid`: ndarray's `s![]` expands to an `allow(unsafe_code)` item.
+#![deny(unsafe_code)]
+
 pub mod mha;
 #[cfg(feature = "seq2seq")]
 pub mod reverse;

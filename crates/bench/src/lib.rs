@@ -13,6 +13,8 @@
 //! Left out: argument parsing and printing (the `tfs` binary does both), repeated-run statistics
 //! beyond best-of-N, and any comparison logic: the ratio is read off the two lines.
 
+#![forbid(unsafe_code)]
+
 pub mod gemm;
 pub mod generate;
 pub mod gpt;

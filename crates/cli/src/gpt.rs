@@ -180,7 +180,6 @@ pub fn run(cmd: GptCommand, global: &Global) -> Result<()> {
             if let Some(n) = checkpoint_every {
                 p.train.checkpoint_every = n;
             }
-            p.validate().map_err(anyhow::Error::msg)?;
             let state = out.join("checkpoint").join("state.json");
             if !resume && state.exists() {
                 bail!(

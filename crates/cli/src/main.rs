@@ -7,6 +7,8 @@
 //! `--offline` or `$TFS_OFFLINE` says not to. Commands that read no dataset or draw nothing at
 //! random ignore them.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod data;
 mod gpt;
@@ -68,7 +70,7 @@ enum Command {
 }
 
 fn main() {
-    tfs_kernels::alloc::keep_freed_memory();
+    tfs_tensor::backend::keep_freed_memory();
     let cli = Cli::parse();
     let global = Global {
         data_dir: tfs_data::data_dir(cli.data_dir.as_deref()),

@@ -10,6 +10,8 @@
 //! Everything read from disk is validated; a bad file is a [`DataError`] that names the file and
 //! what was wrong, never a panic.
 
+#![forbid(unsafe_code)]
+
 pub mod fetch;
 pub mod hf_datasets;
 pub mod http;

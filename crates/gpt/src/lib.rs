@@ -14,9 +14,15 @@
 //! trained model and the DPO loss against a frozen reference (Phase 9); [`dpo_data`]: a run's
 //! prompts, pairs and KL probe from a text.
 //!
-//! Everything runs on tfs-tensor (autograd, fused kernels); nothing here writes a backward pass.
+//! Phase 9's switches live in [`config`] and [`model`]: RoPE, RMSNorm, SwiGLU, no biases, GQA/MQA,
+//! sliding windows, mixtures of experts, flash attention, and the KV cache of generation.
 //!
-//! Left out so far: KV cache, RoPE, RMSNorm, SwiGLU, GQA, MoE, flash attention (Phase 9).
+//! Everything runs on tfs-tensor (autograd, its backend's kernels); nothing here writes a
+//! backward pass or calls tfs-kernels, except the shards' memory map.
+//!
+//! Left out: a folder per idea (model, training, data, interop), planned in the design.
+
+#![forbid(unsafe_code)]
 
 pub mod checkpoint;
 pub mod config;

@@ -31,7 +31,7 @@ use crate::config::{AttnKernel, GptConfig, Mlp, Norm, Pos};
 use std::cell::{Cell, RefCell};
 use tfs_math::Rng;
 use tfs_tensor::nn::{join, normal, Dropout, LayerNorm, Linear, Module, RmsNorm};
-use tfs_tensor::{flash_sdpa, sdpa, sdpa_packed, AttnMask, Tensor};
+use tfs_tensor::{attention, sdpa_packed, AttnMask, Tensor};
 
 /// A linear layer with GPT-2's init: N(0, std²) weight, zero bias.
 fn linear(n_in: usize, n_out: usize, bias: bool, std: f64, rng: &mut Rng) -> Linear {
@@ -160,10 +160,11 @@ impl Moe {
     fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
         let (n, e, k) = (x.dim(0), self.experts.len(), self.top_k);
         let probs = self.router.forward(x).softmax(); // (N, E)
-                                                      // Each token's k best experts (the choice itself has no gradient).
+                                                      // Each token's k best experts (the choice itself has no gradient). The routing is decided
+                                                      // on the host: the probabilities are read back once per layer.
         let mut chosen = Vec::with_capacity(n * k);
         {
-            let p = probs.data();
+            let p = probs.to_vec();
             for row in p.chunks_exact(e) {
                 let mut order: Vec<usize> = (0..e).collect();
                 order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
@@ -337,10 +338,11 @@ impl Block {
             lc.k = Some(k.clone());
             lc.v = Some(v.clone());
         }
-        let y = match cfg.attn {
-            AttnKernel::Naive => sdpa(&q, &k, &v, &mask),
-            AttnKernel::Flash => flash_sdpa(&q, &k, &v, &mask),
+        let kernel = match cfg.attn {
+            AttnKernel::Naive => tfs_tensor::AttnKernel::Naive,
+            AttnKernel::Flash => tfs_tensor::AttnKernel::Flash,
         };
+        let y = attention(&q, &k, &v, &mask, Some(kernel));
         self.attn_proj
             .forward(&y.transpose(1, 2).reshape(&[b, t, c]))
     }
@@ -397,8 +399,9 @@ pub struct Gpt {
     pub ln_f: NormLayer,
     drop: Dropout,
     training: Cell<bool>,
-    /// The mixture-of-experts load-balancing loss of the last forward pass (summed over layers).
-    aux_value: Cell<Option<f32>>,
+    /// The mixture-of-experts load-balancing loss of the last forward pass (summed over layers),
+    /// detached: read back only when asked ([`Gpt::moe_aux_loss`]), not on every forward.
+    aux_value: RefCell<Option<Tensor>>,
 }
 
 impl Gpt {
@@ -411,7 +414,7 @@ impl Gpt {
             ln_f: NormLayer::new(c, &cfg),
             drop: Dropout::new(cfg.dropout, rng),
             training: Cell::new(true),
-            aux_value: Cell::new(None),
+            aux_value: RefCell::new(None),
             cfg,
         }
     }
@@ -448,7 +451,7 @@ impl Gpt {
         if let Some(c) = cache {
             c.len += t;
         }
-        self.aux_value.set(aux.as_ref().map(Tensor::item));
+        *self.aux_value.borrow_mut() = aux.as_ref().map(Tensor::detach);
         let x = self.ln_f.forward(&x).reshape(&[b * t, self.cfg.n_embd]);
         (x.linear(&self.wte, None), aux)
     }
@@ -509,7 +512,7 @@ impl Gpt {
 
     /// The load-balancing loss of the last forward pass, summed over layers (None when dense).
     pub fn moe_aux_loss(&self) -> Option<f32> {
-        self.aux_value.get()
+        self.aux_value.borrow().as_ref().map(Tensor::item)
     }
 
     /// Tokens each expert of each layer received in the last forward pass (empty when dense).

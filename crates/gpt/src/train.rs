@@ -223,13 +223,12 @@ pub fn flops_per_token(cfg: &GptConfig, parameters: usize) -> f64 {
     6.0 * n as f64 + 12.0 * (cfg.n_layer * cfg.block_size * cfg.n_embd) as f64
 }
 
-/// The machine's measured fp32 peak (FLOP/s): its fused multiply-adds on every kernel thread
-/// with nothing else in the way (`tfs_kernels::peak`, the ceiling the project draws MFU
-/// against); where that cannot be measured (no AVX2/AVX-512), the GEMM rate below.
+/// The device's measured fp32 peak (FLOP/s): on the CPU its fused multiply-adds on the kernel
+/// threads the run uses (`TFS_THREADS`, else every core) with nothing else in the way
+/// (`tfs_tensor::backend::peak_flops`, the ceiling the project draws MFU against); where that
+/// cannot be measured (no AVX2/AVX-512), the GEMM rate below.
 pub fn fp32_peak_flops() -> f64 {
-    tfs_kernels::peak::fma_peak_gflops(tfs_math::threads())
-        .map(|g| g * 1e9)
-        .unwrap_or_else(measured_peak_flops)
+    tfs_tensor::backend::peak_flops(tfs_tensor::Device::Cpu).unwrap_or_else(measured_peak_flops)
 }
 
 /// The fp32 matmul rate of this machine through our kernels: the best of three 1024³ GEMMs.
@@ -260,7 +259,7 @@ fn grad_norms_by_layer(params: &[(String, Tensor)], grads: &Grads, n_layer: usiz
             continue;
         };
         if let (Some(g), true) = (grads.get(p), i < n_layer) {
-            sq[i] += tfs_kernels::fused::elementwise::sum_squares(&g.data());
+            sq[i] += tfs_tensor::backend::sum_squares(&g.storage());
         }
     }
     sq.into_iter().map(f64::sqrt).collect()

@@ -5,6 +5,9 @@
 //! machine), SVG figures, and `summary.md` (tables and findings a blog post includes verbatim).
 //! `--quick` shrinks every experiment to seconds; the test suite runs them all that way.
 
+// `deny`, not `forbid`: ndarray's `s![]` expands to an `allow(unsafe_code)` item.
+#![deny(unsafe_code)]
+
 mod ctx;
 mod error;
 pub mod experiments;

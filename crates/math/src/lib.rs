@@ -6,6 +6,8 @@
 //! entropy and KL divergence ([`info`]), the project's one seeded random number generator
 //! ([`Rng`]); and [`threads`], the one place the thread count is read.
 
+#![forbid(unsafe_code)]
+
 pub mod elementwise;
 pub mod gradcheck;
 pub mod info;

@@ -7,6 +7,8 @@
 //! recipe the experiments and benchmarks share ([`mnist`]). Everything is generic over the float
 //! type: f32 to train, f64 for gradient checks.
 
+#![forbid(unsafe_code)]
+
 pub mod activation;
 pub mod init;
 pub mod loss;

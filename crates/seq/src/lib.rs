@@ -6,6 +6,9 @@
 //! the synthetic [`tasks`] the experiments train on. Every model names its parameters through
 //! [`tfs_nn::Params`].
 
+// `deny`, not `forbid`: ndarray's `s![]` expands to an `allow(unsafe_code)` item.
+#![deny(unsafe_code)]
+
 pub mod bptt;
 pub mod cell;
 pub mod charlm;

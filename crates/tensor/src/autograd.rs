@@ -32,14 +32,15 @@
 //! - Not measured against its alternative: attention spreads its heads over the kernel threads
 //!   (one GEMM thread each) because a head's products (64×64×32 in the baby GPT) are far below
 //!   the size at which `sgemm` wakes a second thread.
+//!
+//! Every arm below calls the backend (`crate::backend`) on storages: the calculus is written
+//! here once, the arithmetic once per device.
 
-use crate::op::{BinaryOp, Op};
-use crate::ops::{
-    arith, attention, broadcast_strides, flash_attention, gather_strided, matmul, nn, reduce,
-    reduce_to, rope, shape,
-};
-use crate::tensor::cache::{copy, give, CollectBuf};
-use crate::tensor::{CpuBuffer, Tensor};
+use crate::backend;
+use crate::op::{AttnInputs, Op};
+use crate::ops::{matmul, shape, split_at_axis};
+use crate::storage::Storage;
+use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
 
 /// The gradients of the leaves that need them, by tensor.
@@ -66,13 +67,7 @@ impl Grads {
     pub fn accumulate(&mut self, other: Grads) {
         for (id, g) in other.map {
             match self.map.get(&id) {
-                Some(mine) => {
-                    let add = g.data();
-                    mine.update()
-                        .iter_mut()
-                        .zip(add.iter())
-                        .for_each(|(a, b)| *a += b);
-                }
+                Some(mine) => backend::add_assign(&mut mine.storage_mut(), &g.storage()),
                 None => {
                     self.map.insert(id, g);
                 }
@@ -170,8 +165,8 @@ impl Tensor {
             self.shape()
         );
         let mut grads = Grads::default();
-        let mut pending: HashMap<usize, CpuBuffer> = HashMap::new();
-        pending.insert(self.id(), CpuBuffer::new(vec![1.0]));
+        let mut pending: HashMap<usize, Storage> = HashMap::new();
+        pending.insert(self.id(), backend::full(self.device(), 1, 1.0));
         for node in topo_order(self).iter().rev() {
             let Some(g) = pending.remove(&node.id()) else {
                 continue;
@@ -179,26 +174,20 @@ impl Tensor {
             let Some(op) = node.op() else {
                 grads
                     .map
-                    .insert(node.id(), Tensor::from_buffer(g, node.shape()));
+                    .insert(node.id(), Tensor::from_storage(g, node.shape()));
                 continue;
             };
             let inputs = op.inputs();
-            let input_grads = backward_of(op, node, g.into_vec());
+            let input_grads = backward_of(op, node, g);
             for (x, gx) in inputs.into_iter().zip(input_grads) {
                 let Some(gx) = gx.filter(|_| x.requires_grad()) else {
                     continue;
                 };
                 debug_assert_eq!(gx.len(), x.numel(), "backward of {}", op.name());
                 match pending.get_mut(&x.id()) {
-                    Some(acc) => {
-                        acc.as_mut_slice()
-                            .iter_mut()
-                            .zip(&gx)
-                            .for_each(|(a, b)| *a += b);
-                        give(gx);
-                    }
+                    Some(acc) => backend::add_assign(acc, &gx),
                     None => {
-                        pending.insert(x.id(), CpuBuffer::new(gx));
+                        pending.insert(x.id(), gx);
                     }
                 }
             }
@@ -208,218 +197,147 @@ impl Tensor {
 }
 // ANCHOR_END: walk
 
-/// `ȳ` of `x` broadcast to `shape`, contiguous.
-fn expand(x: &Tensor, shape: &[usize]) -> Vec<f32> {
-    if x.shape() == shape {
-        return copy(&x.data());
-    }
-    gather_strided(&x.data(), shape, &broadcast_strides(x.shape(), shape))
-}
-
-/// An incoming gradient that goes back to the buffer cache when the op's backward is done with
-/// it, unless the op hands it on ([`Recycle::take`]). As a plain `Vec` it went back to the
-/// allocator, so the next step's outputs of that size were fresh allocations, zero-filled
-/// (`memset` was 1.3% of the baby GPT's samples, on the calling thread alone).
-struct Recycle(Vec<f32>);
-
-impl Recycle {
-    /// The buffer, handed on to an input.
-    fn take(&mut self) -> Vec<f32> {
-        std::mem::take(&mut self.0)
-    }
-}
-
-impl std::ops::Deref for Recycle {
-    type Target = Vec<f32>;
-    fn deref(&self) -> &Vec<f32> {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Recycle {
-    fn deref_mut(&mut self) -> &mut Vec<f32> {
-        &mut self.0
-    }
-}
-
-impl Drop for Recycle {
-    fn drop(&mut self) {
-        give(self.take());
-    }
-}
-
 /// The gradient of each input of `op` (None where not computed) given the op's output `out`
-/// and the gradient `dy` flowing into it.
-fn backward_of(op: &Op, out: &Tensor, g: Vec<f32>) -> Vec<Option<Vec<f32>>> {
-    let mut g = Recycle(g);
+/// and the gradient `g` flowing into it (consumed: ops whose input gradient is the incoming one
+/// hand it on, and a buffer not handed on goes back to the cache when dropped).
+fn backward_of(op: &Op, out: &Tensor, mut g: Storage) -> Vec<Option<Storage>> {
     let ys = out.shape();
     match op {
-        // A same-shape add or subtract hands the incoming buffer on to one input (a residual
-        // connection's gradient is not copied).
-        Op::Binary(kind @ (BinaryOp::Add | BinaryOp::Sub), a, b) if a.shape() == b.shape() => {
-            let neg = |mut v: Vec<f32>| {
-                if *kind == BinaryOp::Sub {
-                    v.iter_mut().for_each(|x| *x = -*x);
-                }
-                v
-            };
-            match (a.requires_grad(), b.requires_grad()) {
-                (true, true) => vec![Some(copy(&g)), Some(neg(g.take()))],
-                (true, false) => vec![Some(g.take()), None],
-                (false, true) => vec![None, Some(neg(g.take()))],
-                (false, false) => vec![None, None],
-            }
-        }
         Op::Binary(kind, a, b) => {
-            let (ra, rb) = (a.requires_grad(), b.requires_grad());
-            let (ga, gb): (Option<Vec<f32>>, Option<Vec<f32>>) = match kind {
-                BinaryOp::Add => (ra.then(|| copy(&g)), rb.then(|| copy(&g))),
-                BinaryOp::Sub => (
-                    ra.then(|| copy(&g)),
-                    rb.then(|| g.iter().map(|g| -g).collect_buf()),
-                ),
-                BinaryOp::Mul => (
-                    ra.then(|| {
-                        g.iter()
-                            .zip(expand(b, ys))
-                            .map(|(g, b)| g * b)
-                            .collect_buf()
-                    }),
-                    rb.then(|| {
-                        g.iter()
-                            .zip(expand(a, ys))
-                            .map(|(g, a)| g * a)
-                            .collect_buf()
-                    }),
-                ),
-                BinaryOp::Div => {
-                    let bv = expand(b, ys);
-                    (
-                        ra.then(|| g.iter().zip(&bv).map(|(g, b)| g / b).collect_buf()),
-                        rb.then(|| {
-                            let y = out.data();
-                            g.iter()
-                                .zip(y.iter())
-                                .zip(&bv)
-                                .map(|((g, y), b)| -g * y / b)
-                                .collect_buf()
-                        }),
-                    )
-                }
-            };
-            vec![
-                ga.map(|g| reduce_to(g, ys, a.shape())),
-                gb.map(|g| reduce_to(g, ys, b.shape())),
-            ]
+            let need = (a.requires_grad(), b.requires_grad());
+            let (ga, gb) = backend::binary_backward(
+                *kind,
+                (&a.storage(), a.shape()),
+                (&b.storage(), b.shape()),
+                (&out.storage(), ys),
+                g,
+                need,
+            );
+            vec![ga, gb]
         }
         Op::Affine { mul, .. } => {
-            g.iter_mut().for_each(|x| *x *= mul);
-            vec![Some(g.take())]
+            backend::scale(&mut g, *mul);
+            vec![Some(g)]
         }
-        Op::Unary(kind, x) => {
-            vec![Some(arith::unary_backward(
-                *kind,
-                &x.data(),
-                &out.data(),
-                &g,
-            ))]
-        }
+        Op::Unary(kind, x) => vec![Some(backend::unary_backward(
+            *kind,
+            &x.storage(),
+            &out.storage(),
+            &g,
+        ))],
         Op::Sum { x, axis, scale } => {
-            vec![Some(reduce::sum_backward(x.shape(), *axis, *scale, &g))]
+            let d = axis.map(|a| split_at_axis(x.shape(), a));
+            vec![Some(backend::sum_backward(d, x.numel(), *scale, &g))]
         }
         Op::Max { x, axis, argmax } => {
-            vec![Some(reduce::max_backward(x.shape(), *axis, argmax, &g))]
+            let d = split_at_axis(x.shape(), *axis);
+            vec![Some(backend::max_backward(d, argmax, &g))]
         }
         // ANCHOR: matmul_arm
         Op::MatMul(a, b) => {
-            let (ga, gb) =
-                matmul::matmul_backward(a, b, &g, (a.requires_grad(), b.requires_grad()));
+            let d = matmul::dims(a.shape(), b.shape());
+            let need = (a.requires_grad(), b.requires_grad());
+            let (ga, gb) = backend::matmul_backward(&a.storage(), &b.storage(), &g, d, need);
             vec![ga, gb]
         }
         // ANCHOR_END: matmul_arm
         Op::Linear { x, w, b } => {
             let rb = b.as_ref().is_some_and(|b| b.requires_grad());
-            let (gx, gw, gb) =
-                matmul::linear_backward(x, w, &g, (x.requires_grad(), w.requires_grad(), rb));
+            let (n_out, n_in) = (w.dim(0), w.dim(1));
+            let dims = (x.numel() / n_in.max(1), n_in, n_out);
+            let need = (x.requires_grad(), w.requires_grad(), rb);
+            let (gx, gw, gb) = backend::linear_backward(&x.storage(), &w.storage(), &g, dims, need);
             let mut v = vec![gx, gw];
             if b.is_some() {
                 v.push(gb);
             }
             v
         }
-        Op::Softmax(_) => vec![Some(nn::softmax_backward(
-            &out.data(),
+        Op::Softmax(_) => vec![Some(backend::softmax_backward(
+            &out.storage(),
             &g,
             ys[ys.len() - 1],
         ))],
-        Op::LogSoftmax(_) => vec![Some(nn::log_softmax_backward(
-            &out.data(),
+        Op::LogSoftmax(_) => vec![Some(backend::log_softmax_backward(
+            &out.storage(),
             &g,
             ys[ys.len() - 1],
         ))],
-        Op::CrossEntropy { dlogits, .. } => {
-            vec![Some(dlogits.iter().map(|d| d * g[0]).collect_buf())]
-        }
+        Op::CrossEntropy { dlogits, .. } => vec![Some(backend::scale_by(dlogits, &g))],
         Op::LayerNorm {
             x, w, mean, rstd, ..
         } => {
-            let (gx, gw, gb) = nn::layer_norm_backward(x, w, mean, rstd, &g);
+            let c = x.dim(-1);
+            let rc = (x.numel() / c.max(1), c);
+            let (gx, gw, gb) =
+                backend::layer_norm_backward(&x.storage(), &w.storage(), (mean, rstd), &g, rc);
             vec![Some(gx), Some(gw), Some(gb)]
         }
-        Op::IndexSelect { x, ids } => vec![Some(nn::index_select_backward(x.shape(), ids, &g))],
+        Op::IndexSelect { x, ids } => {
+            let w = x.numel() / x.dim(0).max(1);
+            vec![Some(backend::index_add(&g, ids, w, x.dim(0)))]
+        }
         Op::RmsNorm { x, w, rstd } => {
-            let (gx, gw) = nn::rms_norm_backward(x, w, rstd, &g);
+            let c = x.dim(-1);
+            let rc = (x.numel() / c.max(1), c);
+            let (gx, gw) = backend::rms_norm_backward(&x.storage(), &w.storage(), rstd, &g, rc);
             vec![Some(gx), Some(gw)]
         }
         Op::Rope { x, start, theta } => {
-            let (t, d) = (x.dim(-2), x.dim(-1));
-            vec![Some(rope::rotate(&g, t, d, *start, *theta, -1.0))]
+            let td = (x.dim(-2), x.dim(-1));
+            vec![Some(backend::rope(&g, td, *start, *theta, -1.0))]
         }
         Op::IndexAdd { x, ids } => {
             let w = x.numel() / x.dim(0).max(1);
-            vec![Some(nn::index_add_backward(ids, w, &g))]
+            vec![Some(backend::index_select(&g, ids, w))]
         }
         Op::Dropout { mask, .. } => {
-            g.iter_mut().zip(mask).for_each(|(x, m)| *x *= m);
-            vec![Some(g.take())]
+            backend::mul_assign(&mut g, mask);
+            vec![Some(g)]
         }
         Op::MaskedFill { mask, .. } => {
-            g.iter_mut().zip(mask.iter().cycle()).for_each(|(x, &m)| {
-                if m {
-                    *x = 0.0
-                }
-            });
-            vec![Some(g.take())]
+            backend::zero_where(&mut g, mask);
+            vec![Some(g)]
         }
-        Op::Reshape(_) => vec![Some(g.take())],
-        Op::Transpose { a, b, .. } => vec![Some(shape::transpose_data(&g, ys, *a, *b))],
+        Op::Reshape(_) => vec![Some(g)],
+        Op::Transpose { a, b, .. } => vec![Some(backend::transpose(&g, ys, *a, *b))],
         Op::Cat { xs, axis } => {
-            let refs: Vec<&Tensor> = xs.iter().collect();
-            shape::cat_backward(&refs, *axis, &g)
+            let (widths, outer) = shape::cat_widths(xs, *axis);
+            backend::cat_backward(&widths, outer, &g)
                 .into_iter()
                 .map(Some)
                 .collect()
         }
         Op::Narrow { x, axis, start } => {
-            vec![Some(shape::narrow_backward(x.shape(), *axis, *start, &g))]
+            let d = split_at_axis(x.shape(), *axis);
+            vec![Some(backend::narrow_backward(d, *start, &g))]
         }
-        Op::Sdpa { q, k, v, probs, .. } => {
-            let (gq, gk, gv) = attention::sdpa_backward(q, k, v, probs, &g);
-            vec![Some(gq), Some(gk), Some(gv)]
-        }
-        Op::SdpaPacked {
-            qkv,
-            heads,
+        Op::Attention {
+            inputs,
+            dims,
             mask,
-            probs,
-        } => vec![Some(attention::sdpa_packed_backward(
-            qkv, *heads, mask, probs, &g,
-        ))],
-        Op::FlashSdpa {
-            q, k, v, mask, lse, ..
-        } => {
-            let (gq, gk, gv) = flash_attention::flash_sdpa_backward((q, k, v), mask, out, lse, &g);
-            vec![Some(gq), Some(gk), Some(gv)]
-        }
+            kernel,
+            saved,
+        } => match inputs {
+            AttnInputs::Split { q, k, v } => {
+                let (gq, gk, gv) = backend::attention_backward(
+                    (&q.storage(), &k.storage(), &v.storage()),
+                    &out.storage(),
+                    saved,
+                    &g,
+                    *dims,
+                    mask,
+                    *kernel,
+                );
+                vec![Some(gq), Some(gk), Some(gv)]
+            }
+            AttnInputs::Packed(qkv) => vec![Some(backend::attention_packed_backward(
+                &qkv.storage(),
+                saved,
+                &g,
+                *dims,
+                mask,
+            ))],
+        },
     }
 }

@@ -3,11 +3,23 @@
 //! One variant per differentiable op. The forward passes live in `ops/`; every backward lives in
 //! one `match` in [`crate::autograd`], so that the whole calculus of the framework reads in one
 //! file. An input that does not need a gradient is still held (the backward of the other input
-//! may read it, as in `∂(a·b)/∂a = b`).
+//! may read it, as in `∂(a·b)/∂a = b`). What a backward needs beyond its inputs and output
+//! (∂L/∂logits, row statistics, attention weights, masks, ids) is kept as [`Storage`], on the
+//! device of the op.
 
+use crate::backend::{AttnDims, AttnKernel};
 use crate::ops::attention::AttnMask;
+use crate::storage::Storage;
 use crate::tensor::Tensor;
-use std::rc::Rc;
+
+/// Where attention reads its heads from.
+pub enum AttnInputs {
+    /// `q: (B, H, Tq, hs)`, `k, v: (B, Hkv, Tk, hs)`.
+    Split { q: Tensor, k: Tensor, v: Tensor },
+    /// The packed q|k|v projection `(B, T, (H + 2·Hkv)·hs)` of self-attention; the output is
+    /// `(B, T, H·hs)`.
+    Packed(Tensor),
+}
 
 /// Elementwise binary ops, with broadcasting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +65,7 @@ pub enum Op {
     Max {
         x: Tensor,
         axis: usize,
-        argmax: Vec<u32>,
+        argmax: Storage,
     },
     /// `(…, M, K) @ (…, K, N)`, or `(…, M, K) @ (K, N)`.
     MatMul(Tensor, Tensor),
@@ -70,21 +82,21 @@ pub enum Op {
     /// Mean cross-entropy; the fused kernel computed `∂L/∂logits` in the forward pass.
     CrossEntropy {
         logits: Tensor,
-        dlogits: Vec<f32>,
+        dlogits: Storage,
     },
     /// Layer norm over the last axis, saving each row's mean and 1/σ.
     LayerNorm {
         x: Tensor,
         w: Tensor,
         b: Tensor,
-        mean: Vec<f32>,
-        rstd: Vec<f32>,
+        mean: Storage,
+        rstd: Storage,
     },
     /// RMS norm over the last axis, saving each row's 1/rms.
     RmsNorm {
         x: Tensor,
         w: Tensor,
-        rstd: Vec<f32>,
+        rstd: Storage,
     },
     /// Rotary position embedding over the last two axes, positions from `start`.
     Rope {
@@ -96,22 +108,25 @@ pub enum Op {
     /// puts each expert's outputs back among the tokens).
     IndexAdd {
         x: Tensor,
-        ids: Rc<[usize]>,
+        /// i32 ids.
+        ids: Storage,
     },
     /// Rows of `x` (along axis 0) picked by `ids`: embedding lookup and gather.
     IndexSelect {
         x: Tensor,
-        ids: Rc<[usize]>,
+        /// i32 ids.
+        ids: Storage,
     },
     /// `x ⊙ mask`, the mask already scaled by 1/(1 − p).
     Dropout {
         x: Tensor,
-        mask: Vec<f32>,
+        mask: Storage,
     },
     /// Elements where `mask` (broadcast over leading axes) is true replaced by a constant.
     MaskedFill {
         x: Tensor,
-        mask: Rc<[bool]>,
+        /// i32, 1 where filled; repeats over the leading axes.
+        mask: Storage,
     },
     /// Another shape over the same elements.
     Reshape(Tensor),
@@ -132,67 +147,31 @@ pub enum Op {
         axis: usize,
         start: usize,
     },
-    /// Fused scaled dot-product attention, saving the attention weights `P: (B, H, Tq, Tk)`.
-    Sdpa {
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
+    /// Scaled dot-product attention, one op for every layout and kernel: the backend chose the
+    /// kernel ([`AttnKernel`]) and `saved` is what it keeps, the weights `P: (B, H, Tq, Tk)`
+    /// (naive) or one log-sum-exp per query row (flash, whose backward also reads the output).
+    Attention {
+        inputs: AttnInputs,
+        dims: AttnDims,
         mask: AttnMask,
-        probs: Vec<f32>,
-    },
-    /// Fused self-attention over the packed q|k|v projection `(B, T, (H + 2·Hkv)·hs)`, saving
-    /// the attention weights `P: (B, H, T, T)`.
-    SdpaPacked {
-        qkv: Tensor,
-        /// (H, Hkv).
-        heads: (usize, usize),
-        mask: AttnMask,
-        probs: Vec<f32>,
-    },
-    /// Flash attention, saving one log-sum-exp per query row, `lse: (B, H, Tq)`; the backward
-    /// recomputes the weights from it and reads the op's output.
-    FlashSdpa {
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        mask: AttnMask,
-        lse: Vec<f32>,
+        kernel: AttnKernel,
+        saved: Storage,
     },
 }
 
 impl Op {
-    /// Hands the op's own buffers to the cache (see `Drop for Node`).
-    pub(crate) fn recycle(self) {
-        use crate::tensor::cache::give;
-        match self {
-            Op::CrossEntropy { dlogits, .. } => give(dlogits),
-            Op::Dropout { mask, .. } => give(mask),
-            Op::Sdpa { probs, .. } | Op::SdpaPacked { probs, .. } => give(probs),
-            Op::FlashSdpa { lse, .. } => give(lse),
-            Op::LayerNorm { mean, rstd, .. } => {
-                give(mean);
-                give(rstd);
-            }
-            Op::RmsNorm { rstd, .. } => give(rstd),
-            _ => {}
-        }
-    }
-
     /// Bytes of the op's own buffers kept for its backward (beside its inputs and output, which
     /// are tensors): what a graph holds per op beyond the byte counter of [`crate::memory`].
     pub fn saved_bytes(&self) -> usize {
-        let n = match self {
-            Op::CrossEntropy { dlogits: v, .. }
-            | Op::Dropout { mask: v, .. }
-            | Op::Sdpa { probs: v, .. }
-            | Op::SdpaPacked { probs: v, .. }
-            | Op::FlashSdpa { lse: v, .. } => v.len(),
-            Op::RmsNorm { rstd: v, .. } => v.len(),
-            Op::LayerNorm { mean, rstd, .. } => mean.len() + rstd.len(),
-            Op::Max { argmax, .. } => argmax.len(),
+        match self {
+            Op::CrossEntropy { dlogits: s, .. }
+            | Op::Dropout { mask: s, .. }
+            | Op::Attention { saved: s, .. }
+            | Op::RmsNorm { rstd: s, .. }
+            | Op::Max { argmax: s, .. } => s.bytes(),
+            Op::LayerNorm { mean, rstd, .. } => mean.bytes() + rstd.bytes(),
             _ => 0,
-        };
-        n * 4
+        }
     }
 
     /// The op's inputs, in the order its backward returns their gradients.
@@ -214,7 +193,10 @@ impl Op {
             | Op::Reshape(x)
             | Op::Transpose { x, .. }
             | Op::Narrow { x, .. }
-            | Op::SdpaPacked { qkv: x, .. } => vec![x],
+            | Op::Attention {
+                inputs: AttnInputs::Packed(x),
+                ..
+            } => vec![x],
             Op::Linear { x, w, b } => {
                 let mut v = vec![x, w];
                 v.extend(b.as_ref());
@@ -223,7 +205,10 @@ impl Op {
             Op::LayerNorm { x, w, b, .. } => vec![x, w, b],
             Op::RmsNorm { x, w, .. } => vec![x, w],
             Op::Cat { xs, .. } => xs.iter().collect(),
-            Op::Sdpa { q, k, v, .. } | Op::FlashSdpa { q, k, v, .. } => vec![q, k, v],
+            Op::Attention {
+                inputs: AttnInputs::Split { q, k, v },
+                ..
+            } => vec![q, k, v],
         }
     }
 
@@ -263,9 +248,15 @@ impl Op {
             Op::Transpose { .. } => "transpose",
             Op::Cat { .. } => "cat",
             Op::Narrow { .. } => "narrow",
-            Op::Sdpa { .. } => "sdpa",
-            Op::SdpaPacked { .. } => "sdpa_packed",
-            Op::FlashSdpa { .. } => "flash_sdpa",
+            Op::Attention {
+                kernel: AttnKernel::Flash,
+                ..
+            } => "flash_sdpa",
+            Op::Attention {
+                inputs: AttnInputs::Packed(_),
+                ..
+            } => "sdpa_packed",
+            Op::Attention { .. } => "sdpa",
         }
     }
 }

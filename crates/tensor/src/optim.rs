@@ -14,10 +14,10 @@
 //! gain towards 0 would fight the normalisation it scales.
 
 use crate::autograd::Grads;
+use crate::backend::{self, AdamWHyper};
+use crate::storage::Storage;
 use crate::tensor::{no_grad, Tensor};
 use std::collections::HashMap;
-use std::sync::Mutex;
-use tfs_kernels::fused::adamw::{adamw_step, AdamW as AdamWHyper};
 
 /// The named parameters a model exposes (see [`crate::nn::Module::parameters`]).
 pub type Named = [(String, Tensor)];
@@ -36,7 +36,7 @@ pub fn clip_grad_norm(params: &Named, grads: &Grads, max: f32) -> f32 {
     let mut sq = 0.0f64;
     for (_, p) in params {
         if let Some(g) = grads.get(p) {
-            sq += tfs_kernels::fused::elementwise::sum_squares(&g.data());
+            sq += backend::sum_squares(&g.storage());
         }
     }
     let norm = sq.sqrt() as f32;
@@ -44,7 +44,7 @@ pub fn clip_grad_norm(params: &Named, grads: &Grads, max: f32) -> f32 {
         let s = max / norm;
         for (_, p) in params {
             if let Some(g) = grads.get(p) {
-                g.update().iter_mut().for_each(|v| *v *= s);
+                backend::scale(&mut g.storage_mut(), s);
             }
         }
     }
@@ -56,7 +56,7 @@ pub struct Sgd {
     pub lr: f32,
     pub momentum: f32,
     pub nesterov: bool,
-    velocity: HashMap<String, Vec<f32>>,
+    velocity: HashMap<String, Storage>,
 }
 
 impl Sgd {
@@ -75,27 +75,13 @@ impl Optimizer for Sgd {
         no_grad(|| {
             for (name, p) in params {
                 let Some(g) = grads.get(p) else { continue };
-                let g = g.data();
-                let mut w = p.update();
-                if self.momentum == 0.0 {
-                    w.iter_mut()
-                        .zip(g.iter())
-                        .for_each(|(w, g)| *w -= self.lr * g);
-                    continue;
-                }
-                let v = self
-                    .velocity
-                    .entry(name.clone())
-                    .or_insert_with(|| vec![0.0; g.len()]);
-                for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(g.iter()) {
-                    *v = self.momentum * *v + g;
-                    *w -= self.lr
-                        * if self.nesterov {
-                            g + self.momentum * *v
-                        } else {
-                            *v
-                        };
-                }
+                let (g, mut w) = (g.storage(), p.storage_mut());
+                let v = (self.momentum != 0.0).then(|| {
+                    self.velocity
+                        .entry(name.clone())
+                        .or_insert_with(|| backend::full(g.device(), g.len(), 0.0))
+                });
+                backend::sgd(&mut w, &g, v, self.lr, self.momentum, self.nesterov);
             }
         })
     }
@@ -145,7 +131,7 @@ pub struct AdamW {
     pub eps: f32,
     decay: HashMap<String, f32>,
     t: u32,
-    moments: HashMap<String, (Vec<f32>, Vec<f32>)>,
+    moments: HashMap<String, (Storage, Storage)>,
 }
 
 impl AdamW {
@@ -181,7 +167,10 @@ impl AdamW {
     /// [`AdamW::moments`]); parameters not in `moments` start from zero again.
     pub fn set_state(&mut self, steps: u32, moments: HashMap<String, (Vec<f32>, Vec<f32>)>) {
         self.t = steps;
-        self.moments = moments;
+        self.moments = moments
+            .into_iter()
+            .map(|(n, (m, v))| (n, (Storage::cpu(m), Storage::cpu(v))))
+            .collect();
     }
 
     /// Names of the parameters that have moments, sorted.
@@ -191,20 +180,18 @@ impl AdamW {
         v
     }
 
-    /// The first and second moments of `name` (None before its first step).
-    pub fn moments(&self, name: &str) -> Option<(&[f32], &[f32])> {
+    /// The first and second moments of `name`, read back to the host (None before its first
+    /// step).
+    pub fn moments(&self, name: &str) -> Option<(Vec<f32>, Vec<f32>)> {
         self.moments
             .get(name)
-            .map(|(m, v)| (m.as_slice(), v.as_slice()))
+            .map(|(m, v)| (backend::to_host_f32(m), backend::to_host_f32(v)))
     }
 }
 
 impl Optimizer for AdamW {
-    /// One update of every parameter with a gradient. The update is element-wise, so all the
-    /// parameters' elements, taken in order as one long vector, are cut into one contiguous
-    /// range per kernel thread (when there are enough of them) and updated in one fork-join:
-    /// a GPT has dozens of small tensors (biases, norms), and a split per tensor left them all
-    /// on one thread, with a fork-join for each large one.
+    /// One update of every parameter with a gradient, in one backend call (the CPU cuts all
+    /// the elements into one range per kernel thread).
     fn step(&mut self, params: &Named, grads: &Grads) {
         self.t += 1;
         let live: Vec<(&String, &Tensor, Tensor)> = params
@@ -229,26 +216,16 @@ impl Optimizer for AdamW {
                 p.numel()
             );
             let n = g.numel();
+            let dev = p.device();
             self.moments
                 .entry((*name).clone())
-                .or_insert_with(|| (vec![0.0; n], vec![0.0; n]));
+                .or_insert_with(|| (backend::full(dev, n, 0.0), backend::full(dev, n, 0.0)));
         }
-        let mut moments: HashMap<&String, &mut (Vec<f32>, Vec<f32>)> =
+        let mut moments: HashMap<&String, &mut (Storage, Storage)> =
             self.moments.iter_mut().collect();
-        let mut pds: Vec<_> = live.iter().map(|(_, p, _)| p.update()).collect();
-        let gds: Vec<_> = live.iter().map(|(_, _, g)| g.data()).collect();
-        let total: usize = gds.iter().map(|g| g.len()).sum();
-        let (threads, per) = crate::ops::runs(total, 1, 16);
-        // Each thread's pieces: (parameter, gradient, m, v, hyper-parameters), disjoint slices.
-        type Piece<'a> = (
-            &'a mut [f32],
-            &'a [f32],
-            &'a mut [f32],
-            &'a mut [f32],
-            AdamWHyper,
-        );
-        let mut shares: Vec<Vec<Piece>> = (0..threads).map(|_| Vec::new()).collect();
-        let mut at = 0; // elements handed out so far
+        let mut pds: Vec<_> = live.iter().map(|(_, p, _)| p.storage_mut()).collect();
+        let gds: Vec<_> = live.iter().map(|(_, _, g)| g.storage()).collect();
+        let mut items = Vec::with_capacity(live.len());
         for (((name, _, _), pd), g) in live.iter().zip(pds.iter_mut()).zip(&gds) {
             let h = AdamWHyper {
                 lr: self.lr,
@@ -267,30 +244,9 @@ impl Optimizer for AdamW {
                 v.len(),
                 pd.len()
             );
-            let (mut p, mut g, mut m, mut v) = (&mut pd[..], &g[..], &mut m[..], &mut v[..]);
-            while !p.is_empty() {
-                let t = (at / per).min(threads - 1);
-                let take = if t + 1 == threads {
-                    p.len()
-                } else {
-                    ((t + 1) * per - at).min(p.len())
-                };
-                let (p0, p1) = p.split_at_mut(take);
-                let (m0, m1) = m.split_at_mut(take);
-                let (v0, v1) = v.split_at_mut(take);
-                shares[t].push((p0, &g[..take], m0, v0, h));
-                (p, g, m, v) = (p1, &g[take..], m1, v1);
-                at += take;
-            }
+            items.push((&mut **pd, &**g, &mut *m, &mut *v, h));
         }
-        let t = self.t;
-        let shares: Vec<Mutex<Vec<Piece>>> = shares.into_iter().map(Mutex::new).collect();
-        tfs_kernels::pool::run(threads, &|i| {
-            let mut mine = shares[i].lock().unwrap_or_else(|e| e.into_inner());
-            for (p, g, m, v, h) in mine.iter_mut() {
-                adamw_step(p, g, m, v, h, t);
-            }
-        });
+        backend::adamw(items, self.t);
     }
     fn set_lr(&mut self, lr: f32) {
         self.lr = lr;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   Tensor ──Rc──▶ Node { id, shape, storage: Rc<RefCell<Storage>>, op: Option<Op>, requires_grad }
-//!   Storage::Cpu(CpuBuffer)      one variant today; a GPU backend is one more variant, not a type parameter
+//!   Storage::Cpu(CpuBuffer)      one variant per device; a GPU backend is one more variant, not a type parameter
 //! ```
 //!
 //! Cloning a `Tensor` clones a pointer. A tensor's data never changes once an op has read it,
@@ -17,218 +17,20 @@
 //! returns, holding its inputs (and what its backward needs). Leaves created with
 //! [`Tensor::var`] need gradients; [`no_grad`] turns recording off on this thread.
 //!
-//! Left out: a second dtype (the `DType` enum has room for it), strided views other than
-//! reshape, sharing between threads (tensors are `Rc`; the kernels parallelise inside each op).
+//! Device and dtype: a tensor's [`Storage`] says where its elements live ([`Device`]) and what
+//! they are ([`DType`]). Ops compute on f32; [`Tensor::to_dtype`] casts, [`Tensor::to`] moves.
+//! [`Tensor::data`] and [`Tensor::update`] are host views of f32 storage; [`Tensor::to_vec`] is
+//! the way to read any tensor back.
+//!
+//! Left out: strided views other than reshape, sharing between threads (tensors are `Rc`; the
+//! kernels parallelise inside each op).
 
 use crate::op::Op;
+pub use crate::storage::{cache, memory, CpuBuffer, DType, Device, Storage};
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// The element type. Only f32 exists; the enum is where bf16 would go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DType {
-    F32,
-}
-
-/// Live and peak bytes of every tensor and gradient buffer of the process.
-pub mod memory {
-    use super::*;
-
-    pub(crate) static LIVE: AtomicUsize = AtomicUsize::new(0);
-    pub(crate) static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-    /// Bytes held by live buffers now.
-    pub fn allocated() -> usize {
-        LIVE.load(Ordering::Relaxed)
-    }
-
-    /// The largest [`allocated`] seen since start or the last [`reset_peak`].
-    pub fn peak() -> usize {
-        PEAK.load(Ordering::Relaxed)
-    }
-
-    /// Sets the peak to the current live bytes.
-    pub fn reset_peak() {
-        PEAK.store(allocated(), Ordering::Relaxed);
-    }
-
-    pub(crate) fn add(bytes: usize) {
-        let now = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-    }
-
-    pub(crate) fn sub(bytes: usize) {
-        LIVE.fetch_sub(bytes, Ordering::Relaxed);
-    }
-}
-
-/// Reuse of freed buffers, so that a training step does not hand its activations back to the
-/// operating system only to fault the same pages in again on the next step (measured: page faults
-/// and `memmove` were 20-30% of a small op's time without it). Freed buffers of at least
-/// [`cache::MIN_CACHED`] elements wait in a per-thread free list keyed by capacity; capacities are
-/// rounded up to size classes (at most 25% larger) so that nearby sizes share buffers. The cache
-/// holds at most max(256 MiB, the peak of live bytes). Left out: returning memory on demand.
-pub mod cache {
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-
-    /// Smaller buffers go straight back to the allocator (it is fast for them).
-    pub const MIN_CACHED: usize = 4096;
-
-    #[derive(Default)]
-    struct Free {
-        lists: HashMap<usize, Vec<Vec<f32>>>,
-        bytes: usize,
-    }
-
-    thread_local! {
-        static FREE: RefCell<Free> = RefCell::new(Free::default());
-    }
-
-    /// The capacity a buffer of `n` elements is allocated with.
-    fn class(n: usize) -> usize {
-        if n <= MIN_CACHED {
-            return n;
-        }
-        let step = 1usize << (usize::BITS - 1 - n.leading_zeros()).saturating_sub(2);
-        n.div_ceil(step) * step
-    }
-
-    /// An empty vector with room for `n` elements, reused when one is free.
-    pub fn take(n: usize) -> Vec<f32> {
-        let mut v = reuse(n);
-        v.clear();
-        v
-    }
-
-    /// `n` elements whose values are left over from the buffer's last use (zeros when it is
-    /// new): for an output the caller overwrites in full, which saves [`zeros`]' memset. Free
-    /// buffers keep their length, so every element handed out here has been written before (no
-    /// uninitialised memory, no `unsafe`).
-    pub fn for_overwrite(n: usize) -> Vec<f32> {
-        let mut v = reuse(n);
-        if v.len() >= n {
-            v.truncate(n);
-        } else {
-            v.resize(n, 0.0);
-        }
-        v
-    }
-
-    /// A free buffer with room for `n` elements, with its old length, or a new empty one.
-    fn reuse(n: usize) -> Vec<f32> {
-        if n < MIN_CACHED {
-            return Vec::with_capacity(n);
-        }
-        let c = class(n);
-        let reused = FREE.try_with(|f| {
-            let mut f = f.borrow_mut();
-            let v = f.lists.get_mut(&c).and_then(Vec::pop);
-            if v.is_some() {
-                f.bytes -= c * 4;
-            }
-            v
-        });
-        reused
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| Vec::with_capacity(c))
-    }
-
-    /// Keeps `v` for reuse (or frees it when the cache is full or it is small).
-    pub(crate) fn give(v: Vec<f32>) {
-        let c = v.capacity();
-        if c < MIN_CACHED {
-            return;
-        }
-        let limit = (256usize << 20).max(super::memory::peak());
-        let _ = FREE.try_with(|f| {
-            let mut f = f.borrow_mut();
-            if f.bytes + c * 4 <= limit {
-                f.bytes += c * 4;
-                f.lists.entry(c).or_default().push(v);
-            }
-        });
-    }
-
-    /// Bytes waiting in this thread's cache.
-    pub fn cached() -> usize {
-        FREE.try_with(|f| f.borrow().bytes).unwrap_or(0)
-    }
-
-    /// `n` zeros.
-    pub fn zeros(n: usize) -> Vec<f32> {
-        let mut v = take(n);
-        v.resize(n, 0.0);
-        v
-    }
-
-    /// A copy of `s`.
-    pub fn copy(s: &[f32]) -> Vec<f32> {
-        let mut v = take(s.len());
-        v.extend_from_slice(s);
-        v
-    }
-
-    /// `collect()` into a reused buffer.
-    pub trait CollectBuf: Iterator<Item = f32> + Sized {
-        fn collect_buf(self) -> Vec<f32> {
-            let mut v = take(self.size_hint().0);
-            v.extend(self);
-            v
-        }
-    }
-    impl<I: Iterator<Item = f32>> CollectBuf for I {}
-}
-
-/// A CPU buffer of f32 that counts itself in [`memory`].
-pub struct CpuBuffer(Vec<f32>);
-
-impl CpuBuffer {
-    pub fn new(v: Vec<f32>) -> Self {
-        memory::add(v.capacity() * 4);
-        CpuBuffer(v)
-    }
-    pub fn as_slice(&self) -> &[f32] {
-        &self.0
-    }
-    pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        &mut self.0
-    }
-    /// The vector, no longer counted (the caller owns it).
-    pub fn into_vec(mut self) -> Vec<f32> {
-        let v = std::mem::take(&mut self.0);
-        memory::sub(v.capacity() * 4);
-        v
-    }
-}
-
-impl Drop for CpuBuffer {
-    fn drop(&mut self) {
-        memory::sub(self.0.capacity() * 4);
-        cache::give(std::mem::take(&mut self.0));
-    }
-}
-
-/// Where the elements live.
-pub enum Storage {
-    Cpu(CpuBuffer),
-}
-
-impl Storage {
-    pub fn slice(&self) -> &[f32] {
-        match self {
-            Storage::Cpu(b) => b.as_slice(),
-        }
-    }
-    pub fn slice_mut(&mut self) -> &mut [f32] {
-        match self {
-            Storage::Cpu(b) => b.as_mut_slice(),
-        }
-    }
-}
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
@@ -260,19 +62,21 @@ pub(crate) struct Node {
     pub(crate) requires_grad: bool,
 }
 
-impl Drop for Node {
-    /// The buffers an op keeps beside its inputs (attention probabilities, dropout masks,
-    /// ∂L/∂logits, layer-norm statistics) go back to the cache with the graph, like tensors do,
-    /// instead of to the allocator, which unmaps the large ones. (On the shakespeare-char GPT,
-    /// page faults stayed at ≈ 15% of the step with this change: they come mostly from elsewhere.)
-    fn drop(&mut self) {
-        if let Some(op) = self.op.take() {
-            op.recycle();
-        }
+/// The device shared by `xs`, or a panic naming the op and both devices (mixing devices is a
+/// programming error: nothing moves between devices unless asked with [`Tensor::to`]).
+pub(crate) fn same_device(op: &str, xs: &[&Tensor]) -> Device {
+    let d = xs.first().map_or(Device::Cpu, |x| x.device());
+    for x in xs {
+        assert!(
+            x.device() == d,
+            "{op}: inputs on different devices ({d} and {})",
+            x.device()
+        );
     }
+    d
 }
 
-/// An n-dimensional f32 array and its place in the autograd graph.
+/// An n-dimensional array and its place in the autograd graph.
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Rc<Node>);
 
@@ -296,14 +100,30 @@ impl Tensor {
             "Tensor::new: {} elements for shape {shape:?} ({n})",
             data.len()
         );
-        let st = Rc::new(RefCell::new(Storage::Cpu(CpuBuffer::new(data))));
-        Tensor::build(shape, st, None, false)
+        Tensor::from_storage(Storage::cpu(data), shape)
     }
 
-    /// A constant over an already counted buffer (gradients handed out by `backward`).
-    pub(crate) fn from_buffer(b: CpuBuffer, shape: &[usize]) -> Tensor {
-        debug_assert_eq!(b.as_slice().len(), shape.iter().product::<usize>());
-        Tensor::build(shape, Rc::new(RefCell::new(Storage::Cpu(b))), None, false)
+    /// A constant over a storage of any device and dtype (gradients handed out by `backward`,
+    /// the outputs of ops).
+    pub fn from_storage(s: Storage, shape: &[usize]) -> Tensor {
+        assert_eq!(
+            s.len(),
+            shape.iter().product::<usize>(),
+            "Tensor::from_storage: {} elements for shape {shape:?}",
+            s.len()
+        );
+        Tensor::build(shape, Rc::new(RefCell::new(s)), None, false)
+    }
+
+    /// Ids as an i32 tensor (a constant): what [`Tensor::index_select`] reads.
+    pub fn ids(ids: &[usize], shape: &[usize]) -> Tensor {
+        let v = ids
+            .iter()
+            .map(|&i| {
+                i32::try_from(i).unwrap_or_else(|_| panic!("Tensor::ids: id {i} exceeds i32"))
+            })
+            .collect();
+        Tensor::from_storage(Storage::cpu_i32(v), shape)
     }
 
     /// A leaf that needs its gradient (a parameter or an input under test).
@@ -327,12 +147,12 @@ impl Tensor {
     /// The result of an op: records `op` if gradients are on and `rg` (some input needs a
     /// gradient).
     pub(crate) fn from_op_if(
-        data: Vec<f32>,
+        data: Storage,
         shape: &[usize],
         rg: bool,
         op: impl FnOnce() -> Op,
     ) -> Tensor {
-        let t = Tensor::new(data, shape);
+        let t = Tensor::from_storage(data, shape);
         if rg && grad_enabled() {
             let op = op();
             if op.inputs().iter().any(|x| x.requires_grad()) {
@@ -380,7 +200,36 @@ impl Tensor {
         self.0.shape.iter().product()
     }
     pub fn dtype(&self) -> DType {
-        DType::F32
+        self.0.storage.borrow().dtype()
+    }
+    pub fn device(&self) -> Device {
+        self.0.storage.borrow().device()
+    }
+    /// The storage, borrowed (what backend functions take).
+    pub fn storage(&self) -> Ref<'_, Storage> {
+        self.0.storage.borrow()
+    }
+    pub(crate) fn storage_mut(&self) -> RefMut<'_, Storage> {
+        self.0.storage.borrow_mut()
+    }
+
+    /// This tensor on `device`: itself when it is already there (as PyTorch's `.to`), else a
+    /// copy whose gradient flows back to this one.
+    pub fn to(&self, device: Device) -> Tensor {
+        if self.device() == device {
+            return self.clone();
+        }
+        unreachable!("one device exists in this build")
+    }
+
+    /// The elements cast to `dtype` (a constant: casts are not differentiated). f32 → bf16 rounds
+    /// to the nearest even 16-bit float; bf16 → f32 is exact; i32 ↔ f32 converts the values.
+    pub fn to_dtype(&self, dtype: DType) -> Tensor {
+        if self.dtype() == dtype {
+            return self.detach();
+        }
+        let s = crate::backend::cast(&self.storage(), dtype);
+        Tensor::from_storage(s, self.shape())
     }
     pub fn requires_grad(&self) -> bool {
         self.0.requires_grad
@@ -398,12 +247,14 @@ impl Tensor {
         self.op().map_or(0, Op::saved_bytes)
     }
 
-    /// The elements, row-major.
+    /// The elements, row-major, as a host view of f32 storage (a panic naming the device or
+    /// dtype otherwise: [`Tensor::to_vec`] reads any tensor).
     pub fn data(&self) -> Ref<'_, [f32]> {
         Ref::map(self.0.storage.borrow(), |s| s.slice())
     }
+    /// The elements as f32 on the host, whatever the device and dtype.
     pub fn to_vec(&self) -> Vec<f32> {
-        self.data().to_vec()
+        crate::backend::to_host_f32(&self.storage())
     }
     /// The value of a one-element tensor.
     pub fn item(&self) -> f32 {
@@ -413,7 +264,7 @@ impl Tensor {
             "item: tensor of shape {:?} is not a scalar",
             self.shape()
         );
-        self.data()[0]
+        self.to_vec()[0]
     }
 
     /// Mutable access for optimizers and weight loading: changes the values every view and every
@@ -438,12 +289,14 @@ impl Tensor {
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.data();
+        let d = self.to_vec();
         let head: Vec<f32> = d.iter().take(8).copied().collect();
         write!(
             f,
-            "Tensor(shape={:?}, grad={}, op={}, data={head:?}{})",
+            "Tensor(shape={:?}, {}, {}, grad={}, op={}, data={head:?}{})",
             self.shape(),
+            self.device(),
+            self.dtype(),
             self.requires_grad(),
             self.op().map_or("leaf", |o| o.name()),
             if d.len() > 8 { "…" } else { "" }

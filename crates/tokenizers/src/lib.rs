@@ -6,6 +6,8 @@
 //! load from one versioned text format ([`format`]); a malformed file is a typed error naming the
 //! line. No ndarray: the GPT pipeline uses this crate on its own.
 
+#![forbid(unsafe_code)]
+
 pub mod bpe;
 pub mod bpe_tokenizer;
 pub mod char;

@@ -14,6 +14,9 @@
 //!
 //! Left out: dropout, label smoothing, KV caching, mixed precision.
 
+// `deny`, not `forbid`: ndarray's `s![]` expands to an `allow(unsafe_code)` item.
+#![deny(unsafe_code)]
+
 pub mod attention;
 pub mod block;
 pub mod decode;

@@ -1,24 +1,14 @@
-//! The forward passes of every op, and the index arithmetic they share (broadcasting, strided
-//! copies, reductions to a broadcast input's shape). Each op's backward is in
-//! [`crate::autograd`].
+//! The ops: shape checks, device checks and recording of the graph. The arithmetic is the
+//! backend's (`crate::backend`, one function per primitive); each op's backward is one arm of
+//! the `match` in [`crate::autograd`].
 
 pub mod arith;
 pub mod attention;
-pub mod flash_attention;
 pub mod matmul;
 pub mod nn;
 pub mod reduce;
 pub mod rope;
 pub mod shape;
-
-/// Row-major strides of `shape`.
-pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
 
 /// The shape both `a` and `b` broadcast to (NumPy rules: align on the right; a size-1 axis
 /// stretches), or a panic naming the op and both shapes.
@@ -46,107 +36,9 @@ pub(crate) fn broadcast_shape(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> 
         .collect()
 }
 
-/// Strides that read a tensor of shape `inner` as if it had the (broadcast) shape `outer`:
-/// 0 along stretched axes.
-pub(crate) fn broadcast_strides(inner: &[usize], outer: &[usize]) -> Vec<usize> {
-    let s = strides(inner);
-    let off = outer.len() - inner.len();
-    (0..outer.len())
-        .map(|i| {
-            if i < off || inner[i - off] == 1 {
-                0
-            } else {
-                s[i - off]
-            }
-        })
-        .collect()
-}
-
-/// Calls `f(offset)` for every element of `shape` in row-major order, where `offset` is the
-/// element's position under `st` (strides, possibly 0 or permuted).
-pub(crate) fn for_each_offset(shape: &[usize], st: &[usize], mut f: impl FnMut(usize)) {
-    let n: usize = shape.iter().product();
-    if n == 0 {
-        return;
-    }
-    let d = shape.len();
-    if d == 0 {
-        return f(0);
-    }
-    let mut idx = vec![0usize; d];
-    let mut off = 0usize;
-    for _ in 0..n {
-        f(off);
-        // Odometer: bump the last axis, carry into earlier ones.
-        let mut i = d - 1;
-        loop {
-            idx[i] += 1;
-            off += st[i];
-            if idx[i] < shape[i] {
-                break;
-            }
-            off -= st[i] * shape[i];
-            idx[i] = 0;
-            if i == 0 {
-                break;
-            }
-            i -= 1;
-        }
-    }
-}
-
-/// `src` read through strides `st` as a contiguous tensor of shape `shape`.
-pub(crate) fn gather_strided(src: &[f32], shape: &[usize], st: &[usize]) -> Vec<f32> {
-    let mut out = crate::tensor::cache::take(shape.iter().product());
-    let d = shape.len();
-    if d >= 2 && st[d - 1] == 1 && shape[d - 1] > 1 {
-        // The last axis is contiguous in the source: copy whole runs of it (a head's features
-        // when heads are split or merged) instead of one element at a time.
-        let run = shape[d - 1];
-        for_each_offset(&shape[..d - 1], &st[..d - 1], |o| {
-            out.extend_from_slice(&src[o..o + run])
-        });
-        return out;
-    }
-    for_each_offset(shape, st, |o| out.push(src[o]));
-    out
-}
-
-/// Sums `g` (of the broadcast shape `outer`) down to the shape `inner` it was broadcast from:
-/// the gradient of a broadcast input.
-pub(crate) fn reduce_to(g: Vec<f32>, outer: &[usize], inner: &[usize]) -> Vec<f32> {
-    if outer == inner {
-        return g;
-    }
-    let n_in: usize = inner.iter().product();
-    let mut out = crate::tensor::cache::zeros(n_in);
-    // Fast path: `inner` is a suffix of `outer` (a bias over rows).
-    let suffix = inner.len() <= outer.len() && outer[outer.len() - inner.len()..] == *inner;
-    if suffix && n_in > 0 {
-        for chunk in g.chunks_exact(n_in) {
-            out.iter_mut().zip(chunk).for_each(|(o, &v)| *o += v);
-        }
-        return out;
-    }
-    let st = broadcast_strides(inner, outer);
-    let mut i = 0;
-    for_each_offset(outer, &st, |o| {
-        out[o] += g[i];
-        i += 1;
-    });
-    out
-}
-
-/// Elements of work a thread should get before an element-wise or row-wise kernel is split over
-/// the kernel threads: below it, handing a run to a thread costs about what it saves.
-const PAR_MIN: usize = 1 << 15;
-
-/// `(tasks, run)`: how to split `n` items of `width` elements each over the kernel threads, as
-/// `tasks` runs of `run` items (the last may be shorter; `run` is a multiple of `align`). One
-/// task when there is too little work to share.
-pub(crate) fn runs(n: usize, width: usize, align: usize) -> (usize, usize) {
-    let threads = tfs_kernels::pool::default_threads();
-    let tasks = (n * width / PAR_MIN).clamp(1, threads.max(1));
-    let run = n.div_ceil(tasks).div_ceil(align.max(1)) * align.max(1);
-    (n.div_ceil(run.max(1)).max(1), run.max(1))
+/// (outer, n, inner) around `axis`.
+pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = shape[..axis].iter().product();
+    let inner = shape[axis + 1..].iter().product();
+    (outer, shape[axis], inner)
 }

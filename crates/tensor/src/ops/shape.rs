@@ -8,11 +8,10 @@
 //!   narrow      x̄ = ȳ placed at [start, start + len) along the axis, 0 elsewhere
 //! ```
 
-use super::reduce::split_at_axis;
-use super::{gather_strided, strides};
+use super::split_at_axis;
+use crate::backend;
 use crate::op::Op;
-use crate::tensor::cache::{take, zeros};
-use crate::tensor::Tensor;
+use crate::tensor::{same_device, Tensor};
 
 impl Tensor {
     /// The same elements in another shape (shares the storage). One axis may be `usize::MAX`
@@ -38,7 +37,7 @@ impl Tensor {
     /// Axes `a` and `b` swapped (a contiguous copy).
     pub fn transpose(&self, a: isize, b: isize) -> Tensor {
         let (a, b) = (self.axis(a), self.axis(b));
-        let y = transpose_data(&self.data(), self.shape(), a, b);
+        let y = backend::transpose(&self.storage(), self.shape(), a, b);
         let mut shape = self.shape().to_vec();
         shape.swap(a, b);
         Tensor::from_op_if(y, &shape, self.requires_grad(), || Op::Transpose {
@@ -58,12 +57,7 @@ impl Tensor {
             start + len,
             self.shape()
         );
-        let d = self.data();
-        let mut y = take(outer * len * inner);
-        for o in 0..outer {
-            y.extend_from_slice(&d[(o * n + start) * inner..(o * n + start + len) * inner]);
-        }
-        drop(d);
+        let y = backend::narrow(&self.storage(), (outer, n, inner), start, len);
         let mut shape = self.shape().to_vec();
         shape[axis] = len;
         Tensor::from_op_if(y, &shape, self.requires_grad(), || Op::Narrow {
@@ -124,17 +118,18 @@ impl Tensor {
                 x.shape()
             );
         }
+        same_device("cat", &xs.iter().collect::<Vec<_>>());
         let (outer, _, inner) = split_at_axis(base, axis);
         let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-        let mut y = take(outer * total * inner);
-        let datas: Vec<_> = xs.iter().map(|x| x.data()).collect();
-        for o in 0..outer {
-            for (x, d) in xs.iter().zip(&datas) {
-                let w = x.shape()[axis] * inner;
-                y.extend_from_slice(&d[o * w..(o + 1) * w]);
-            }
-        }
-        drop(datas);
+        let stores: Vec<_> = xs.iter().map(|x| x.storage()).collect();
+        let parts: Vec<_> = xs
+            .iter()
+            .zip(&stores)
+            .map(|(x, s)| (&**s, x.shape()[axis] * inner))
+            .collect();
+        let y = backend::cat(&parts, outer);
+        drop(parts);
+        drop(stores);
         let mut shape = base.to_vec();
         shape[axis] = total;
         let rg = xs.iter().any(|x| x.requires_grad());
@@ -145,39 +140,8 @@ impl Tensor {
     }
 }
 
-/// Elements of a tensor of `shape` with axes `a` and `b` swapped, contiguous.
-pub(crate) fn transpose_data(x: &[f32], shape: &[usize], a: usize, b: usize) -> Vec<f32> {
-    let mut st = strides(shape);
-    let mut out_shape = shape.to_vec();
-    st.swap(a, b);
-    out_shape.swap(a, b);
-    gather_strided(x, &out_shape, &st)
-}
-
-/// Backward of `cat`: each input's slice of ȳ.
-pub(crate) fn cat_backward(xs: &[&Tensor], axis: usize, dy: &[f32]) -> Vec<Vec<f32>> {
+/// Row widths (axis size × inner) of the inputs of a `cat` along `axis`, and the outer count.
+pub(crate) fn cat_widths(xs: &[Tensor], axis: usize) -> (Vec<usize>, usize) {
     let (outer, _, inner) = split_at_axis(xs[0].shape(), axis);
-    let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-    let mut out: Vec<Vec<f32>> = xs.iter().map(|x| take(x.numel())).collect();
-    for o in 0..outer {
-        let mut off = o * total * inner;
-        for (x, g) in xs.iter().zip(out.iter_mut()) {
-            let w = x.shape()[axis] * inner;
-            g.extend_from_slice(&dy[off..off + w]);
-            off += w;
-        }
-    }
-    out
-}
-
-/// Backward of `narrow`: ȳ in place, zeros around it.
-pub(crate) fn narrow_backward(shape: &[usize], axis: usize, start: usize, dy: &[f32]) -> Vec<f32> {
-    let (outer, n, inner) = split_at_axis(shape, axis);
-    let len = dy.len() / (outer * inner).max(1);
-    let mut dx = zeros(outer * n * inner);
-    for o in 0..outer {
-        dx[(o * n + start) * inner..(o * n + start + len) * inner]
-            .copy_from_slice(&dy[o * len * inner..(o + 1) * len * inner]);
-    }
-    dx
+    (xs.iter().map(|x| x.shape()[axis] * inner).collect(), outer)
 }

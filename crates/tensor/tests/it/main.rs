@@ -6,3 +6,4 @@ mod equal;
 mod flash;
 mod grad;
 mod infra;
+mod seam;
