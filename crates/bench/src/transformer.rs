@@ -21,7 +21,9 @@ use tfs_nn::schedule::cosine_with_warmup;
 use tfs_nn::Adam;
 use tfs_tensor::nn::transformer::{self as fw, Seq2SeqBatch};
 use tfs_tensor::nn::Module;
-use tfs_tensor::optim::{clip_grad_norm, groups_decay_all, AdamW};
+use tfs_tensor::optim::{groups_decay_all, AdamW};
+use tfs_tensor::schedule::Schedule;
+use tfs_tensor::train::Trainer;
 use tfs_transformer::train::sample_batch;
 use tfs_transformer::{Batch, Config, Norm, Task, Transformer};
 
@@ -129,19 +131,19 @@ pub fn framework_config(c: &Config) -> fw::Config {
 
 /// [`transformer`] on the Phase 6 framework: the same model, batches, recipe and clock.
 pub fn transformer_framework(steps: usize, batch: usize, seed: u64) -> Value {
-    use tfs_tensor::optim::Optimizer;
     let mut rng = Rng::new(seed);
     let m = fw::Transformer::new(framework_config(&config(Task::Words)), &mut rng);
     let params = m.parameters();
-    let mut opt = AdamW::new(1e-3, &groups_decay_all(&params, 0.01));
+    let opt = AdamW::new(1e-3, &groups_decay_all(&params, 0.01));
+    // The learning rate comes from `timed`'s schedule, shared with the hand-written run.
+    let mut trainer = Trainer::new(opt, Schedule::Constant(1e-3)).clip(1.0);
     let name = format!("{} framework", crate::impl_name());
     timed(steps, batch, &mut rng, name, |b, lr| {
-        opt.set_lr(lr as f32);
-        let l = m.loss(&framework_batch(b));
-        let g = l.backward();
-        clip_grad_norm(&params, &g, 1.0);
-        opt.step(&params, &g);
-        l.item() as f64
+        let micro = |_| Ok(m.loss(&framework_batch(b)));
+        match trainer.step_with(&params, lr as f32, micro, |_| {}) {
+            Ok(s) => s.loss,
+            Err(_) => f64::NAN,
+        }
     })
 }
 

@@ -43,7 +43,9 @@ use std::time::Instant;
 use tfs_math::Rng;
 use tfs_tensor::log::JsonLog;
 use tfs_tensor::nn::Module;
-use tfs_tensor::optim::{clip_grad_norm, groups_decay_matrices, AdamW, Optimizer};
+use tfs_tensor::optim::{groups_decay_matrices, AdamW};
+use tfs_tensor::schedule::Schedule;
+use tfs_tensor::train::{StepError, Trainer};
 use tfs_tensor::{no_grad, Tensor};
 
 /// One preference: `chosen` is preferred to `rejected` as a continuation of `prompt`.
@@ -477,7 +479,8 @@ pub fn train(
     let ref_train = pair_logprobs(reference, pairs, 32);
     let ref_held = pair_logprobs(reference, held_out, 32);
     let params = policy.parameters();
-    let mut opt = AdamW::new(cfg.lr, &groups_decay_matrices(&params, 0.0));
+    let opt = AdamW::new(cfg.lr, &groups_decay_matrices(&params, 0.0));
+    let mut trainer = Trainer::new(opt, Schedule::Constant(cfg.lr)).clip(cfg.grad_clip);
     let mut log = match log {
         Some(p) => Some(JsonLog::create(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => None,
@@ -512,23 +515,36 @@ pub fn train(
         let batch: Vec<usize> = order.split_off(order.len() - want);
         let ps: Vec<Pair> = batch.iter().map(|&i| pairs[i].clone()).collect();
         let n = ps.len();
-        let lp = sequence_logprobs(policy, &pair_seqs(&ps)); //          (2N,): chosen, rejected
-        let pick = |r: &Vec<f32>| batch.iter().map(|&i| r[i]).collect::<Vec<f32>>();
-        let (loss, m) = dpo_loss(
-            &lp.narrow(0, 0, n),
-            &lp.narrow(0, n, n),
-            &pick(&ref_train.0),
-            &pick(&ref_train.1),
-            cfg.beta,
-        );
-        if !m.loss.is_finite() {
-            pb.finish_and_clear();
-            return Err(format!("the DPO loss became {} at step {step}", m.loss));
-        }
-        let grads = loss.backward();
-        drop((loss, lp));
-        let norm = clip_grad_norm(&params, &grads, cfg.grad_clip);
-        opt.step(&params, &grads);
+        let mut metrics = None;
+        let micro = |_| {
+            let lp = sequence_logprobs(policy, &pair_seqs(&ps)); //      (2N,): chosen, rejected
+            let pick = |r: &Vec<f32>| batch.iter().map(|&i| r[i]).collect::<Vec<f32>>();
+            let (loss, m) = dpo_loss(
+                &lp.narrow(0, 0, n),
+                &lp.narrow(0, n, n),
+                &pick(&ref_train.0),
+                &pick(&ref_train.1),
+                cfg.beta,
+            );
+            metrics = Some(m);
+            Ok(loss)
+        };
+        let norm = match trainer.step_with(&params, cfg.lr, micro, |_| {}) {
+            Ok(s) => s.grad_norm,
+            Err(e) => {
+                pb.finish_and_clear();
+                return Err(match e {
+                    StepError::Loss { value, .. } => {
+                        format!("the DPO loss became {value} at step {step}")
+                    }
+                    StepError::Norm(n) => {
+                        format!("the DPO gradient norm became {n} at step {step}")
+                    }
+                    StepError::Micro(m) => m,
+                });
+            }
+        };
+        let m = metrics.expect("one micro-batch ran");
         // ANCHOR_END: step
         rep.steps.push(m);
         let ev = ((step + 1) % cfg.eval_every.max(1) == 0 || step + 1 == cfg.steps)

@@ -89,8 +89,9 @@ use std::time::Instant;
 use tfs_math::Rng;
 use tfs_tensor::log::JsonLog;
 use tfs_tensor::nn::Module;
-use tfs_tensor::optim::{clip_grad_norm, groups_decay_matrices, AdamW, Optimizer};
+use tfs_tensor::optim::{groups_decay_matrices, AdamW};
 use tfs_tensor::schedule::Schedule;
+use tfs_tensor::train::{StepError, Trainer};
 use tfs_tensor::{no_grad, Grads, Tensor};
 
 /// What a run produced (the steps this process ran; a resumed run starts at `start_step`).
@@ -526,7 +527,7 @@ pub fn run(
     let recipe = recipe_json(preset, order, seed, data);
     let mut model = Gpt::new(cfg, &mut Rng::new(seed));
     let params = model.parameters();
-    let mut opt = AdamW::new(tc.lr, &groups_decay_matrices(&params, tc.weight_decay))
+    let opt = AdamW::new(tc.lr, &groups_decay_matrices(&params, tc.weight_decay))
         .betas(tc.beta1, tc.beta2);
     let sched = Schedule::WarmupCosine {
         lr: tc.lr,
@@ -534,6 +535,9 @@ pub fn run(
         warmup: tc.warmup,
         total: tc.lr_decay_iters,
     };
+    let mut trainer = Trainer::new(opt, sched)
+        .clip(tc.grad_clip)
+        .accumulate(accum);
     let eval_n = tc.eval_iters.max(1);
     let (train_eval, val_eval) = (
         fixed_batches(data.train, eval_n, b, t, seed ^ 0x7EA1),
@@ -552,7 +556,7 @@ pub fn run(
     let mut last_saved = None;
     if let (true, Some(ck)) = (opts.resume, ck_dir.as_deref()) {
         if checkpoint::recover(ck) && ck.join("state.json").exists() {
-            st = load_training(ck, &mut model, &data.vocab, &mut opt, &recipe)?;
+            st = load_training(ck, &mut model, &data.vocab, &mut trainer.opt, &recipe)?;
             last_saved = Some(st.step);
         }
     }
@@ -611,50 +615,35 @@ pub fn run(
         }
         let ts = Instant::now();
         let lr = sched.at(it);
-        opt.set_lr(lr);
         // ANCHOR: step
-        let mut grads: Option<Grads> = None;
-        let mut l = 0.0f64;
-        for _ in 0..accum {
+        let mut layer_norms = Vec::new();
+        let micro = |_| {
             let (x, y) = st.cursor.next_batch(data.train, b, t);
-            let loss = model.loss(&x, &y, b, t);
-            let li = loss.item() as f64;
-            if !li.is_finite() {
-                pb.finish_and_clear();
-                return Err(format!(
-                    "the loss became {li} at step {it}; stopped{}",
-                    last_good(last_saved, &ck_dir)
-                ));
-            }
-            l += li / accum as f64;
-            let g = if accum > 1 {
-                loss.scale(1.0 / accum as f32).backward()
-            } else {
-                loss.backward()
-            };
-            drop(loss);
-            match grads.as_mut() {
-                Some(acc) => acc.accumulate(g),
-                None => grads = Some(g),
-            }
-        }
-        let grads = grads.expect("grad_accum ≥ 1");
-        let layer_norms = if log.is_some() {
-            grad_norms_by_layer(&params, &grads, cfg.n_layer)
-        } else {
-            Vec::new()
+            Ok(model.loss(&x, &y, b, t))
         };
-        let norm = clip_grad_norm(&params, &grads, tc.grad_clip);
-        if !norm.is_finite() {
-            pb.finish_and_clear();
-            return Err(format!(
-                "the gradient norm became {norm} at step {it}; stopped before the update{}",
-                last_good(last_saved, &ck_dir)
-            ));
-        }
-        opt.step(&params, &grads);
+        let inspect = |g: &Grads| {
+            if log.is_some() {
+                layer_norms = grad_norms_by_layer(&params, g, cfg.n_layer);
+            }
+        };
+        let stats = match trainer.step_with(&params, lr, micro, inspect) {
+            Ok(s) => s,
+            Err(e) => {
+                pb.finish_and_clear();
+                let saved = last_good(last_saved, &ck_dir);
+                return Err(match e {
+                    StepError::Loss { value, .. } => {
+                        format!("the loss became {value} at step {it}; stopped{saved}")
+                    }
+                    StepError::Norm(n) => format!(
+                        "the gradient norm became {n} at step {it}; stopped before the update{saved}"
+                    ),
+                    StepError::Micro(m) => format!("step {it}: {m}"),
+                });
+            }
+        };
+        let (l, norm) = (stats.loss, stats.grad_norm);
         // ANCHOR_END: step
-        drop(grads);
         rep.step_seconds.push(ts.elapsed().as_secs_f64());
         st.step = it + 1;
         rep.losses.push(l);
@@ -703,7 +692,7 @@ pub fn run(
         }
         if let Some(ck) = ck_dir.as_deref() {
             if tc.checkpoint_every > 0 && st.step.is_multiple_of(tc.checkpoint_every) && !last {
-                save_training(ck, &model, &data.vocab, &opt, &st, &recipe)?;
+                save_training(ck, &model, &data.vocab, &trainer.opt, &st, &recipe)?;
                 last_saved = Some(st.step);
             }
         }
@@ -735,7 +724,7 @@ pub fn run(
     rep.train_loss = tr;
     rep.val_loss = va;
     if let (true, Some(ck)) = (finished && start < tc.max_iters, ck_dir.as_deref()) {
-        save_training(ck, &model, &data.vocab, &opt, &st, &recipe)?;
+        save_training(ck, &model, &data.vocab, &trainer.opt, &st, &recipe)?;
     }
     Ok(rep)
 }

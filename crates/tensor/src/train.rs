@@ -1,19 +1,170 @@
-//! The training loop every framework model shares: schedule, forward, backward, clip, step.
+//! One training step for every framework model ([`Trainer`]), and the loop built on it ([`fit`]).
 //!
 //! ```text
-//!   for t in 0..steps:  η ← schedule(t);  L ← loss(t);  g ← ∇L;  clip g to norm c;  θ ← AdamW(θ, g)
+//!   step t:  η ← schedule(t)
+//!            g ← Σᵢ ∇(Lᵢ / A)            over the A micro-batches Lᵢ = micro(i)   (gradient accumulation)
+//!            g ← comm(g)                  the processes' gradients made one (no-op for one process)
+//!            n ← ‖g‖;  clip g to norm c;  θ ← AdamW(θ, g; η)
 //! ```
 //!
-//! The caller supplies `loss(t)`, which draws batch t and runs the model forward: the loop knows
-//! neither the model nor the data. A non-finite loss stops training at that step (recorded in
-//! the log) before it can poison the weights.
+//! The caller supplies `micro(i)`, which draws micro-batch i and runs the model forward: the
+//! step knows neither the model nor the data. A non-finite loss stops the step before its
+//! backward, a non-finite gradient norm before the update, so neither can poison the weights;
+//! the caller says what that means for its run (a log entry, an error naming the last good
+//! checkpoint). `gpt train`, `gpt dpo`, [`fit`] and the transformer benchmark all step through
+//! here, so an all-reduce or fp32 master weights are added once.
 
+use crate::autograd::Grads;
 use crate::optim::{
     clip_grad_norm, groups_decay_all, groups_decay_matrices, AdamW, Named, Optimizer,
 };
 use crate::schedule::Schedule;
 use crate::tensor::Tensor;
 use std::time::Instant;
+
+/// How the gradients of several processes become one before the update (data parallelism).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Comm {
+    /// One process: nothing to exchange.
+    #[default]
+    Local,
+}
+
+impl Comm {
+    /// Makes `grads` the mean over every process's gradients (one process: unchanged).
+    pub fn reduce(&self, _params: &Named, _grads: &mut Grads) {
+        match self {
+            Comm::Local => {}
+        }
+    }
+    /// This process's index among [`Comm::size`].
+    pub fn rank(&self) -> usize {
+        0
+    }
+    /// Processes training together.
+    pub fn size(&self) -> usize {
+        1
+    }
+}
+
+/// Why a step stopped before its update.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepError {
+    /// Micro-batch `micro`'s loss was not finite (nothing was differentiated or updated).
+    Loss { micro: usize, value: f64 },
+    /// The gradient norm was not finite (nothing was updated).
+    Norm(f32),
+    /// The caller's `micro` failed with this message.
+    Micro(String),
+}
+
+/// What a step did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// Mean of the micro-batches' losses.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f32,
+    pub lr: f32,
+}
+
+/// The training step: optimizer, schedule, clipping, accumulation and the communication hook.
+pub struct Trainer {
+    pub opt: AdamW,
+    pub schedule: Schedule,
+    /// Clip the global gradient norm to this (None: measure it only).
+    pub clip: Option<f32>,
+    /// Micro-batches per step (gradient accumulation), at least 1.
+    pub accum: usize,
+    pub comm: Comm,
+}
+
+impl Trainer {
+    /// A trainer over `opt` with a schedule, one micro-batch per step, no clipping, one process.
+    pub fn new(opt: AdamW, schedule: Schedule) -> Trainer {
+        Trainer {
+            opt,
+            schedule,
+            clip: None,
+            accum: 1,
+            comm: Comm::Local,
+        }
+    }
+
+    /// Clipping at `c`.
+    pub fn clip(mut self, c: f32) -> Trainer {
+        self.clip = Some(c);
+        self
+    }
+
+    /// `a` micro-batches per step.
+    pub fn accumulate(mut self, a: usize) -> Trainer {
+        self.accum = a.max(1);
+        self
+    }
+
+    /// Step `step` at the schedule's learning rate.
+    pub fn step(
+        &mut self,
+        params: &Named,
+        step: usize,
+        micro: impl FnMut(usize) -> Result<Tensor, String>,
+    ) -> Result<StepStats, StepError> {
+        let lr = self.schedule.at(step);
+        self.step_with(params, lr, micro, |_| {})
+    }
+
+    /// One step at learning rate `lr`; `inspect` sees the summed gradients before clipping
+    /// (per-layer norms for a log).
+    pub fn step_with(
+        &mut self,
+        params: &Named,
+        lr: f32,
+        mut micro: impl FnMut(usize) -> Result<Tensor, String>,
+        inspect: impl FnOnce(&Grads),
+    ) -> Result<StepStats, StepError> {
+        // ANCHOR: step
+        self.opt.set_lr(lr);
+        let accum = self.accum.max(1);
+        let mut grads: Option<Grads> = None;
+        let mut loss = 0.0f64;
+        for i in 0..accum {
+            let l = micro(i).map_err(StepError::Micro)?;
+            let li = l.item() as f64;
+            if !li.is_finite() {
+                return Err(StepError::Loss {
+                    micro: i,
+                    value: li,
+                });
+            }
+            loss += li / accum as f64;
+            let g = if accum > 1 {
+                l.scale(1.0 / accum as f32).backward()
+            } else {
+                l.backward()
+            };
+            drop(l);
+            match grads.as_mut() {
+                Some(acc) => acc.accumulate(g),
+                None => grads = Some(g),
+            }
+        }
+        let mut grads = grads.expect("at least one micro-batch");
+        self.comm.reduce(params, &mut grads);
+        inspect(&grads);
+        let norm = clip_grad_norm(params, &grads, self.clip.unwrap_or(f32::INFINITY));
+        if !norm.is_finite() {
+            return Err(StepError::Norm(norm));
+        }
+        self.opt.step(params, &grads);
+        // ANCHOR_END: step
+        Ok(StepStats {
+            loss,
+            grad_norm: norm,
+            lr,
+        })
+    }
+}
 
 /// Optimizer and schedule settings of a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,31 +216,39 @@ pub struct TrainLog {
     pub diverged_at: Option<usize>,
 }
 
+impl Recipe {
+    /// The trainer of this recipe over `params`: AdamW with its groups and betas, warmup +
+    /// cosine, clipping.
+    pub fn trainer(&self, params: &Named) -> Trainer {
+        let groups = if self.decay_all {
+            groups_decay_all(params, self.weight_decay)
+        } else {
+            groups_decay_matrices(params, self.weight_decay)
+        };
+        let opt = AdamW::new(self.lr, &groups).betas(self.betas.0, self.betas.1);
+        Trainer {
+            clip: self.clip,
+            ..Trainer::new(opt, self.schedule())
+        }
+    }
+}
+
 /// Trains `params` for `r.steps` steps on the losses `loss(t)` returns.
 pub fn fit(params: &Named, r: &Recipe, mut loss: impl FnMut(usize) -> Tensor) -> TrainLog {
-    let groups = if r.decay_all {
-        groups_decay_all(params, r.weight_decay)
-    } else {
-        groups_decay_matrices(params, r.weight_decay)
-    };
-    let mut opt = AdamW::new(r.lr, &groups).betas(r.betas.0, r.betas.1);
-    let sched = r.schedule();
+    let mut trainer = r.trainer(params);
     let mut log = TrainLog::default();
     let t0 = Instant::now();
     for step in 0..r.steps {
-        opt.set_lr(sched.at(step));
-        let l = loss(step);
-        let value = l.item() as f64;
-        if !value.is_finite() {
-            log.diverged_at = Some(step);
-            break;
+        match trainer.step(params, step, |_| Ok(loss(step))) {
+            Ok(s) => {
+                log.losses.push(s.loss);
+                log.grad_norms.push(s.grad_norm as f64);
+            }
+            Err(_) => {
+                log.diverged_at = Some(step);
+                break;
+            }
         }
-        let grads = l.backward();
-        drop(l);
-        let norm = clip_grad_norm(params, &grads, r.clip.unwrap_or(f32::INFINITY));
-        opt.step(params, &grads);
-        log.losses.push(value);
-        log.grad_norms.push(norm as f64);
     }
     log.seconds = t0.elapsed().as_secs_f64();
     log
