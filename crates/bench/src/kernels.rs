@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
 use tfs_kernels::bench::best_of;
 use tfs_kernels::fused::{adamw, crossentropy, elementwise, gelu, layernorm, softmax};
-use tfs_kernels::gemm::{sgemm_with, GemmConfig, Kernel, Trans};
+use tfs_kernels::gemm::{sgemm_with, Gemm, GemmConfig, Kernel, MatMut, MatRef, Trans};
 use tfs_kernels::pool;
 
 /// Deterministic values in [-1, 1).
@@ -100,19 +100,18 @@ fn decoding_products(min_seconds: f64, copy: f64, each: &mut dyn FnMut(&Value)) 
                     next += 1;
                     sgemm_with(
                         &cfg,
-                        Trans::N,
-                        Trans::T,
-                        m,
-                        n,
-                        k,
-                        1.0,
-                        &x,
-                        k,
-                        w,
-                        k,
-                        1.0,
-                        &mut y,
-                        n,
+                        &Gemm {
+                            ta: Trans::N,
+                            tb: Trans::T,
+                            m,
+                            n,
+                            k,
+                            alpha: 1.0,
+                            beta: 1.0,
+                        },
+                        MatRef::new(&x, k),
+                        MatRef::new(w, k),
+                        MatMut::new(&mut y, n),
                     );
                 });
                 let bytes = 4 * n * k;

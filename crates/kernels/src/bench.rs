@@ -12,7 +12,7 @@
 //! gradient `dW = Xᵀ·dY` as TN (m = K, n = N, k = BT). Attention: one head's scores Q·Kᵀ
 //! (1024×1024×64, NT) and output P·V (1024×64×1024, NN); batching over B·nh heads is left out.
 
-use crate::gemm::{sgemm_with, GemmConfig, Kernel, Trans};
+use crate::gemm::{sgemm_with, Gemm, GemmConfig, Kernel, MatMut, MatRef, Trans};
 use std::time::Instant;
 
 /// One product to measure.
@@ -142,8 +142,21 @@ pub fn bench_gemm(
     };
     let mut run = || {
         let t = Instant::now();
+        let g = Gemm {
+            ta: case.ta,
+            tb: case.tb,
+            m,
+            n,
+            k,
+            alpha: 1.0,
+            beta: 0.0,
+        };
         sgemm_with(
-            &cfg, case.ta, case.tb, m, n, k, 1.0, &a, lda, &b, ldb, 0.0, &mut c, n,
+            &cfg,
+            &g,
+            MatRef::new(&a, lda),
+            MatRef::new(&b, ldb),
+            MatMut::new(&mut c, n),
         );
         t.elapsed().as_secs_f64()
     };

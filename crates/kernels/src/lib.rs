@@ -35,5 +35,6 @@ pub mod peak;
 pub mod pool;
 
 pub use gemm::{
-    sgemm, sgemm_prepacked, sgemm_reference, sgemm_with, GemmConfig, Kernel, PackedB, Trans,
+    sgemm, sgemm_batched, sgemm_here, sgemm_prepacked, sgemm_reference, sgemm_with, Batch, Gemm,
+    GemmConfig, Kernel, MatMut, MatRef, PackedB, Trans,
 };

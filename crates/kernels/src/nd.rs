@@ -19,7 +19,7 @@
 //!
 //! Left out: batched products (callers loop over heads), f64 and bf16 fast paths.
 
-use crate::gemm::{sgemm, Trans};
+use crate::gemm::{sgemm, Gemm, MatMut, MatRef, Trans};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayBase, ArrayView2, Data, DataMut, Ix2, NdFloat};
 use std::any::TypeId;
@@ -174,8 +174,20 @@ where
         let a = std::slice::from_raw_parts(a.as_ptr() as *const f32, sa.len);
         let b = std::slice::from_raw_parts(b.as_ptr() as *const f32, sb.len);
         let c = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, sc.len);
+        let g = Gemm {
+            ta: sa.trans,
+            tb: sb.trans,
+            m,
+            n,
+            k,
+            alpha,
+            beta,
+        };
         sgemm(
-            sa.trans, sb.trans, m, n, k, alpha, a, sa.ld, b, sb.ld, beta, c, sc.ld,
+            &g,
+            MatRef::new(a, sa.ld),
+            MatRef::new(b, sb.ld),
+            MatMut::new(c, sc.ld),
         );
     }
     true

@@ -58,7 +58,7 @@ use std::any::Any;
 use tfs_kernels::fused::elementwise::sum_squares;
 use tfs_kernels::fused::lstm::{lstm_cell_backward, lstm_cell_forward};
 use tfs_kernels::nd::{gemm, matmul};
-use tfs_kernels::{sgemm_prepacked, GemmConfig, PackedB, Trans};
+use tfs_kernels::{sgemm_prepacked, GemmConfig, MatMut, MatRef, PackedB, Trans};
 use tfs_math::sigmoid;
 use tfs_nn::Grads;
 
@@ -271,13 +271,10 @@ fn prepacked_product<F: NdFloat>(
         &cfg,
         Trans::N,
         m,
-        1.0,
-        &a[a_off..],
-        lda,
+        (1.0, beta),
+        MatRef::new(&a[a_off..], lda),
         pb,
-        beta,
-        &mut c[c_off..c_off + m * n],
-        n,
+        MatMut::new(&mut c[c_off..c_off + m * n], n),
     );
     true
 }

@@ -37,7 +37,7 @@
 //! 2.16× transformers' `generate` in the same run (`docs/blog/src/bench/generate.md`).
 
 use super::blocked::MatPtr;
-use super::Kernel;
+use super::{Gemm, Kernel, MatMut, MatRef};
 use crate::pool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -54,22 +54,23 @@ type Dots<const M: usize, const R: usize> =
 /// `C = α·A·Bᵀ + β·C` over rows `0..m ≤ MAX_ROWS` of C on up to `threads` threads; A (m, k)
 /// with leading dimension `lda`, B stored (n, k) with `ldb`, C (m, n) with `ldc`. The arguments
 /// were checked by `check_args`; m, n, k ≥ 1; `kernel` is available and not the reference.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn sgemm_nt_rows(
     kernel: Kernel,
     threads: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
+    g: &Gemm,
+    a: MatRef,
+    b: MatRef,
+    c: MatMut,
 ) {
+    let Gemm {
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+        ..
+    } = *g;
+    let (a, lda, b, ldb, c, ldc) = (a.data, a.ld, b.data, b.ld, c.data, c.ld);
     assert!(
         (1..=MAX_ROWS).contains(&m) && n > 0 && k > 0 && kernel != Kernel::Reference,
         "sgemm_nt_rows: m={m}, n={n}, k={k}, {kernel:?}"

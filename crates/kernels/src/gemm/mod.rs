@@ -165,6 +165,105 @@ pub enum Trans {
     T,
 }
 
+/// One product `C = α·op(A)·op(B) + β·C`: the layouts, the sizes (`op(A)` is (m, k), `op(B)`
+/// is (k, n), `C` is (m, n)) and the scalars. Every entry point takes this descriptor with the
+/// three matrices as [`MatRef`] / [`MatMut`]; [`Batch`] adds strides for many products of one
+/// shape. It is also the shape a GPU GEMM takes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gemm {
+    pub ta: Trans,
+    pub tb: Trans,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+impl Gemm {
+    /// `C = op(A)·op(B)` (α = 1, β = 0): `ta`, `tb` say whether each operand is transposed.
+    pub fn new(ta: bool, tb: bool, m: usize, n: usize, k: usize) -> Gemm {
+        let t = |x: bool| if x { Trans::T } else { Trans::N };
+        Gemm {
+            ta: t(ta),
+            tb: t(tb),
+            m,
+            n,
+            k,
+            alpha: 1.0,
+            beta: 0.0,
+        }
+    }
+    /// The same product with `alpha`.
+    pub fn alpha(mut self, alpha: f32) -> Gemm {
+        self.alpha = alpha;
+        self
+    }
+    /// The same product with `beta` (β = 0: C is output only and never read).
+    pub fn beta(mut self, beta: f32) -> Gemm {
+        self.beta = beta;
+        self
+    }
+    /// The (rows, cols) A is stored as.
+    fn a_stored(&self) -> (usize, usize) {
+        match self.ta {
+            Trans::N => (self.m, self.k),
+            Trans::T => (self.k, self.m),
+        }
+    }
+    /// The (rows, cols) B is stored as.
+    fn b_stored(&self) -> (usize, usize) {
+        match self.tb {
+            Trans::N => (self.k, self.n),
+            Trans::T => (self.n, self.k),
+        }
+    }
+}
+
+/// A row-major matrix in a slice: element (r, c) is `data[r·ld + c]` (the leading dimension
+/// `ld` lets it be a view into a larger buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a> {
+    pub data: &'a [f32],
+    pub ld: usize,
+}
+
+/// A row-major matrix to write: element (r, c) is `data[r·ld + c]`.
+#[derive(Debug)]
+pub struct MatMut<'a> {
+    pub data: &'a mut [f32],
+    pub ld: usize,
+}
+
+impl<'a> MatRef<'a> {
+    pub fn new(data: &'a [f32], ld: usize) -> MatRef<'a> {
+        MatRef { data, ld }
+    }
+}
+
+impl<'a> MatMut<'a> {
+    pub fn new(data: &'a mut [f32], ld: usize) -> MatMut<'a> {
+        MatMut { data, ld }
+    }
+    /// A shorter borrow of the same matrix.
+    pub fn rb(&mut self) -> MatMut<'_> {
+        MatMut {
+            data: self.data,
+            ld: self.ld,
+        }
+    }
+}
+
+/// Many products of one [`Gemm`] shape: product `i` reads A at `i·a`, B at `i·b` and writes C
+/// at `i·c` (element offsets; a stride of 0 shares an operand, as one weight for every batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub count: usize,
+    pub a: usize,
+    pub b: usize,
+    pub c: usize,
+}
+
 /// Which implementation computes the product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
@@ -290,27 +389,13 @@ pub(crate) fn needed_len(rows: usize, cols: usize, ld: usize) -> usize {
 }
 
 /// Panics with the operation and the shapes if the arguments cannot describe a valid GEMM.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn check_args(
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    a_len: usize,
-    lda: usize,
-    b_len: usize,
-    ldb: usize,
-    c_len: usize,
-    ldc: usize,
-) {
-    let stored = |t: Trans, r: usize, c: usize| if t == Trans::N { (r, c) } else { (c, r) };
-    let (ar, ac) = stored(ta, m, k);
-    let (br, bc) = stored(tb, k, n);
+pub(crate) fn check_args(g: &Gemm, a: &MatRef, b: &MatRef, c: &MatMut) {
+    let ((ar, ac), (br, bc)) = (g.a_stored(), g.b_stored());
+    let (ta, tb, m, n, k) = (g.ta, g.tb, g.m, g.n, g.k);
     for (name, rows, cols, ld, len) in [
-        ("A", ar, ac, lda, a_len),
-        ("B", br, bc, ldb, b_len),
-        ("C", m, n, ldc, c_len),
+        ("A", ar, ac, a.ld, a.data.len()),
+        ("B", br, bc, b.ld, b.data.len()),
+        ("C", m, n, c.ld, c.data.len()),
     ] {
         assert!(
             ld >= cols && len >= needed_len(rows, cols, ld),
@@ -324,41 +409,11 @@ pub(crate) fn check_args(
 /// ([`GemmConfig::from_env`]).
 ///
 /// Shapes: `op(A)` is (m, k), `op(B)` is (k, n), `C` is (m, n); `A` is stored row-major as
-/// (m, k) with leading dimension `lda` when `ta == Trans::N`, and as (k, m) when `ta == Trans::T`
+/// (m, k) with its leading dimension when `ta == Trans::N`, and as (k, m) when `ta == Trans::T`
 /// (likewise `B`). With β = 0, `C` is not read (it may hold NaN). Elements of the slices outside
 /// the described matrices (padding between rows) are neither read for C nor written.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    sgemm_with(
-        &GemmConfig::from_env(),
-        ta,
-        tb,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-    );
+pub fn sgemm(g: &Gemm, a: MatRef, b: MatRef, c: MatMut) {
+    sgemm_with(&GemmConfig::from_env(), g, a, b, c);
 }
 
 /// Products with at most this many multiply-adds (m·n·k) skip packing. Measured (one thread,
@@ -384,78 +439,40 @@ const NT_ROWS_BYTES_PER_THREAD: usize = 256 << 10;
 /// for such products when its size heuristics are on. With them on, a product gets one thread per
 /// 256 KiB of B (up to `cfg.threads`); with them off, `cfg.threads` (tests use that to split small
 /// products). Same contract as [`sgemm`] with `ta = N`, `tb = T`.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_nt_rows(
-    cfg: &GemmConfig,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
+pub fn sgemm_nt_rows(cfg: &GemmConfig, g: &Gemm, a: MatRef, b: MatRef, mut c: MatMut) {
     assert!(
-        m <= gemv::MAX_ROWS,
-        "sgemm_nt_rows: m={m} rows, at most {} are taken",
+        g.ta == Trans::N && g.tb == Trans::T && g.m <= gemv::MAX_ROWS,
+        "sgemm_nt_rows: {:?}{:?} with m={} rows, at most {} are taken (NT only)",
+        g.ta,
+        g.tb,
+        g.m,
         gemv::MAX_ROWS
     );
-    if handled_without_kernel(
-        cfg,
-        Trans::N,
-        Trans::T,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-    ) {
+    if handled_without_kernel(cfg, g, &a, &b, &mut c) {
         return;
     }
     let threads = if cfg.size_heuristics {
-        let bytes = n.saturating_mul(k).saturating_mul(4);
+        let bytes = g.n.saturating_mul(g.k).saturating_mul(4);
         cfg.threads
             .clamp(1, (bytes / NT_ROWS_BYTES_PER_THREAD).max(1))
     } else {
         cfg.threads.max(1)
     };
-    gemv::sgemm_nt_rows(
-        cfg.kernel, threads, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-    );
+    gemv::sgemm_nt_rows(cfg.kernel, threads, g, a, b, c);
 }
 
 /// The part every entry point shares: checks the arguments, then computes the product when no
 /// optimised kernel is needed (the reference path, an empty C, k = 0). True when C is done.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn handled_without_kernel(
     cfg: &GemmConfig,
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
+    g: &Gemm,
+    a: &MatRef,
+    b: &MatRef,
+    c: &mut MatMut,
 ) -> bool {
-    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
+    check_args(g, a, b, c);
     if cfg.kernel == Kernel::Reference {
-        sgemm_reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm_reference(g, *a, *b, c.rb());
         return true;
     }
     assert!(
@@ -463,89 +480,98 @@ pub(crate) fn handled_without_kernel(
         "sgemm: kernel {:?} is not available on this CPU",
         cfg.kernel
     );
-    if m == 0 || n == 0 {
+    if g.m == 0 || g.n == 0 {
         return true;
     }
-    if k == 0 {
-        small::scale_c(m, n, beta, c, ldc);
+    if g.k == 0 {
+        small::scale_c(g.m, g.n, g.beta, c.data, c.ld);
         return true;
     }
     false
 }
 
-/// One product on the calling thread (kernel and size heuristics from the environment), each
-/// matrix given as (slice, leading dimension) and each operand's layout as "transposed?": for
+/// One product on the calling thread (kernel and size heuristics from the environment): for
 /// callers that spread their own work over the threads, one task per head or batch row (the
 /// attention kernels).
-pub fn sgemm_here(
-    (ta, tb): (bool, bool),
-    (m, n, k): (usize, usize, usize),
-    (a, lda): (&[f32], usize),
-    (b, ldb): (&[f32], usize),
-    (alpha, beta): (f32, f32),
-    (c, ldc): (&mut [f32], usize),
-) {
+pub fn sgemm_here(g: &Gemm, a: MatRef, b: MatRef, c: MatMut) {
     let cfg = GemmConfig {
         threads: 1,
         ..GemmConfig::from_env()
     };
-    let t = |x: bool| if x { Trans::T } else { Trans::N };
-    sgemm_with(
-        &cfg,
-        t(ta),
-        t(tb),
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
+    sgemm_with(&cfg, g, a, b, c);
+}
+
+/// The products of a [`Batch`], each on one thread, spread over up to `cfg.threads` pool
+/// threads (the per-head products of attention): product `i` is `g` on A at `i·batch.a`, B at
+/// `i·batch.b`, C at `i·batch.c`. The C matrices must not overlap (checked).
+pub fn sgemm_batched(cfg: &GemmConfig, g: &Gemm, batch: Batch, a: MatRef, b: MatRef, c: MatMut) {
+    let (cn, span) = (batch.count, needed_len(g.m, g.n, c.ld));
+    if cn == 0 {
+        return;
+    }
+    assert!(
+        batch.c >= span || cn == 1,
+        "sgemm_batched: C matrices of {span} elements {} apart overlap",
+        batch.c
+    );
+    let ((ar, ac), (br, bc)) = (g.a_stored(), g.b_stored());
+    let need = |stride: usize, one: usize| if one == 0 { 0 } else { (cn - 1) * stride + one };
+    assert!(
+        a.data.len() >= need(batch.a, needed_len(ar, ac, a.ld))
+            && b.data.len() >= need(batch.b, needed_len(br, bc, b.ld))
+            && c.data.len() >= need(batch.c, span),
+        "sgemm_batched({g:?}, {batch:?}): an operand is too short (A {}, B {}, C {})",
+        a.data.len(),
+        b.data.len(),
+        c.data.len()
+    );
+    let one = GemmConfig { threads: 1, ..*cfg };
+    let region = &mut c.data[..need(batch.c, span)];
+    // Each task owns its C: the region cut every `batch.c` elements (the last piece may be
+    // shorter than a stride, never than the span).
+    pool::per_task(
+        cfg.threads.clamp(1, cn),
+        cn,
+        vec![region],
+        &[batch.c.max(1)],
+        &|i, parts| {
+            let ci = &mut parts[0][..span];
+            let ai = MatRef::new(&a.data[i * batch.a..], a.ld);
+            let bi = MatRef::new(&b.data[i * batch.b..], b.ld);
+            sgemm_with(&one, g, ai, bi, MatMut::new(ci, c.ld));
+        },
     );
 }
 
 /// [`sgemm`] with an explicit [`GemmConfig`].
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_with(
-    cfg: &GemmConfig,
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    if handled_without_kernel(cfg, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+pub fn sgemm_with(cfg: &GemmConfig, g: &Gemm, a: MatRef, b: MatRef, mut c: MatMut) {
+    if handled_without_kernel(cfg, g, &a, &b, &mut c) {
         return;
     }
+    let Gemm {
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+    } = *g;
     if cfg.size_heuristics && ta == Trans::N && tb == Trans::T && m <= gemv::MAX_ROWS {
-        return sgemm_nt_rows(cfg, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return sgemm_nt_rows(cfg, g, a, b, c);
     }
     let mnk = m.saturating_mul(n).saturating_mul(k);
     if cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2) {
         // Memory-bound: a second thread pays only on big products (more bandwidth).
         let threads = cfg.threads.clamp(1, (mnk / (4 * MNK_PER_THREAD)).max(1));
-        return small::sgemm_small(
-            threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-        );
+        return small::sgemm_small(threads, g, a, b, c);
     }
     let view = |x: &[f32], ld: usize, t: Trans| match t {
         Trans::N => View::new(x, ld, 1),
         Trans::T => View::new(x, 1, ld),
     };
-    let (av, bv) = (view(a, lda, ta), view(b, ldb, tb));
-    let cp = MatPtr::new(c, ldc);
+    let (av, bv) = (view(a.data, a.ld, ta), view(b.data, b.ld, tb));
+    let cp = MatPtr::new(c.data, c.ld);
     let spec = blocked::spec(cfg.kernel);
     // SAFETY: `check_args` (in `handled_without_kernel`) proved that every (i, p), (p, j), (i, j)
     // a sub-product touches lies inside `a`, `b`, `c`; `blocked::on_threads` gives the threads

@@ -8,7 +8,10 @@
 //! the panels.
 
 use super::blocked::{self, MatPtr, View};
-use super::{handled_without_kernel, needed_len, sgemm_with, GemmConfig, Kernel, Trans, SMALL_MNK};
+use super::{
+    handled_without_kernel, needed_len, sgemm_with, Gemm, GemmConfig, Kernel, MatMut, MatRef,
+    Trans, SMALL_MNK,
+};
 
 /// op(B) packed once into the panels the micro-kernel reads, for products that use the same B
 /// many times: an RNN's recurrent weights, once per time step. [`sgemm_prepacked`] then packs
@@ -89,28 +92,35 @@ impl<'a> PackedB<'a> {
 /// for, go through [`sgemm_with`] with B as given; every other product takes the packed path,
 /// including the few-row products against a transposed B that `sgemm_with` sends to its
 /// matrix-vector path.
-#[allow(clippy::too_many_arguments)]
 pub fn sgemm_prepacked(
     cfg: &GemmConfig,
     ta: Trans,
     m: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
+    (alpha, beta): (f32, f32),
+    a: MatRef,
     b: &PackedB,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
+    mut c: MatMut,
 ) {
     let (k, n, tb, ldb) = (b.k, b.n, b.tb, b.ldb);
-    if handled_without_kernel(cfg, ta, tb, m, n, k, alpha, a, lda, b.b, ldb, beta, c, ldc) {
+    let g = Gemm {
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+    };
+    let bm = MatRef::new(b.b, ldb);
+    if handled_without_kernel(cfg, &g, &a, &bm, &mut c) {
         return;
     }
     let mnk = m.saturating_mul(n).saturating_mul(k);
     let unpacked = cfg.size_heuristics && (mnk <= SMALL_MNK || m <= 2 || n <= 2);
     if unpacked || cfg.kernel != b.kernel || b.panels.is_empty() {
-        return sgemm_with(cfg, ta, tb, m, n, k, alpha, a, lda, b.b, ldb, beta, c, ldc);
+        return sgemm_with(cfg, &g, a, bm, c);
     }
+    let (a, lda, c, ldc) = (a.data, a.ld, c.data, c.ld);
     let av = match ta {
         Trans::N => View::new(a, lda, 1),
         Trans::T => View::new(a, 1, lda),

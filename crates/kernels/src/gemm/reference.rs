@@ -8,7 +8,7 @@
 //! As in BLAS, β = 0 means "C is output only": its old contents are never read, so NaN or
 //! garbage there does not leak into the result.
 
-use super::{check_args, Trans};
+use super::{check_args, Gemm, MatMut, MatRef, Trans};
 
 /// `op(X)[r][c]` for a row-major `X` with leading dimension `ld`.
 #[inline]
@@ -21,25 +21,20 @@ fn at(x: &[f32], ld: usize, trans: Trans, r: usize, c: usize) -> f32 {
 
 /// Reference `C = α·op(A)·op(B) + β·C`; same contract as [`super::sgemm`].
 ///
-/// Shapes: `op(A)` is (m, k), `op(B)` is (k, n), `C` is (m, n), all row-major with leading
-/// dimensions `lda`, `ldb`, `ldc`; `A` is stored (m, k) for `Trans::N` and (k, m) for `Trans::T`.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_reference(
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    check_args(ta, tb, m, n, k, a.len(), lda, b.len(), ldb, c.len(), ldc);
+/// Shapes: `op(A)` is (m, k), `op(B)` is (k, n), `C` is (m, n), all row-major with their leading
+/// dimensions; `A` is stored (m, k) for `Trans::N` and (k, m) for `Trans::T`.
+pub fn sgemm_reference(g: &Gemm, a: MatRef, b: MatRef, c: MatMut) {
+    check_args(g, &a, &b, &c);
+    let Gemm {
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+    } = *g;
+    let (a, lda, b, ldb, c, ldc) = (a.data, a.ld, b.data, b.ld, c.data, c.ld);
     for i in 0..m {
         for j in 0..n {
             let mut sum = 0.0f32;

@@ -15,7 +15,7 @@
 //! The bodies are compiled for AVX-512, AVX2+FMA and the baseline and picked at run time (the
 //! `simd_fn!` of `fused`). Safe code: the bounds were checked by `check_args`.
 
-use super::Trans;
+use super::{Gemm, MatMut, MatRef, Trans};
 use crate::fused::simd_fn;
 use crate::pool;
 use std::sync::Mutex;
@@ -34,28 +34,15 @@ pub(crate) fn scale_c(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) 
 
 /// `C = α·op(A)·op(B) + β·C` without packing on up to `threads` threads; same contract as
 /// `sgemm`. The caller decides how many threads the work deserves.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn sgemm_small(
-    threads: usize,
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    let c = &mut c[..(m - 1) * ldc + n];
+pub(crate) fn sgemm_small(threads: usize, g: &Gemm, a: MatRef, b: MatRef, c: MatMut) {
+    let Gemm { ta, tb, m, n, .. } = *g;
+    let (lda, ldb, ldc) = (a.ld, b.ld, c.ld);
+    let c = &mut c.data[..(m - 1) * ldc + n];
     let threads = threads.min(if m > 1 { m } else { n.div_ceil(64) }).max(1);
     if threads == 1 {
-        return small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return small(g, a, b, MatMut::new(c, ldc));
     }
+    let (a, b) = (a.data, b.data);
     if m > 1 {
         // Rows r0..r1 of C are the disjoint slice c[r0·ldc..]; A's rows start at r0 (N) or its
         // columns do (T).
@@ -69,20 +56,12 @@ pub(crate) fn sgemm_small(
             } else {
                 &a[r0..]
             };
+            let gi = Gemm { m: r1 - r0, ..*g };
             small(
-                ta,
-                tb,
-                r1 - r0,
-                n,
-                k,
-                alpha,
-                a,
-                lda,
-                b,
-                ldb,
-                beta,
-                &mut part,
-                ldc,
+                &gi,
+                MatRef::new(a, lda),
+                MatRef::new(b, ldb),
+                MatMut::new(&mut part, ldc),
             );
         });
     } else {
@@ -98,26 +77,22 @@ pub(crate) fn sgemm_small(
             } else {
                 &b[j0 * ldb..]
             };
+            let gi = Gemm {
+                m: 1,
+                n: j1 - j0,
+                ..*g
+            };
             small(
-                ta,
-                tb,
-                1,
-                j1 - j0,
-                k,
-                alpha,
-                a,
-                lda,
-                b,
-                ldb,
-                beta,
-                &mut part,
-                ldc,
+                &gi,
+                MatRef::new(a, lda),
+                MatRef::new(b, ldb),
+                MatMut::new(&mut part, ldc),
             );
         });
     }
 }
 
-simd_fn!(fn small(ta: Trans, tb: Trans, m: usize, n: usize, k: usize, alpha: f32, a: &[f32], lda: usize, b: &[f32], ldb: usize, beta: f32, c: &mut [f32], ldc: usize) = small_body);
+simd_fn!(fn small(g: &Gemm, a: MatRef, b: MatRef, c: MatMut) = small_body);
 
 /// Σ_p x[p]·y[p] over the shorter length, with 16 partial sums (vectorises).
 #[inline(always)]
@@ -140,21 +115,17 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn small_body(
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
+fn small_body(g: &Gemm, a: MatRef, b: MatRef, c: MatMut) {
+    let Gemm {
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+    } = *g;
+    let (a, lda, b, ldb, c, ldc) = (a.data, a.ld, b.data, b.ld, c.data, c.ld);
     if tb == Trans::N && n >= 16 {
         scale_c(m, n, beta, c, ldc);
         for i in 0..m {

@@ -16,7 +16,8 @@
 
 use super::TestRng;
 use tfs_kernels::gemm::{
-    sgemm_nt_rows, sgemm_prepacked, sgemm_reference, sgemm_with, GemmConfig, Kernel, PackedB, Trans,
+    sgemm_batched, sgemm_nt_rows, sgemm_prepacked, sgemm_reference, sgemm_with, Batch, Gemm,
+    GemmConfig, Kernel, MatMut, MatRef, PackedB, Trans,
 };
 
 /// Padding values: NaN where the kernel might read (A, B padding must never be read: NaN would
@@ -89,15 +90,52 @@ fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
     }
     let mut want = c0.clone();
     sgemm_reference(
-        ta, tb, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut want, ldc,
+        &Gemm {
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            beta,
+        },
+        MatRef::new(&a, lda),
+        MatRef::new(&b, ldb),
+        MatMut::new(&mut want, ldc),
     );
     let mut got = c0.clone();
     if nt_rows {
         assert!(ta == Trans::N && tb == Trans::T);
-        sgemm_nt_rows(cfg, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut got, ldc);
+        sgemm_nt_rows(
+            cfg,
+            &Gemm {
+                ta: Trans::N,
+                tb: Trans::T,
+                m,
+                n,
+                k,
+                alpha,
+                beta,
+            },
+            MatRef::new(&a, lda),
+            MatRef::new(&b, ldb),
+            MatMut::new(&mut got, ldc),
+        );
     } else {
         sgemm_with(
-            cfg, ta, tb, m, n, k, alpha, &a, lda, &b, ldb, beta, &mut got, ldc,
+            cfg,
+            &Gemm {
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                alpha,
+                beta,
+            },
+            MatRef::new(&a, lda),
+            MatRef::new(&b, ldb),
+            MatMut::new(&mut got, ldc),
         );
     }
     // The same product with B packed in advance (`PackedB`, `sgemm_prepacked`), checked below
@@ -105,7 +143,15 @@ fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
     let mut pre = c0.clone();
     if !nt_rows {
         let packed = PackedB::new(cfg, tb, k, n, &b, ldb);
-        sgemm_prepacked(cfg, ta, m, alpha, &a, lda, &packed, beta, &mut pre, ldc);
+        sgemm_prepacked(
+            cfg,
+            ta,
+            m,
+            (alpha, beta),
+            MatRef::new(&a, lda),
+            &packed,
+            MatMut::new(&mut pre, ldc),
+        );
     }
 
     let a_at = |i: usize, p: usize| {
@@ -414,7 +460,19 @@ fn few_row_path_refuses_more_rows() {
     let cfg = GemmConfig::from_env();
     let mut c = vec![0.0; 5];
     sgemm_nt_rows(
-        &cfg, 5, 1, 1, 1.0, &[0.0; 5], 1, &[0.0; 1], 1, 0.0, &mut c, 1,
+        &cfg,
+        &Gemm {
+            ta: Trans::N,
+            tb: Trans::T,
+            m: 5,
+            n: 1,
+            k: 1,
+            alpha: 1.0,
+            beta: 0.0,
+        },
+        MatRef::new(&[0.0; 5], 1),
+        MatRef::new(&[0.0; 1], 1),
+        MatMut::new(&mut c, 1),
     );
 }
 
@@ -427,34 +485,32 @@ fn sgemm_uses_the_environment_and_matches_the_reference() {
     let mut got = vec![f32::NAN; m * n];
     let mut want = vec![f32::NAN; m * n];
     tfs_kernels::sgemm(
-        Trans::N,
-        Trans::N,
-        m,
-        n,
-        k,
-        1.0,
-        &a,
-        k,
-        &b,
-        n,
-        0.0,
-        &mut got,
-        n,
+        &Gemm {
+            ta: Trans::N,
+            tb: Trans::N,
+            m,
+            n,
+            k,
+            alpha: 1.0,
+            beta: 0.0,
+        },
+        MatRef::new(&a, k),
+        MatRef::new(&b, n),
+        MatMut::new(&mut got, n),
     );
     sgemm_reference(
-        Trans::N,
-        Trans::N,
-        m,
-        n,
-        k,
-        1.0,
-        &a,
-        k,
-        &b,
-        n,
-        0.0,
-        &mut want,
-        n,
+        &Gemm {
+            ta: Trans::N,
+            tb: Trans::N,
+            m,
+            n,
+            k,
+            alpha: 1.0,
+            beta: 0.0,
+        },
+        MatRef::new(&a, k),
+        MatRef::new(&b, n),
+        MatMut::new(&mut want, n),
     );
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() <= 1e-5 * k as f32, "{g} vs {w}");
@@ -466,18 +522,91 @@ fn sgemm_uses_the_environment_and_matches_the_reference() {
 fn too_short_a_panics_with_the_shapes() {
     let mut c = vec![0.0; 4];
     sgemm_reference(
-        Trans::N,
-        Trans::N,
-        2,
-        2,
-        3,
-        1.0,
-        &[0.0; 5],
-        3,
-        &[0.0; 6],
-        2,
-        0.0,
-        &mut c,
-        2,
+        &Gemm {
+            ta: Trans::N,
+            tb: Trans::N,
+            m: 2,
+            n: 2,
+            k: 3,
+            alpha: 1.0,
+            beta: 0.0,
+        },
+        MatRef::new(&[0.0; 5], 3),
+        MatRef::new(&[0.0; 6], 2),
+        MatMut::new(&mut c, 2),
     );
+}
+
+#[test]
+fn batched_products_match_the_reference_one_by_one() {
+    // Awkward shapes and strides: a shared B (stride 0), C matrices with gaps between them (the
+    // gaps must stay untouched), transposed operands, 1 and 2 threads, and an empty batch.
+    let mut rng = TestRng::new(21);
+    for &(ta, tb, m, n, k, count, shared_b, gap) in &[
+        (Trans::N, Trans::T, 7, 5, 3, 4, false, 3),
+        (Trans::N, Trans::N, 33, 17, 9, 3, true, 0),
+        (Trans::T, Trans::N, 12, 40, 31, 5, false, 1),
+        (Trans::N, Trans::N, 1, 1, 1, 2, false, 0),
+        (Trans::T, Trans::T, 20, 9, 65, 3, true, 2),
+        (Trans::N, Trans::T, 4, 4, 4, 0, false, 0),
+    ] {
+        let g = Gemm {
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha: 0.5,
+            beta: 0.25,
+        };
+        let (ar, ac) = if ta == Trans::N { (m, k) } else { (k, m) };
+        let (br, bc) = if tb == Trans::N { (k, n) } else { (n, k) };
+        let strides = Batch {
+            count,
+            a: ar * ac,
+            b: if shared_b { 0 } else { br * bc },
+            c: m * n + gap,
+        };
+        let mut vec = |n: usize| {
+            (0..n)
+                .map(|_| rng.uniform() * 2.0 - 1.0)
+                .collect::<Vec<f32>>()
+        };
+        let a = vec(ar * ac * count.max(1));
+        let b = vec(br * bc * if shared_b { 1 } else { count.max(1) });
+        let c0: Vec<f32> = (0..strides.c * count.max(1))
+            .map(|i| i as f32 * 0.01)
+            .collect();
+        for threads in [1, 2] {
+            let cfg = GemmConfig {
+                threads,
+                ..GemmConfig::from_env()
+            };
+            let mut got = c0.clone();
+            sgemm_batched(
+                &cfg,
+                &g,
+                strides,
+                MatRef::new(&a, ac),
+                MatRef::new(&b, bc),
+                MatMut::new(&mut got, n),
+            );
+            let mut want = c0.clone();
+            for i in 0..count {
+                let span = m * n;
+                sgemm_reference(
+                    &g,
+                    MatRef::new(&a[i * strides.a..], ac),
+                    MatRef::new(&b[i * strides.b..], bc),
+                    MatMut::new(&mut want[i * strides.c..i * strides.c + span], n),
+                );
+            }
+            for (j, (x, y)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+                    "{ta:?}{tb:?} {m}×{n}×{k} ×{count}, {threads} threads: element {j}: {x} vs {y}"
+                );
+            }
+        }
+    }
 }

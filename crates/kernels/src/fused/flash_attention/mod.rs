@@ -140,7 +140,16 @@ fn gemm(
     beta: f32,
     c: (&mut [f32], usize),
 ) {
-    crate::gemm::sgemm_here(layout, dims, a, b, (alpha, beta), c);
+    use crate::gemm::{sgemm_here, Gemm, MatMut, MatRef};
+    let g = Gemm::new(layout.0, layout.1, dims.0, dims.1, dims.2)
+        .alpha(alpha)
+        .beta(beta);
+    sgemm_here(
+        &g,
+        MatRef::new(a.0, a.1),
+        MatRef::new(b.0, b.1),
+        MatMut::new(c.0, c.1),
+    );
 }
 
 /// Per query tile of one batch: the union (lo, hi) of its rows' non-empty ranges ((0, 0) if none).

@@ -9,7 +9,7 @@ use crate::{Ctx, LabError};
 use serde_json::json;
 use tfs_kernels::bench::best_of;
 use tfs_kernels::fused::{gelu, layernorm};
-use tfs_kernels::{sgemm, Trans};
+use tfs_kernels::{sgemm, Gemm, MatMut, MatRef, Trans};
 use tfs_math::Rng;
 use tfs_tensor::Tensor;
 
@@ -82,10 +82,10 @@ fn time_op(op: &str, n: usize, secs: f64) -> (f64, f64) {
             let (x, y, ones) = (v(m * m, &mut rng), v(m * m, &mut rng), vec![1.0; m * m]);
             let (mut c, mut ga, mut gb) = (vec![0.0; m * m], vec![0.0; m * m], vec![0.0; m * m]);
             let d = best_of(secs, || {
-                sgemm(Trans::N, Trans::N, m, m, m, 1.0, &x, m, &y, m, 0.0, &mut c, m);
+                sgemm(&Gemm { ta: Trans::N, tb: Trans::N, m, n: m, k: m, alpha: 1.0, beta: 0.0 }, MatRef::new(&x, m), MatRef::new(&y, m), MatMut::new(&mut c, m));
                 let s = fast_sum(&c);
-                sgemm(Trans::N, Trans::T, m, m, m, 1.0, &ones, m, &y, m, 0.0, &mut ga, m);
-                sgemm(Trans::T, Trans::N, m, m, m, 1.0, &x, m, &ones, m, 0.0, &mut gb, m);
+                sgemm(&Gemm { ta: Trans::N, tb: Trans::T, m, n: m, k: m, alpha: 1.0, beta: 0.0 }, MatRef::new(&ones, m), MatRef::new(&y, m), MatMut::new(&mut ga, m));
+                sgemm(&Gemm { ta: Trans::T, tb: Trans::N, m, n: m, k: m, alpha: 1.0, beta: 0.0 }, MatRef::new(&x, m), MatRef::new(&ones, m), MatMut::new(&mut gb, m));
                 std::hint::black_box(s);
             });
             (f, d)

@@ -2,25 +2,47 @@
 //! is a GEMM flag, not a copy; a shared 2-D right operand makes a batched product one tall GEMM.
 
 use crate::storage::cache::{for_overwrite, zeros};
-use tfs_kernels::{pool, sgemm, Trans};
+use tfs_kernels::{pool, sgemm, sgemm_batched, Batch, Gemm, GemmConfig, MatMut, MatRef, Trans};
 
-/// `C (m, n) = op(A)·op(B) + β·C` over contiguous row-major operands.
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    ta: bool,
-    tb: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-) {
-    let t = |x: bool| if x { Trans::T } else { Trans::N };
-    let lda = if ta { m } else { k };
-    let ldb = if tb { k } else { n };
-    sgemm(t(ta), t(tb), m, n, k, 1.0, a, lda, b, ldb, beta, c, n);
+/// Leading dimensions of contiguous row-major operands of `g`: (lda, ldb, ldc).
+fn lds(g: &Gemm) -> (usize, usize, usize) {
+    (
+        if g.ta == Trans::T { g.m } else { g.k },
+        if g.tb == Trans::T { g.k } else { g.n },
+        g.n,
+    )
+}
+
+/// `C = op(A)·op(B)` (β = 0) over contiguous row-major operands, on every kernel thread.
+fn gemm(g: Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (lda, ldb, ldc) = lds(&g);
+    sgemm(
+        &g,
+        MatRef::new(a, lda),
+        MatRef::new(b, ldb),
+        MatMut::new(c, ldc),
+    );
+}
+
+/// `batch` contiguous products of `g` (each operand's matrices stored one after the other), as
+/// one strided batched call: each product on one thread, the products spread over the threads.
+fn gemm_batched(g: Gemm, batch: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (lda, ldb, ldc) = lds(&g);
+    let strides = Batch {
+        count: batch,
+        a: g.m * g.k,
+        b: g.k * g.n,
+        c: g.m * g.n,
+    };
+    let (a, b) = (MatRef::new(a, lda), MatRef::new(b, ldb));
+    sgemm_batched(
+        &GemmConfig::from_env(),
+        &g,
+        strides,
+        a,
+        b,
+        MatMut::new(c, ldc),
+    );
 }
 
 /// The sizes of a (batched) product: `batch` products of `(m, k) @ (k, n)`; `shared`: one 2-D
@@ -45,25 +67,9 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatMulDims) -> Vec<f32> {
     } = d;
     let mut out = for_overwrite(batch * m * n); // every product below has β = 0
     if shared {
-        gemm(false, false, batch * m, n, k, a, b, 0.0, &mut out);
+        gemm(Gemm::new(false, false, batch * m, n, k), a, b, &mut out);
     } else {
-        for i in 0..batch {
-            let (ai, bi) = (
-                &a[i * m * k..(i + 1) * m * k],
-                &b[i * k * n..(i + 1) * k * n],
-            );
-            gemm(
-                false,
-                false,
-                m,
-                n,
-                k,
-                ai,
-                bi,
-                0.0,
-                &mut out[i * m * n..(i + 1) * m * n],
-            );
-        }
+        gemm_batched(Gemm::new(false, false, m, n, k), batch, a, b, &mut out);
     }
     out
 }
@@ -86,52 +92,20 @@ pub fn matmul_backward(
     let da = need.0.then(|| {
         let mut da = for_overwrite(batch * m * k); // β = 0
         if shared {
-            gemm(false, true, batch * m, k, n, dc, b, 0.0, &mut da);
+            gemm(Gemm::new(false, true, batch * m, k, n), dc, b, &mut da);
         } else {
-            for i in 0..batch {
-                let (g, bi) = (
-                    &dc[i * m * n..(i + 1) * m * n],
-                    &b[i * k * n..(i + 1) * k * n],
-                );
-                gemm(
-                    false,
-                    true,
-                    m,
-                    k,
-                    n,
-                    g,
-                    bi,
-                    0.0,
-                    &mut da[i * m * k..(i + 1) * m * k],
-                );
-            }
+            gemm_batched(Gemm::new(false, true, m, k, n), batch, dc, b, &mut da);
         }
         da
     });
     let db = need.1.then(|| {
         if shared {
             let mut db = for_overwrite(k * n); // β = 0
-            gemm(true, false, k, n, batch * m, a, dc, 0.0, &mut db);
+            gemm(Gemm::new(true, false, k, n, batch * m), a, dc, &mut db);
             db
         } else {
             let mut db = for_overwrite(batch * k * n); // β = 0
-            for i in 0..batch {
-                let (ai, g) = (
-                    &a[i * m * k..(i + 1) * m * k],
-                    &dc[i * m * n..(i + 1) * m * n],
-                );
-                gemm(
-                    true,
-                    false,
-                    k,
-                    n,
-                    m,
-                    ai,
-                    g,
-                    0.0,
-                    &mut db[i * k * n..(i + 1) * k * n],
-                );
-            }
+            gemm_batched(Gemm::new(true, false, k, n, m), batch, a, dc, &mut db);
             db
         }
     });
@@ -151,7 +125,7 @@ pub fn linear(
     // before a β = 1 product: about the same memory traffic, far fewer calls (the rows are
     // 128-512 floats in the baby GPT); 3% faster on its step (300 steps, best of 3).
     let mut out = for_overwrite(rows * n_out);
-    gemm(false, true, rows, n_out, n_in, x, w, 0.0, &mut out);
+    gemm(Gemm::new(false, true, rows, n_out, n_in), x, w, &mut out);
     if let Some(b) = b {
         // Split over the kernel threads by rows when large (it was 1.3% of the baby GPT's
         // samples on the calling thread alone, while the other thread waited).
@@ -177,12 +151,12 @@ pub fn linear_backward(
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
     let dx = need.0.then(|| {
         let mut dx = for_overwrite(rows * n_in); // β = 0
-        gemm(false, false, rows, n_in, n_out, dy, w, 0.0, &mut dx);
+        gemm(Gemm::new(false, false, rows, n_in, n_out), dy, w, &mut dx);
         dx
     });
     let dw = need.1.then(|| {
         let mut dw = for_overwrite(n_out * n_in); // β = 0
-        gemm(true, false, n_out, n_in, rows, dy, x, 0.0, &mut dw);
+        gemm(Gemm::new(true, false, n_out, n_in, rows), dy, x, &mut dw);
         dw
     });
     let db = need.2.then(|| {
