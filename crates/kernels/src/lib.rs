@@ -33,6 +33,7 @@ pub mod mmap;
 pub mod nd;
 pub mod peak;
 pub mod pool;
+pub mod simd;
 
 pub use gemm::{
     sgemm, sgemm_batched, sgemm_here, sgemm_prepacked, sgemm_reference, sgemm_with, Batch, Gemm,

@@ -7,8 +7,8 @@
 //! (∂L/∂logits, row statistics, attention weights, masks, ids) is kept as [`Storage`], on the
 //! device of the op.
 
+pub use crate::backend::kinds::{AttnMask, BinaryOp, UnaryOp};
 use crate::backend::{AttnDims, AttnKernel};
-use crate::ops::attention::AttnMask;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 
@@ -19,31 +19,6 @@ pub enum AttnInputs {
     /// The packed q|k|v projection `(B, T, (H + 2·Hkv)·hs)` of self-attention; the output is
     /// `(B, T, H·hs)`.
     Packed(Tensor),
-}
-
-/// Elementwise binary ops, with broadcasting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-}
-
-/// Elementwise unary ops.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnaryOp {
-    Exp,
-    Log,
-    Tanh,
-    Sqrt,
-    Relu,
-    /// GELU, tanh form (GPT-2's): ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
-    Gelu,
-    /// GELU, exact: x·Φ(x).
-    GeluErf,
-    /// SiLU (swish): x·σ(x), the gate of SwiGLU.
-    Silu,
 }
 
 pub enum Op {

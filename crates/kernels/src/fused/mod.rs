@@ -43,42 +43,8 @@ pub mod layernorm;
 pub mod lstm;
 pub mod softmax;
 
-/// How a kernel body computes a·b + c. Rust never contracts `a * b + c` into one fused
-/// multiply-add (the rounding would change), so a body that wants the FMA instruction asks for it
-/// through this trait: [`Fused`] is `f32::mul_add` (one instruction where the CPU has FMA, a slow
-/// libm call where it has not), [`Unfused`] is a multiply then an add. `simd_fn!(fma fn …)`
-/// compiles its body with [`Fused`] for AVX-512 and AVX2+FMA, and with [`Baseline`] otherwise.
-pub trait MulAdd {
-    fn mul_add(a: f32, b: f32, c: f32) -> f32;
-}
-
-/// a·b + c rounded once (the FMA instruction).
-pub struct Fused;
-/// a·b rounded, then + c rounded.
-pub struct Unfused;
-
-impl MulAdd for Fused {
-    #[inline(always)]
-    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
-    }
-}
-
-impl MulAdd for Unfused {
-    #[inline(always)]
-    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-        a * b + c
-    }
-}
-
-/// The multiply-add of the baseline build: every aarch64 CPU has FMA (NEON), x86_64's baseline
-/// (SSE2) has none.
-#[cfg(target_arch = "aarch64")]
-pub type Baseline = Fused;
-/// The multiply-add of the baseline build: every aarch64 CPU has FMA (NEON), x86_64's baseline
-/// (SSE2) has none.
-#[cfg(not(target_arch = "aarch64"))]
-pub type Baseline = Unfused;
+pub(crate) use crate::simd::{simd_fn, use_reference};
+pub use crate::simd::{Baseline, Fused, MulAdd, Unfused};
 
 /// max(a, b) as one `vmaxps`: `f32::max` also promises to return the other operand when one is
 /// NaN, which costs a compare and a blend per vector (measured: half the time of cross-entropy's
@@ -162,79 +128,4 @@ pub fn exp_approx_with<M: MulAdd>(x: f32) -> f32 {
         p = M::mul_add(p, r, *c);
     }
     p * f32::from_bits(n_int.wrapping_add(127) << 23)
-}
-
-/// Defines `fn $name(args)` that calls `$body(args)` compiled for the best instruction set this
-/// CPU has among AVX-512, AVX2+FMA and the baseline (chosen once per process by
-/// [`crate::Kernel::from_env`]). `$body` should be `#[inline(always)]` so that each copy is
-/// vectorised for its own target.
-///
-/// `simd_fn!(fma fn …)` takes a body generic over [`MulAdd`] and compiles it with [`Fused`] in
-/// the AVX-512 and AVX2+FMA copies and [`Baseline`] in the baseline one.
-macro_rules! simd_fn {
-    (fma $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $body:ident) => {
-        simd_fn!(fma $vis fn $name($($arg: $ty),*) -> () = $body);
-    };
-    (fma $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $body:ident) => {
-        simd_fn!(@ $vis fn $name($($arg: $ty),*) -> $ret =
-            $body::<$crate::fused::Fused>, $body::<$crate::fused::Baseline>);
-    };
-    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $body:path) => {
-        simd_fn!($vis fn $name($($arg: $ty),*) -> () = $body);
-    };
-    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $body:path) => {
-        simd_fn!(@ $vis fn $name($($arg: $ty),*) -> $ret = $body, $body);
-    };
-    (@ $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $fast:expr, $base:expr) => {
-        #[allow(clippy::too_many_arguments)]
-        $vis fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[allow(clippy::too_many_arguments)]
-                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-                fn avx512($($arg: $ty),*) -> $ret {
-                    $fast($($arg),*)
-                }
-                #[allow(clippy::too_many_arguments)]
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) -> $ret {
-                    $fast($($arg),*)
-                }
-                match $crate::gemm::Kernel::from_env() {
-                    // SAFETY: from_env only returns a kernel whose features this CPU has, and
-                    // the Avx512 kernel is chosen only when AVX-512F is present; the BW/DQ/VL
-                    // extensions come with it on every AVX-512 CPU this selects (checked below).
-                    $crate::gemm::Kernel::Avx512 if $crate::fused::has_avx512_extras() => {
-                        return unsafe { avx512($($arg),*) }
-                    }
-                    // SAFETY: AVX2 and FMA were detected (Avx512 implies both on x86_64 CPUs
-                    // that exist, and is checked anyway).
-                    $crate::gemm::Kernel::Avx512 | $crate::gemm::Kernel::Avx2
-                        if $crate::gemm::Kernel::Avx2.is_available() =>
-                    {
-                        return unsafe { avx2($($arg),*) }
-                    }
-                    _ => {}
-                }
-            }
-            $base($($arg),*)
-        }
-    };
-}
-pub(crate) use simd_fn;
-
-/// Whether the AVX-512 extensions the fused kernels are compiled with are present.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn has_avx512_extras() -> bool {
-    is_x86_feature_detected!("avx512f")
-        && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512dq")
-        && is_x86_feature_detected!("avx512vl")
-        && is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-}
-
-/// Whether the fused kernels should run their references (`TFS_KERNELS=reference`).
-pub(crate) fn use_reference() -> bool {
-    crate::gemm::Kernel::from_env() == crate::gemm::Kernel::Reference
 }

@@ -14,8 +14,8 @@
 //!
 //! Left out: masked edge tiles (edges go through a buffer in `blocked.rs`).
 
-use super::blocked::Spec;
 use super::pack::pack_panels_with;
+use super::spec::Spec;
 use std::arch::x86_64::*;
 
 const MR: usize = 8;

@@ -146,17 +146,14 @@ mod portable;
 mod prepacked;
 mod reference;
 mod small;
+mod spec;
 
 pub use reference::sgemm_reference;
 
 use crate::pool;
+pub use crate::simd::Kernel;
 use blocked::{MatPtr, View};
 pub use prepacked::{sgemm_prepacked, PackedB};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-
-/// A kernel set by [`Kernel::set_override`] (its index + 1; 0: none).
-static KERNEL_OVERRIDE: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether an operand is used as stored (`N`) or transposed (`T`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -262,98 +259,6 @@ pub struct Batch {
     pub a: usize,
     pub b: usize,
     pub c: usize,
-}
-
-/// Which implementation computes the product.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// The triple loop of [`sgemm_reference`].
-    Reference,
-    /// Packed and blocked, with a micro-kernel in plain Rust that the compiler vectorises.
-    Portable,
-    /// Packed and blocked, 6×16 AVX2+FMA micro-kernel (x86_64 only).
-    Avx2,
-    /// Packed and blocked, AVX-512 micro-kernel (x86_64 only).
-    Avx512,
-}
-
-impl Kernel {
-    /// Whether this CPU can run the kernel.
-    pub fn is_available(self) -> bool {
-        match self {
-            Kernel::Reference | Kernel::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => is_x86_feature_detected!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx2 | Kernel::Avx512 => false,
-        }
-    }
-
-    /// The fastest kernel this CPU can run.
-    pub fn best() -> Kernel {
-        [Kernel::Avx512, Kernel::Avx2]
-            .into_iter()
-            .find(|k| k.is_available())
-            .unwrap_or(Kernel::Portable)
-    }
-
-    const ALL: [Kernel; 4] = [
-        Kernel::Reference,
-        Kernel::Portable,
-        Kernel::Avx2,
-        Kernel::Avx512,
-    ];
-
-    fn from_index(i: usize) -> Option<Kernel> {
-        i.checked_sub(1).and_then(|i| Kernel::ALL.get(i).copied())
-    }
-
-    /// Makes [`Kernel::from_env`] answer `k` for the rest of the process (`None`: back to the
-    /// environment), for experiments that compare kernels in one run; every fused kernel's
-    /// reference switch follows it too. A kernel this CPU cannot run is ignored.
-    pub fn set_override(k: Option<Kernel>) {
-        let i = k
-            .filter(|k| k.is_available())
-            .and_then(|k| Kernel::ALL.iter().position(|&x| x == k))
-            .map_or(0, |i| i + 1);
-        KERNEL_OVERRIDE.store(i, Ordering::SeqCst);
-    }
-
-    /// [`Kernel::best`] unless [`Kernel::set_override`] or `TFS_KERNELS` names another one
-    /// (`reference`, `portable`, `avx2`, `avx512`); a name this CPU cannot run falls back to the
-    /// best. The environment is read once per process.
-    pub fn from_env() -> Kernel {
-        static CHOSEN: OnceLock<Kernel> = OnceLock::new();
-        if let Some(k) = Kernel::from_index(KERNEL_OVERRIDE.load(Ordering::Relaxed)) {
-            return k;
-        }
-        *CHOSEN.get_or_init(|| {
-            let wanted = match std::env::var("TFS_KERNELS").as_deref().map(str::trim) {
-                Ok("reference") => Kernel::Reference,
-                Ok("portable") => Kernel::Portable,
-                Ok("avx2") => Kernel::Avx2,
-                Ok("avx512") => Kernel::Avx512,
-                _ => Kernel::best(),
-            };
-            if wanted.is_available() {
-                wanted
-            } else {
-                Kernel::best()
-            }
-        })
-    }
-
-    /// A short lowercase name, as `TFS_KERNELS` spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kernel::Reference => "reference",
-            Kernel::Portable => "portable",
-            Kernel::Avx2 => "avx2",
-            Kernel::Avx512 => "avx512",
-        }
-    }
 }
 
 /// How [`sgemm_with`] runs: on how many threads, with which kernel.

@@ -6,8 +6,8 @@
 //!
 //! Left out: hand-written NEON (8×8 = 16 of NEON's 32 registers is what the compiler gets here).
 
-use super::blocked::Spec;
 use super::pack::pack_panels;
+use super::spec::Spec;
 
 const MR: usize = 8;
 const NR: usize = 8;

@@ -16,8 +16,8 @@
 //! `simd_fn!` of `fused`). Safe code: the bounds were checked by `check_args`.
 
 use super::{Gemm, MatMut, MatRef, Trans};
-use crate::fused::simd_fn;
 use crate::pool;
+use crate::simd::simd_fn;
 use std::sync::Mutex;
 
 /// `C = β·C` over the (m, n) block (β = 0 writes zeros without reading C).

@@ -16,35 +16,11 @@
 //! is read contiguous from its start).
 
 pub mod cpu;
+pub mod kinds;
 
-use crate::op::{BinaryOp, UnaryOp};
-use crate::ops::attention::AttnMask;
 use crate::storage::{CpuBuffer, DType, Device, Storage};
+pub use kinds::{AdamWHyper, AttnDims, AttnKernel, AttnMask, BinaryOp, MatMulDims, UnaryOp};
 use tfs_math::Rng;
-
-pub use cpu::matmul::MatMulDims;
-
-/// Sizes of an attention: batch, query heads, key/value heads, query and key lengths, head
-/// size. For the packed layout, `tq = tk = T`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AttnDims {
-    pub b: usize,
-    pub h: usize,
-    pub hkv: usize,
-    pub tq: usize,
-    pub tk: usize,
-    pub hs: usize,
-}
-
-/// AdamW's hyper-parameters for one parameter.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamWHyper {
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-}
 
 /// (outer, n, inner) around a reduced or sliced axis.
 pub type Axis3 = (usize, usize, usize);
@@ -478,15 +454,6 @@ pub fn rope(x: &Storage, (t, d): (usize, usize), start: usize, theta: f32, sign:
 }
 
 // ---- attention -------------------------------------------------------------------------------
-
-/// The attention kernel of one call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttnKernel {
-    /// Keeps the weights P (B, H, Tq, Tk) for the backward.
-    Naive,
-    /// Tiled with the online softmax: keeps one log-sum-exp per query row.
-    Flash,
-}
 
 /// Bytes of saved weights above which [`choose_kernel`] takes the tiled kernel: 64 MiB per op
 /// (the GPT-2 124M at T = 1024, batch 4 saves 200 MB of weights per layer; every model of the

@@ -43,37 +43,11 @@
 //! no split or merge of heads, and with the queries in blocks of 32 rows that multiply only the
 //! keys they see (naive kernel only: the tiled kernel reads split heads).
 
+pub use crate::backend::kinds::AttnMask;
 pub use crate::backend::AttnKernel;
 use crate::backend::{self, AttnDims};
 use crate::op::{AttnInputs, Op};
 use crate::tensor::{same_device, Tensor};
-use std::sync::Arc;
-
-/// Which keys each query sees.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AttnMask {
-    None,
-    Causal,
-    /// Batch b sees its first `len[b]` keys.
-    Padding(Arc<[usize]>),
-    CausalPadding(Arc<[usize]>),
-    /// Causal, and each query sees only its last `w` keys (itself included).
-    SlidingWindow(usize),
-}
-
-impl AttnMask {
-    /// The keys query `i` (of `tq`) of batch `b` sees, out of `tk`: always one contiguous range.
-    pub fn range(&self, b: usize, i: usize, tq: usize, tk: usize) -> std::ops::Range<usize> {
-        let causal = (tk + i + 1).saturating_sub(tq).min(tk);
-        match self {
-            AttnMask::None => 0..tk,
-            AttnMask::Causal => 0..causal,
-            AttnMask::Padding(l) => 0..l[b].min(tk),
-            AttnMask::CausalPadding(l) => 0..l[b].min(causal),
-            AttnMask::SlidingWindow(w) => causal.saturating_sub(*w)..causal,
-        }
-    }
-}
 
 /// Checks shapes and returns the sizes.
 pub(crate) fn dims(q: &Tensor, k: &Tensor, v: &Tensor, mask: &AttnMask) -> AttnDims {

@@ -6,7 +6,7 @@
 //! (64×64×32 in the baby GPT) are far below the size at which `sgemm` wakes a second thread.
 
 use crate::backend::AttnDims;
-use crate::ops::attention::AttnMask;
+use crate::backend::AttnMask;
 use crate::storage::cache::{for_overwrite, give, zeros};
 use tfs_kernels::fused::flash_attention::{
     flash_attention_backward, flash_attention_forward, Dims,

@@ -3,7 +3,7 @@
 //! optimizers use (accumulate, scale, mask, sum of squares).
 
 use super::{broadcast_strides, for_each_offset, gather_strided, reduce_to};
-use crate::op::{BinaryOp, UnaryOp};
+use crate::backend::{BinaryOp, UnaryOp};
 use crate::storage::cache::{copy, for_overwrite, take, CollectBuf};
 use tfs_kernels::fused::{elementwise, gelu};
 use tfs_kernels::pool;

@@ -1,6 +1,7 @@
 //! Matrix-product bodies on tfs-kernels' GEMM (the math is in `ops/matmul.rs`). Every transpose
 //! is a GEMM flag, not a copy; a shared 2-D right operand makes a batched product one tall GEMM.
 
+use crate::backend::MatMulDims;
 use crate::storage::cache::{for_overwrite, zeros};
 use tfs_kernels::{pool, sgemm, sgemm_batched, Batch, Gemm, GemmConfig, MatMut, MatRef, Trans};
 
@@ -43,17 +44,6 @@ fn gemm_batched(g: Gemm, batch: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
         b,
         MatMut::new(c, ldc),
     );
-}
-
-/// The sizes of a (batched) product: `batch` products of `(m, k) @ (k, n)`; `shared`: one 2-D
-/// right operand for every batch.
-#[derive(Clone, Copy, Debug)]
-pub struct MatMulDims {
-    pub batch: usize,
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub shared: bool,
 }
 
 /// `A @ B`.

@@ -1,5 +1,10 @@
 //! The training loop of `tfs gpt train`, for Phase 7's character models and Phase 8's GPT-2.
 //!
+//! Three files: this one is the loop; [`resume`] reads a checkpoint's training state back (and
+//! trims what an interrupted run logged after it); [`report`] writes everything a run leaves
+//! (the log, samples, checkpoints, the progress bar, the MFU peak) — the one place that will
+//! know which process writes when several train together.
+//!
 //! ```text
 //!   for step in start..max_iters:
 //!       η ← warmup + cosine(step)                     AdamW, decay on matrices only
@@ -75,24 +80,24 @@
 //! parallelism over the batch (one graph per core; two single-thread processes at half the batch
 //! were ≈ 6% faster than one two-thread run before the serial passes were shared out).
 
-use crate::checkpoint::{self, TensorMap};
-use crate::config::{GptConfig, Preset};
+mod report;
+mod resume;
+
+pub use report::{flops_per_token, fp32_peak_flops, measured_peak_flops};
+
+use crate::checkpoint;
+use crate::config::Preset;
 use crate::data::{CharVocab, Cursor, Order, Split, TokenSource};
 use crate::model::Gpt;
-use crate::sample::{generate, Sampling};
 use crate::vocab::Vocab;
-use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 use tfs_math::Rng;
-use tfs_tensor::log::JsonLog;
 use tfs_tensor::nn::Module;
 use tfs_tensor::optim::{groups_decay_matrices, AdamW};
 use tfs_tensor::schedule::Schedule;
 use tfs_tensor::train::{StepError, Trainer};
-use tfs_tensor::{no_grad, Grads, Tensor};
+use tfs_tensor::{no_grad, Grads};
 
 /// What a run produced (the steps this process ran; a resumed run starts at `start_step`).
 #[derive(Clone, Debug, Default)]
@@ -206,303 +211,6 @@ fn estimate(model: &mut Gpt, batches: &[(Vec<usize>, Vec<usize>)], b: usize, t: 
     l / batches.len().max(1) as f64
 }
 
-/// 200 tokens after a newline at temperature 1, in evaluation mode.
-fn sample(model: &mut Gpt, vocab: &Vocab, rng: &mut Rng) -> String {
-    let prompt = match vocab.encode("\n") {
-        Ok(p) if !p.is_empty() => p,
-        _ => vec![0],
-    };
-    model.set_training(false);
-    let s = vocab.decode(&generate(model, &prompt, 200, &Sampling::default(), rng));
-    model.set_training(true);
-    s
-}
-
-/// FLOPs per trained token: 6·N + 12·L·T·C, N without the position table.
-pub fn flops_per_token(cfg: &GptConfig, parameters: usize) -> f64 {
-    let n = parameters - cfg.block_size * cfg.n_embd;
-    6.0 * n as f64 + 12.0 * (cfg.n_layer * cfg.block_size * cfg.n_embd) as f64
-}
-
-/// The device's measured fp32 peak (FLOP/s): on the CPU its fused multiply-adds on the kernel
-/// threads the run uses (`TFS_THREADS`, else every core) with nothing else in the way
-/// (`tfs_tensor::backend::peak_flops`, the ceiling the project draws MFU against); where that
-/// cannot be measured (no AVX2/AVX-512), the GEMM rate below.
-pub fn fp32_peak_flops() -> f64 {
-    tfs_tensor::backend::peak_flops(tfs_tensor::Device::Cpu).unwrap_or_else(measured_peak_flops)
-}
-
-/// The fp32 matmul rate of this machine through our kernels: the best of three 1024³ GEMMs.
-pub fn measured_peak_flops() -> f64 {
-    let n = 1024;
-    let a = Tensor::new(vec![0.5; n * n], &[n, n]);
-    let b = Tensor::new(vec![0.25; n * n], &[n, n]);
-    no_grad(|| {
-        (0..3)
-            .map(|_| {
-                let t0 = Instant::now();
-                let c = a.matmul(&b);
-                std::hint::black_box(c.shape());
-                2.0 * (n * n * n) as f64 / t0.elapsed().as_secs_f64()
-            })
-            .fold(0.0, f64::max)
-    })
-}
-
-/// Squared L2 norm of the gradients of `params` whose names start with each prefix.
-fn grad_norms_by_layer(params: &[(String, Tensor)], grads: &Grads, n_layer: usize) -> Vec<f64> {
-    let mut sq = vec![0.0f64; n_layer];
-    for (name, p) in params {
-        let Some(rest) = name.strip_prefix("transformer.h.") else {
-            continue;
-        };
-        let Some(i) = rest.split('.').next().and_then(|i| i.parse::<usize>().ok()) else {
-            continue;
-        };
-        if let (Some(g), true) = (grads.get(p), i < n_layer) {
-            sq[i] += tfs_tensor::backend::sum_squares(&g.storage());
-        }
-    }
-    sq.into_iter().map(f64::sqrt).collect()
-}
-
-fn rng_json(s: [u64; 4]) -> Value {
-    json!(s)
-}
-
-fn rng_from(v: &Value, what: &str) -> Result<[u64; 4], String> {
-    let a = v
-        .as_array()
-        .filter(|a| a.len() == 4)
-        .ok_or_else(|| format!("state.json: '{what}' is not 4 numbers"))?;
-    let mut s = [0u64; 4];
-    for (d, x) in s.iter_mut().zip(a) {
-        *d = x
-            .as_u64()
-            .ok_or_else(|| format!("state.json: '{what}' is not 4 numbers"))?;
-    }
-    Ok(s)
-}
-
-/// The recipe settings a resumed run must share with the run it continues.
-fn recipe_json(p: &Preset, order: Order, seed: u64, data: &Data) -> Value {
-    let t = &p.train;
-    let v = json!({"batch_size": t.batch_size, "max_iters": t.max_iters, "lr": t.lr, "min_lr": t.min_lr,
-           "warmup": t.warmup, "lr_decay_iters": t.lr_decay_iters, "beta1": t.beta1, "beta2": t.beta2,
-           "weight_decay": t.weight_decay, "grad_clip": t.grad_clip, "eval_interval": t.eval_interval,
-           "eval_iters": t.eval_iters, "sample_interval": t.sample_interval, "grad_accum": t.grad_accum,
-           "data_order": order.name(), "seed": seed,
-           "train_tokens": data.train.len(), "val_tokens": data.val.len()});
-    // As it reads back from state.json (serde_json's float text does not round-trip every f64).
-    serde_json::from_str(&v.to_string()).expect("json")
-}
-
-/// The run's mutable state besides the weights.
-struct State {
-    step: usize,
-    cursor: Cursor,
-    sample_rng: Rng,
-}
-
-fn save_training(
-    dir: &Path,
-    model: &Gpt,
-    vocab: &Vocab,
-    opt: &AdamW,
-    st: &State,
-    recipe: &Value,
-) -> Result<(), String> {
-    let mut moments: TensorMap = TensorMap::new();
-    for name in opt.moment_names() {
-        let (m, v) = opt.moments(&name).expect("listed");
-        moments.insert(format!("exp_avg.{name}"), (vec![m.len()], m.to_vec()));
-        moments.insert(format!("exp_avg_sq.{name}"), (vec![v.len()], v.to_vec()));
-    }
-    let state = json!({
-        "format": "tfs-gpt train state 1",
-        "step": st.step,
-        "optimizer_steps": opt.steps(),
-        "cursor": {"order": st.cursor.order.name(), "pos": st.cursor.pos, "rng": rng_json(st.cursor.rng.state())},
-        "sample_rng": rng_json(st.sample_rng.state()),
-        "dropout_rngs": model.rng_states().into_iter().map(rng_json).collect::<Vec<_>>(),
-        "recipe": recipe,
-    });
-    checkpoint::save_with(
-        dir,
-        model,
-        vocab,
-        &[
-            (
-                "optimizer.safetensors",
-                checkpoint::safetensors_bytes(&moments),
-            ),
-            (
-                "state.json",
-                serde_json::to_string_pretty(&state)
-                    .expect("json")
-                    .into_bytes(),
-            ),
-        ],
-    )
-    .map_err(|e| e.to_string())
-}
-
-/// Loads `dir`'s training state into `model` and `opt`; the state's step, cursor and generators.
-fn load_training(
-    dir: &Path,
-    model: &mut Gpt,
-    vocab: &Vocab,
-    opt: &mut AdamW,
-    recipe: &Value,
-) -> Result<State, String> {
-    let (saved, saved_vocab) = checkpoint::load(dir).map_err(|e| e.to_string())?;
-    if saved.cfg != model.cfg || saved_vocab.to_json() != vocab.to_json() {
-        return Err(format!(
-            "{}: the checkpoint's model or vocabulary differs from this run's (start a new --out, or drop --resume)",
-            dir.display()
-        ));
-    }
-    let sp = dir.join("state.json");
-    let text = std::fs::read_to_string(&sp).map_err(|e| format!("{}: {e}", sp.display()))?;
-    let v: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", sp.display()))?;
-    if let Some((k, was)) = v["recipe"]
-        .as_object()
-        .ok_or_else(|| format!("{}: no 'recipe'", sp.display()))?
-        .iter()
-        .find(|(k, was)| recipe.get(k.as_str()) != Some(*was))
-    {
-        return Err(format!(
-            "{}: the checkpoint was trained with {k} = {was}, this run has {}; a resumed run must use the same recipe",
-            sp.display(),
-            recipe.get(k.as_str()).unwrap_or(&Value::Null)
-        ));
-    }
-    for ((_, mine), (_, theirs)) in model.parameters().iter().zip(saved.parameters()) {
-        mine.assign(&theirs.to_vec());
-    }
-    model.set_training(true);
-    let op = dir.join("optimizer.safetensors");
-    let mut tensors = checkpoint::read_safetensors(&op).map_err(|e| e.to_string())?;
-    let mut moments = HashMap::new();
-    for (name, p) in model.parameters() {
-        match (
-            tensors.remove(&format!("exp_avg.{name}")),
-            tensors.remove(&format!("exp_avg_sq.{name}")),
-        ) {
-            (Some((_, m)), Some((_, s))) if m.len() == p.numel() && s.len() == p.numel() => {
-                moments.insert(name, (m, s));
-            }
-            (None, None) => {}
-            _ => {
-                return Err(format!(
-                    "{}: the moments of '{name}' are missing or the wrong size",
-                    op.display()
-                ))
-            }
-        }
-    }
-    let num = |k: &str| {
-        v[k].as_u64()
-            .ok_or_else(|| format!("{}: '{k}' missing", sp.display()))
-    };
-    opt.set_state(num("optimizer_steps")? as u32, moments);
-    model.set_rng_states(
-        &v["dropout_rngs"]
-            .as_array()
-            .ok_or_else(|| format!("{}: no 'dropout_rngs'", sp.display()))?
-            .iter()
-            .map(|r| rng_from(r, "dropout_rngs"))
-            .collect::<Result<Vec<_>, _>>()?,
-    )?;
-    let c = &v["cursor"];
-    Ok(State {
-        step: num("step")? as usize,
-        cursor: Cursor {
-            order: Order::parse(c["order"].as_str().unwrap_or(""))
-                .ok_or_else(|| format!("{}: bad cursor order", sp.display()))?,
-            pos: c["pos"]
-                .as_u64()
-                .ok_or_else(|| format!("{}: no cursor position", sp.display()))?
-                as usize,
-            rng: Rng::from_state(rng_from(&c["rng"], "cursor.rng")?),
-        },
-        sample_rng: Rng::from_state(rng_from(&v["sample_rng"], "sample_rng")?),
-    })
-}
-
-/// Keeps the lines of `path` whose `"step"` is below `step` (a resumed run rewrites what the
-/// interrupted one logged after its checkpoint).
-fn truncate_log(path: &Path, step: usize) -> std::io::Result<()> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
-    };
-    let kept: String = text
-        .lines()
-        .filter(|l| {
-            serde_json::from_str::<Value>(l)
-                .ok()
-                .and_then(|v| v["step"].as_u64())
-                .is_some_and(|s| (s as usize) < step)
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    replace_file(path, &kept)
-}
-
-/// Writes `text` to `path` through a temporary file and a rename, so a crash leaves the old
-/// file or the new one.
-fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Keeps the samples of `samples.txt` taken before `step`.
-fn truncate_samples(path: &Path, step: usize) -> std::io::Result<()> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
-    };
-    let mut kept = String::new();
-    for block in text.split("=== iteration ").filter(|b| !b.is_empty()) {
-        let n = block
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<usize>().ok());
-        if n.is_some_and(|n| n < step) {
-            kept.push_str("=== iteration ");
-            kept.push_str(block);
-        }
-    }
-    replace_file(path, &kept)
-}
-
-fn append_sample(out: Option<&Path>, step: usize, text: &str) -> Result<(), String> {
-    if let Some(dir) = out {
-        use std::io::Write;
-        let p = dir.join("samples.txt");
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .and_then(|mut f| write!(f, "=== iteration {step} ===\n{text}\n\n"))
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    Ok(())
-}
-
-/// The end of a stop message: where the last checkpoint (every one of which was written after a
-/// finite loss and gradient) is.
-fn last_good(last_saved: Option<usize>, ck_dir: &Option<std::path::PathBuf>) -> String {
-    match (last_saved, ck_dir) {
-        (Some(s), Some(d)) => format!(
-            " (the last good checkpoint, step {s}, is in {})",
-            d.display()
-        ),
-        _ => " before any checkpoint was written".into(),
-    }
-}
-
 /// Trains `preset` on `data` from `seed`; see the module doc.
 pub fn run(
     data: &Data,
@@ -524,7 +232,7 @@ pub fn run(
         }
     }
     let order = tc.data_order.unwrap_or(data.default_order);
-    let recipe = recipe_json(preset, order, seed, data);
+    let recipe = resume::recipe_json(preset, order, seed, data);
     let mut model = Gpt::new(cfg, &mut Rng::new(seed));
     let params = model.parameters();
     let opt = AdamW::new(tc.lr, &groups_decay_matrices(&params, tc.weight_decay))
@@ -543,7 +251,7 @@ pub fn run(
         fixed_batches(data.train, eval_n, b, t, seed ^ 0x7EA1),
         fixed_batches(data.val, eval_n, b, t, seed ^ 0x7A11),
     );
-    let mut st = State {
+    let mut st = resume::State {
         step: 0,
         cursor: Cursor {
             order,
@@ -556,49 +264,20 @@ pub fn run(
     let mut last_saved = None;
     if let (true, Some(ck)) = (opts.resume, ck_dir.as_deref()) {
         if checkpoint::recover(ck) && ck.join("state.json").exists() {
-            st = load_training(ck, &mut model, &data.vocab, &mut trainer.opt, &recipe)?;
+            st = resume::load_training(ck, &mut model, &data.vocab, &mut trainer.opt, &recipe)?;
             last_saved = Some(st.step);
         }
     }
     let start = st.step;
-    let mut log = match opts.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let (lp, sp) = (dir.join("log.jsonl"), dir.join("samples.txt"));
-            let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-            if start > 0 {
-                truncate_log(&lp, start).map_err(|e| io(&lp, e))?;
-                truncate_samples(&sp, start).map_err(|e| io(&sp, e))?;
-                Some(JsonLog::append(&lp).map_err(|e| io(&lp, e))?)
-            } else {
-                let _ = std::fs::remove_file(&sp);
-                Some(JsonLog::create(&lp).map_err(|e| io(&lp, e))?)
-            }
-        }
-        None => None,
-    };
-    let pb = if opts.progress {
-        ProgressBar::new(tc.max_iters as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
-        )
-        .expect("template"),
-    );
-    pb.set_position(start as u64);
-    if start > 0 {
-        pb.println(format!("resumed at step {start}"));
-    }
+    let mut log = report::open_log(opts.out, start)?;
+    let pb = report::progress(opts.progress, tc.max_iters, start);
     let parameters: usize = params.iter().map(|(_, p)| p.numel()).sum();
     let mut rep = TrainReport {
         parameters,
         start_step: start,
-        flops_per_token: flops_per_token(&cfg, parameters),
+        flops_per_token: report::flops_per_token(&cfg, parameters),
         peak_flops: if opts.out.is_some() || opts.progress {
-            fp32_peak_flops()
+            report::fp32_peak_flops()
         } else {
             0.0
         },
@@ -609,8 +288,8 @@ pub fn run(
     let t0 = Instant::now();
     for it in start..end {
         if tc.sample_interval > 0 && it % tc.sample_interval == 0 {
-            let s = sample(&mut model, &data.vocab, &mut st.sample_rng);
-            append_sample(opts.out, it, &s)?;
+            let s = report::sample(&mut model, &data.vocab, &mut st.sample_rng);
+            report::append_sample(opts.out, it, &s)?;
             rep.samples.push((it, s));
         }
         let ts = Instant::now();
@@ -623,14 +302,14 @@ pub fn run(
         };
         let inspect = |g: &Grads| {
             if log.is_some() {
-                layer_norms = grad_norms_by_layer(&params, g, cfg.n_layer);
+                layer_norms = report::grad_norms_by_layer(&params, g, cfg.n_layer);
             }
         };
         let stats = match trainer.step_with(&params, lr, micro, inspect) {
             Ok(s) => s,
             Err(e) => {
                 pb.finish_and_clear();
-                let saved = last_good(last_saved, &ck_dir);
+                let saved = report::last_good(last_saved, &ck_dir);
                 return Err(match e {
                     StepError::Loss { value, .. } => {
                         format!("the loss became {value} at step {it}; stopped{saved}")
@@ -672,27 +351,20 @@ pub fn run(
             None
         };
         if let Some(log) = log.as_mut() {
-            let mut fields: Vec<(String, f64)> = vec![
-                ("loss".into(), l),
-                ("lr".into(), lr as f64),
-                ("grad_norm".into(), norm as f64),
-                ("tokens_per_s".into(), tps),
-                ("mfu".into(), mfu),
-            ];
-            if let Some((tr, va)) = eval {
-                fields.push(("train_estimate".into(), tr));
-                fields.push(("val_loss".into(), va));
-                fields.push(("val_perplexity".into(), va.exp()));
-            }
-            for (i, n) in layer_norms.iter().enumerate() {
-                fields.push((format!("grad_norm_h{i}"), *n));
-            }
-            let f: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            let _ = log.log(it, &f);
+            let line = report::StepLine {
+                loss: l,
+                lr,
+                grad_norm: norm,
+                tokens_per_s: tps,
+                mfu,
+                eval,
+                layer_norms: &layer_norms,
+            };
+            report::log_step(log, it, &line);
         }
         if let Some(ck) = ck_dir.as_deref() {
             if tc.checkpoint_every > 0 && st.step.is_multiple_of(tc.checkpoint_every) && !last {
-                save_training(ck, &model, &data.vocab, &trainer.opt, &st, &recipe)?;
+                report::save_training(ck, &model, &data.vocab, &trainer.opt, &st, &recipe)?;
                 last_saved = Some(st.step);
             }
         }
@@ -705,8 +377,8 @@ pub fn run(
     pb.finish_and_clear();
     let finished = end == tc.max_iters;
     if finished && tc.sample_interval > 0 && start < tc.max_iters {
-        let s = sample(&mut model, &data.vocab, &mut st.sample_rng);
-        append_sample(opts.out, tc.max_iters, &s)?;
+        let s = report::sample(&mut model, &data.vocab, &mut st.sample_rng);
+        report::append_sample(opts.out, tc.max_iters, &s)?;
         rep.samples.push((tc.max_iters, s));
     }
     rep.iterations = end.saturating_sub(start);
@@ -724,7 +396,7 @@ pub fn run(
     rep.train_loss = tr;
     rep.val_loss = va;
     if let (true, Some(ck)) = (finished && start < tc.max_iters, ck_dir.as_deref()) {
-        save_training(ck, &model, &data.vocab, &trainer.opt, &st, &recipe)?;
+        report::save_training(ck, &model, &data.vocab, &trainer.opt, &st, &recipe)?;
     }
     Ok(rep)
 }
