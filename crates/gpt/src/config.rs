@@ -357,6 +357,18 @@ impl Preset {
     }
 
     /// Checks the sizes fit together.
+    /// The preset shrunk to seconds for `--quick` runs and tests: one layer 32 wide with 2 heads
+    /// (kv heads kept at most 2, so grouped-query switches stay valid), a context of at most 16;
+    /// every other switch is kept. The one shrink every quick experiment starts from.
+    pub fn quick(&mut self) {
+        let m = &mut self.model;
+        m.n_layer = 1;
+        m.n_embd = 32;
+        m.n_head = 2;
+        m.n_kv_head = m.n_kv_head.clamp(1, 2);
+        m.block_size = m.block_size.min(16);
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let m = &self.model;
         let t = &self.train;

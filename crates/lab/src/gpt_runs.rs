@@ -14,16 +14,11 @@ pub fn preset(ctx: &Ctx, sets: &[String], iters: usize) -> Result<Preset, LabErr
     p.train.sample_interval = 0;
     p.train.eval_interval = ctx.size(250, 2);
     p.train.eval_iters = ctx.size(20, 1);
-    if ctx.quick {
-        for kv in ["n_layer=1", "n_embd=32", "n_head=2", "block_size=16"] {
-            p.set(kv).map_err(|m| ctx.fail(m))?;
-        }
-    }
     for kv in sets {
         p.set(kv).map_err(|m| ctx.fail(m))?;
     }
-    if ctx.quick && p.model.n_kv_head > p.model.n_head {
-        p.model.n_kv_head = p.model.n_head;
+    if ctx.quick {
+        p.quick();
     }
     p.validate().map_err(|m| ctx.fail(m))?;
     Ok(p)

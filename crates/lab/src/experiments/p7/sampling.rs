@@ -73,9 +73,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     p.train.sample_interval = 0;
     p.train.eval_iters = ctx.size(20, 1);
     if ctx.quick {
-        p.model.n_layer = 1;
-        p.model.n_embd = 32;
-        p.model.block_size = 16;
+        p.quick();
     }
     let pb = ctx.progress(1, "training the model (progress on the next line)");
     let dir = ctx.dir().join("run");

@@ -30,11 +30,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     for name in names {
         let mut p = Preset::get(name).expect("preset");
         if ctx.quick {
-            p.model.n_layer = 1;
-            p.model.n_embd = 16;
-            p.model.n_head = 2;
-            p.model.n_kv_head = 2;
-            p.model.block_size = 16;
+            p.quick();
             p.train.batch_size = 2;
         }
         // Time the steps alone (a 6-step run minus a 2-step run: data preparation and the final

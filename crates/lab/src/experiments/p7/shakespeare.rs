@@ -20,9 +20,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     p.train.eval_interval = ctx.size(100, 3);
     p.train.eval_iters = ctx.size(20, 1);
     if ctx.quick {
-        p.model.n_layer = 1;
-        p.model.n_embd = 32;
-        p.model.block_size = 16;
+        p.quick();
     }
     let pb = ctx.progress(1, "training (progress on the next line)");
     let r = tfs_gpt::train::train(&text, &p, ctx.seed, Some(&ctx.dir().join("run")), !ctx.quick).map_err(|message| LabError::Experiment { id: ctx.id.to_string(), message })?;

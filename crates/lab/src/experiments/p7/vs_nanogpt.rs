@@ -57,9 +57,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     p.train.lr_decay_iters = iters;
     p.train.sample_interval = 0;
     if ctx.quick {
-        p.model.n_layer = 1;
-        p.model.n_embd = 32;
-        p.model.block_size = 16;
+        p.quick();
         p.train.eval_iters = 1;
         p.train.eval_interval = 3;
     }

@@ -84,17 +84,11 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
             p.train.sample_interval = 0;
             p.train.eval_interval = ctx.size(250, 2);
             p.train.eval_iters = ctx.size(20, 1);
-            if ctx.quick {
-                p.model.n_layer = 1;
-                p.model.n_embd = 16;
-                p.model.n_head = 2;
-                p.model.n_kv_head = 2;
-            }
             for kv in &a.sets {
                 p.set(kv).map_err(|m| ctx.fail(m))?;
             }
             if ctx.quick {
-                p.model.block_size = p.model.block_size.min(16);
+                p.quick();
             }
             let (vocab, mut split) = text_data(&text, p.model.block_size).map_err(|m| ctx.fail(m))?;
             let keep = ((split.train.len() as f64 * a.data_fraction) as usize).max(p.model.block_size + 1);

@@ -75,10 +75,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     let vocab = Vocab::Gpt2(tok);
     let mut p = Preset::get("gpt2-124m").expect("preset");
     if ctx.quick {
-        p.model.n_layer = 1;
-        p.model.n_embd = 48;
-        p.model.n_head = 2;
-        p.model.n_kv_head = 2;
+        p.quick(); // the context is set below, quick or not
     }
     let (b, t) = (4, 256);
     let steps = ctx.size(8, 2);

@@ -53,11 +53,7 @@ fn pipeline(ctx: &mut Ctx, input: &std::path::Path, work: &std::path::Path) -> R
     p.train.max_iters = iters;
     p.train.lr_decay_iters = iters;
     if ctx.quick {
-        p.model.n_layer = 1;
-        p.model.n_embd = 16;
-        p.model.n_head = 2;
-        p.model.n_kv_head = 2;
-        p.model.block_size = 16;
+        p.quick();
         p.train.eval_interval = 2;
         p.train.eval_iters = 1;
         p.train.checkpoint_every = 2;

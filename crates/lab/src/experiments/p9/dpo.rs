@@ -66,9 +66,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
     p.train.sample_interval = 0;
     p.train.eval_iters = ctx.size(20, 1);
     if ctx.quick {
-        p.model.n_layer = 1;
-        p.model.n_embd = 32;
-        p.model.block_size = 16;
+        p.quick();
     }
     let (prompt_len, n_new, k) = ctx.size((16, 48, 4), (4, 8, 2));
     let (n_train, n_held, n_fresh) = ctx.size((384, 64, 2), (12, 4, 1));
