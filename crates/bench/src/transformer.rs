@@ -24,6 +24,7 @@ use tfs_tensor::nn::Module;
 use tfs_tensor::optim::{groups_decay_all, AdamW};
 use tfs_tensor::schedule::Schedule;
 use tfs_tensor::train::Trainer;
+use tfs_tensor::ParamStore;
 use tfs_transformer::train::sample_batch;
 use tfs_transformer::{Batch, Config, Norm, Task, Transformer};
 
@@ -132,11 +133,14 @@ pub fn framework_config(c: &Config) -> fw::Config {
 /// [`transformer`] on the Phase 6 framework: the same model, batches, recipe and clock.
 pub fn transformer_framework(steps: usize, batch: usize, seed: u64) -> Value {
     let mut rng = Rng::new(seed);
-    let m = fw::Transformer::new(framework_config(&config(Task::Words)), &mut rng);
+    let cfg = framework_config(&config(Task::Words));
+    let (m, store) = ParamStore::build(|| fw::Transformer::new(cfg, &mut rng), |m| m.parameters());
     let params = m.parameters();
     let opt = AdamW::new(1e-3, &groups_decay_all(&params, 0.01));
     // The learning rate comes from `timed`'s schedule, shared with the hand-written run.
-    let mut trainer = Trainer::new(opt, Schedule::Constant(1e-3)).clip(1.0);
+    let mut trainer = Trainer::new(opt, Schedule::Constant(1e-3))
+        .clip(1.0)
+        .with_store(store);
     let name = format!("{} framework", crate::impl_name());
     timed(steps, batch, &mut rng, name, |b, lr| {
         let micro = |_| Ok(m.loss(&framework_batch(b)));

@@ -40,6 +40,7 @@ use crate::backend;
 use crate::op::{AttnInputs, Op};
 use crate::ops::{matmul, shape, split_at_axis};
 use crate::storage::Storage;
+use crate::store::ParamStore;
 use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
 
@@ -67,7 +68,7 @@ impl Grads {
     pub fn accumulate(&mut self, other: Grads) {
         for (id, g) in other.map {
             match self.map.get(&id) {
-                Some(mine) => backend::add_assign(&mut mine.storage_mut(), &g.storage()),
+                Some(mine) => backend::add_assign(mine.view_mut().dst(), g.view().src()),
                 None => {
                     self.map.insert(id, g);
                 }
@@ -76,6 +77,10 @@ impl Grads {
     }
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+    /// Sets `∂L/∂t` for the leaf with id `id`.
+    pub(crate) fn insert(&mut self, id: usize, g: Tensor) {
+        self.map.insert(id, g);
     }
 }
 
@@ -158,6 +163,17 @@ fn topo_order(root: &Tensor) -> Vec<Tensor> {
 impl Tensor {
     /// Gradients of this scalar with respect to every leaf it depends on that needs one.
     pub fn backward(&self) -> Grads {
+        self.walk(None)
+    }
+
+    /// [`Tensor::backward`] for a model in a flat store: each of the store's parameters has its
+    /// gradient added into its window of the store's flat gradient as soon as the walk completes
+    /// it (its own buffer freed at once); the returned gradients are those of other leaves.
+    pub fn backward_to(&self, store: &ParamStore) -> Grads {
+        self.walk(Some(store))
+    }
+
+    fn walk(&self, store: Option<&ParamStore>) -> Grads {
         assert_eq!(
             self.numel(),
             1,
@@ -172,9 +188,10 @@ impl Tensor {
                 continue;
             };
             let Some(op) = node.op() else {
-                grads
-                    .map
-                    .insert(node.id(), Tensor::from_storage(g, node.shape()));
+                match store.and_then(|s| Some((s, s.entry_of(node)?))) {
+                    Some((s, i)) => s.add_grad(i, (&g).into()),
+                    None => grads.insert(node.id(), Tensor::from_storage(g, node.shape())),
+                }
                 continue;
             };
             let inputs = op.inputs();
@@ -185,7 +202,7 @@ impl Tensor {
                 };
                 debug_assert_eq!(gx.len(), x.numel(), "backward of {}", op.name());
                 match pending.get_mut(&x.id()) {
-                    Some(acc) => backend::add_assign(acc, &gx),
+                    Some(acc) => backend::add_assign(acc.into(), (&gx).into()),
                     None => {
                         pending.insert(x.id(), gx);
                     }
@@ -207,37 +224,43 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Storage) -> Vec<Option<Storage>> {
             let need = (a.requires_grad(), b.requires_grad());
             let (ga, gb) = backend::binary_backward(
                 *kind,
-                (&a.storage(), a.shape()),
-                (&b.storage(), b.shape()),
-                (&out.storage(), ys),
+                (a.view().src(), a.shape()),
+                (b.view().src(), b.shape()),
+                (out.view().src(), ys),
                 g,
                 need,
             );
             vec![ga, gb]
         }
         Op::Affine { mul, .. } => {
-            backend::scale(&mut g, *mul);
+            backend::scale((&mut g).into(), *mul);
             vec![Some(g)]
         }
         Op::Unary(kind, x) => vec![Some(backend::unary_backward(
             *kind,
-            &x.storage(),
-            &out.storage(),
-            &g,
+            x.view().src(),
+            out.view().src(),
+            (&g).into(),
         ))],
         Op::Sum { x, axis, scale } => {
             let d = axis.map(|a| split_at_axis(x.shape(), a));
-            vec![Some(backend::sum_backward(d, x.numel(), *scale, &g))]
+            vec![Some(backend::sum_backward(
+                d,
+                x.numel(),
+                *scale,
+                (&g).into(),
+            ))]
         }
         Op::Max { x, axis, argmax } => {
             let d = split_at_axis(x.shape(), *axis);
-            vec![Some(backend::max_backward(d, argmax, &g))]
+            vec![Some(backend::max_backward(d, argmax.into(), (&g).into()))]
         }
         // ANCHOR: matmul_arm
         Op::MatMul(a, b) => {
             let d = matmul::dims(a.shape(), b.shape());
             let need = (a.requires_grad(), b.requires_grad());
-            let (ga, gb) = backend::matmul_backward(&a.storage(), &b.storage(), &g, d, need);
+            let (ga, gb) =
+                backend::matmul_backward(a.view().src(), b.view().src(), (&g).into(), d, need);
             vec![ga, gb]
         }
         // ANCHOR_END: matmul_arm
@@ -246,7 +269,8 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Storage) -> Vec<Option<Storage>> {
             let (n_out, n_in) = (w.dim(0), w.dim(1));
             let dims = (x.numel() / n_in.max(1), n_in, n_out);
             let need = (x.requires_grad(), w.requires_grad(), rb);
-            let (gx, gw, gb) = backend::linear_backward(&x.storage(), &w.storage(), &g, dims, need);
+            let (gx, gw, gb) =
+                backend::linear_backward(x.view().src(), w.view().src(), (&g).into(), dims, need);
             let mut v = vec![gx, gw];
             if b.is_some() {
                 v.push(gb);
@@ -254,63 +278,81 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Storage) -> Vec<Option<Storage>> {
             v
         }
         Op::Softmax(_) => vec![Some(backend::softmax_backward(
-            &out.storage(),
-            &g,
+            out.view().src(),
+            (&g).into(),
             ys[ys.len() - 1],
         ))],
         Op::LogSoftmax(_) => vec![Some(backend::log_softmax_backward(
-            &out.storage(),
-            &g,
+            out.view().src(),
+            (&g).into(),
             ys[ys.len() - 1],
         ))],
-        Op::CrossEntropy { dlogits, .. } => vec![Some(backend::scale_by(dlogits, &g))],
+        Op::CrossEntropy { dlogits, .. } => {
+            vec![Some(backend::scale_by(dlogits.into(), (&g).into()))]
+        }
         Op::LayerNorm {
             x, w, mean, rstd, ..
         } => {
             let c = x.dim(-1);
             let rc = (x.numel() / c.max(1), c);
-            let (gx, gw, gb) =
-                backend::layer_norm_backward(&x.storage(), &w.storage(), (mean, rstd), &g, rc);
+            let (gx, gw, gb) = backend::layer_norm_backward(
+                x.view().src(),
+                w.view().src(),
+                (mean.into(), rstd.into()),
+                (&g).into(),
+                rc,
+            );
             vec![Some(gx), Some(gw), Some(gb)]
         }
         Op::IndexSelect { x, ids } => {
             let w = x.numel() / x.dim(0).max(1);
-            vec![Some(backend::index_add(&g, ids, w, x.dim(0)))]
+            vec![Some(backend::index_add(
+                (&g).into(),
+                ids.into(),
+                w,
+                x.dim(0),
+            ))]
         }
         Op::RmsNorm { x, w, rstd } => {
             let c = x.dim(-1);
             let rc = (x.numel() / c.max(1), c);
-            let (gx, gw) = backend::rms_norm_backward(&x.storage(), &w.storage(), rstd, &g, rc);
+            let (gx, gw) = backend::rms_norm_backward(
+                x.view().src(),
+                w.view().src(),
+                rstd.into(),
+                (&g).into(),
+                rc,
+            );
             vec![Some(gx), Some(gw)]
         }
         Op::Rope { x, start, theta } => {
             let td = (x.dim(-2), x.dim(-1));
-            vec![Some(backend::rope(&g, td, *start, *theta, -1.0))]
+            vec![Some(backend::rope((&g).into(), td, *start, *theta, -1.0))]
         }
         Op::IndexAdd { x, ids } => {
             let w = x.numel() / x.dim(0).max(1);
-            vec![Some(backend::index_select(&g, ids, w))]
+            vec![Some(backend::index_select((&g).into(), ids.into(), w))]
         }
         Op::Dropout { mask, .. } => {
-            backend::mul_assign(&mut g, mask);
+            backend::mul_assign((&mut g).into(), mask.into());
             vec![Some(g)]
         }
         Op::MaskedFill { mask, .. } => {
-            backend::zero_where(&mut g, mask);
+            backend::zero_where((&mut g).into(), mask.into());
             vec![Some(g)]
         }
         Op::Reshape(_) => vec![Some(g)],
-        Op::Transpose { a, b, .. } => vec![Some(backend::transpose(&g, ys, *a, *b))],
+        Op::Transpose { a, b, .. } => vec![Some(backend::transpose((&g).into(), ys, *a, *b))],
         Op::Cat { xs, axis } => {
             let (widths, outer) = shape::cat_widths(xs, *axis);
-            backend::cat_backward(&widths, outer, &g)
+            backend::cat_backward(&widths, outer, (&g).into())
                 .into_iter()
                 .map(Some)
                 .collect()
         }
         Op::Narrow { x, axis, start } => {
             let d = split_at_axis(x.shape(), *axis);
-            vec![Some(backend::narrow_backward(d, *start, &g))]
+            vec![Some(backend::narrow_backward(d, *start, (&g).into()))]
         }
         Op::Attention {
             inputs,
@@ -321,10 +363,10 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Storage) -> Vec<Option<Storage>> {
         } => match inputs {
             AttnInputs::Split { q, k, v } => {
                 let (gq, gk, gv) = backend::attention_backward(
-                    (&q.storage(), &k.storage(), &v.storage()),
-                    &out.storage(),
-                    saved,
-                    &g,
+                    (q.view().src(), k.view().src(), v.view().src()),
+                    out.view().src(),
+                    saved.into(),
+                    (&g).into(),
                     *dims,
                     mask,
                     *kernel,
@@ -332,9 +374,9 @@ fn backward_of(op: &Op, out: &Tensor, mut g: Storage) -> Vec<Option<Storage>> {
                 vec![Some(gq), Some(gk), Some(gv)]
             }
             AttnInputs::Packed(qkv) => vec![Some(backend::attention_packed_backward(
-                &qkv.storage(),
-                saved,
-                &g,
+                qkv.view().src(),
+                saved.into(),
+                (&g).into(),
                 *dims,
                 mask,
             ))],

@@ -45,6 +45,7 @@ pub mod ops;
 pub mod optim;
 pub mod schedule;
 pub mod storage;
+pub mod store;
 pub mod tensor;
 pub mod testing;
 pub mod train;
@@ -55,4 +56,5 @@ pub use ops::attention::{
 };
 pub use ops::nn::IGNORE;
 pub use storage::{DType, Device, Storage};
+pub use store::ParamStore;
 pub use tensor::{grad_enabled, memory, no_grad, Tensor};

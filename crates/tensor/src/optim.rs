@@ -15,9 +15,11 @@
 
 use crate::autograd::Grads;
 use crate::backend::{self, AdamWHyper};
-use crate::storage::Storage;
+use crate::storage::{Dst, Src, Storage};
 use crate::tensor::{no_grad, Tensor};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// The named parameters a model exposes (see [`crate::nn::Module::parameters`]).
 pub type Named = [(String, Tensor)];
@@ -30,22 +32,46 @@ pub trait Optimizer {
     fn lr(&self) -> f32;
 }
 
+/// A shared buffer and windows `(offset, length)` of it.
+pub(crate) type Windows = (Rc<RefCell<Storage>>, Vec<(usize, usize)>);
+
+/// The buffer every tensor of `ts` is a window of, and their windows (None when they do not
+/// all share one buffer, or there are none): a flat store's gradients or parameters.
+pub(crate) fn flat_windows(ts: &[&Tensor]) -> Option<Windows> {
+    let buf = ts.first()?.buffer().clone();
+    ts.iter()
+        .all(|t| t.same_buffer(&buf))
+        .then(|| (buf, ts.iter().map(|t| (t.offset(), t.numel())).collect()))
+}
+
 /// Global L2 norm of the gradients of `params`, and (if it exceeds `max`) the gradients scaled
-/// down to norm `max`. Returns the norm before clipping.
+/// down to norm `max`. Returns the norm before clipping. Gradients in a flat store (views of one
+/// buffer) take one backend call for the sums and one for the scaling; the sums are added in the
+/// order of `params` either way.
 pub fn clip_grad_norm(params: &Named, grads: &Grads, max: f32) -> f32 {
+    let gs: Vec<&Tensor> = params.iter().filter_map(|(_, p)| grads.get(p)).collect();
+    let flat = flat_windows(&gs);
+    let parts: Vec<f64> = match &flat {
+        Some((buf, windows)) => backend::sum_squares_windows(Src::from(&*buf.borrow()), windows),
+        None => gs
+            .iter()
+            .map(|g| backend::sum_squares(g.view().src()))
+            .collect(),
+    };
     let mut sq = 0.0f64;
-    for (_, p) in params {
-        if let Some(g) = grads.get(p) {
-            sq += backend::sum_squares(&g.storage());
-        }
+    for s in parts {
+        sq += s;
     }
     let norm = sq.sqrt() as f32;
     if norm > max && norm.is_finite() {
         let s = max / norm;
-        for (_, p) in params {
-            if let Some(g) = grads.get(p) {
-                backend::scale(&mut g.storage_mut(), s);
+        match &flat {
+            Some((buf, windows)) => {
+                backend::scale_windows(Dst::from(&mut *buf.borrow_mut()), windows, s)
             }
+            None => gs
+                .iter()
+                .for_each(|g| backend::scale(g.view_mut().dst(), s)),
         }
     }
     norm
@@ -75,13 +101,15 @@ impl Optimizer for Sgd {
         no_grad(|| {
             for (name, p) in params {
                 let Some(g) = grads.get(p) else { continue };
-                let (g, mut w) = (g.storage(), p.storage_mut());
+                let dev = p.device();
+                let (g, mut w) = (g.view(), p.view_mut());
                 let v = (self.momentum != 0.0).then(|| {
                     self.velocity
                         .entry(name.clone())
-                        .or_insert_with(|| backend::full(g.device(), g.len(), 0.0))
+                        .or_insert_with(|| backend::full(dev, g.len(), 0.0))
                 });
-                backend::sgd(&mut w, &g, v, self.lr, self.momentum, self.nesterov);
+                let (lr, mu, nesterov) = (self.lr, self.momentum, self.nesterov);
+                backend::sgd(w.dst(), g.src(), v.map(Dst::from), lr, mu, nesterov);
             }
         })
     }
@@ -132,6 +160,16 @@ pub struct AdamW {
     decay: HashMap<String, f32>,
     t: u32,
     moments: HashMap<String, (Storage, Storage)>,
+    flat: Option<FlatMoments>,
+}
+
+/// AdamW's moments for parameters in a flat store: two buffers laid out like the parameters,
+/// and the window of every parameter that has taken a step.
+struct FlatMoments {
+    params: Rc<RefCell<Storage>>,
+    m: Storage,
+    v: Storage,
+    windows: HashMap<String, (usize, usize)>,
 }
 
 impl AdamW {
@@ -150,6 +188,7 @@ impl AdamW {
             decay,
             t: 0,
             moments: HashMap::new(),
+            flat: None,
         }
     }
 
@@ -167,6 +206,7 @@ impl AdamW {
     /// [`AdamW::moments`]); parameters not in `moments` start from zero again.
     pub fn set_state(&mut self, steps: u32, moments: HashMap<String, (Vec<f32>, Vec<f32>)>) {
         self.t = steps;
+        self.flat = None;
         self.moments = moments
             .into_iter()
             .map(|(n, (m, v))| (n, (Storage::cpu(m), Storage::cpu(v))))
@@ -176,6 +216,9 @@ impl AdamW {
     /// Names of the parameters that have moments, sorted.
     pub fn moment_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.moments.keys().cloned().collect();
+        if let Some(f) = &self.flat {
+            v.extend(f.windows.keys().cloned());
+        }
         v.sort();
         v
     }
@@ -183,9 +226,84 @@ impl AdamW {
     /// The first and second moments of `name`, read back to the host (None before its first
     /// step).
     pub fn moments(&self, name: &str) -> Option<(Vec<f32>, Vec<f32>)> {
-        self.moments
-            .get(name)
-            .map(|(m, v)| (backend::to_host_f32(m), backend::to_host_f32(v)))
+        if let Some((f, &(off, len))) = self
+            .flat
+            .as_ref()
+            .and_then(|f| Some((f, f.windows.get(name)?)))
+        {
+            let read = |s: &Storage| backend::to_host_f32(Src::new(s, off, len));
+            return Some((read(&f.m), read(&f.v)));
+        }
+        self.moments.get(name).map(|(m, v)| {
+            (
+                backend::to_host_f32(m.into()),
+                backend::to_host_f32(v.into()),
+            )
+        })
+    }
+
+    fn hyper(&self, name: &str) -> AdamWHyper {
+        AdamWHyper {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.decay.get(name).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// The step over a flat store: parameters views of one buffer, gradients views of another.
+    /// One backend call; the moments live in two buffers of the parameters' layout (moments set
+    /// by name from a checkpoint move into them at the first step).
+    fn step_flat(
+        &mut self,
+        live: &[(&String, &Tensor, Tensor)],
+        pbuf: Rc<RefCell<Storage>>,
+        gbuf: Rc<RefCell<Storage>>,
+    ) {
+        let n = pbuf.borrow().len();
+        let dev = pbuf.borrow().device();
+        if !self
+            .flat
+            .as_ref()
+            .is_some_and(|f| Rc::ptr_eq(&f.params, &pbuf))
+        {
+            self.flat = Some(FlatMoments {
+                params: pbuf.clone(),
+                m: backend::full(dev, n, 0.0),
+                v: backend::full(dev, n, 0.0),
+                windows: HashMap::new(),
+            });
+        }
+        let mut windows = Vec::with_capacity(live.len());
+        for (name, p, _) in live {
+            let (off, len) = (p.offset(), p.numel());
+            let f = self.flat.as_mut().expect("made above");
+            if !f.windows.contains_key(name.as_str()) {
+                if let Some((m, v)) = self.moments.remove(name.as_str()) {
+                    assert!(
+                        m.len() == len && v.len() == len,
+                        "AdamW: moments of '{name}' have {} and {} values for {len} parameters",
+                        m.len(),
+                        v.len()
+                    );
+                    backend::copy(Dst::new(&mut f.m, off, len), (&m).into());
+                    backend::copy(Dst::new(&mut f.v, off, len), (&v).into());
+                }
+                f.windows.insert((*name).clone(), (off, len));
+            }
+            windows.push((off, len, self.hyper(name)));
+        }
+        let t = self.t;
+        let f = self.flat.as_mut().expect("made above");
+        let (mut p, g) = (pbuf.borrow_mut(), gbuf.borrow());
+        backend::adamw_windows(
+            Dst::from(&mut *p),
+            Src::from(&*g),
+            (Dst::from(&mut f.m), Dst::from(&mut f.v)),
+            &windows,
+            t,
+        );
     }
 }
 
@@ -215,36 +333,39 @@ impl Optimizer for AdamW {
                 g.numel(),
                 p.numel()
             );
-            let n = g.numel();
-            let dev = p.device();
+        }
+        let ps: Vec<&Tensor> = live.iter().map(|(_, p, _)| *p).collect();
+        let gs: Vec<&Tensor> = live.iter().map(|(_, _, g)| g).collect();
+        if let (Some((pbuf, _)), Some((gbuf, _))) = (flat_windows(&ps), flat_windows(&gs)) {
+            let aligned = live.iter().all(|(_, p, g)| p.offset() == g.offset());
+            if aligned && !Rc::ptr_eq(&pbuf, &gbuf) {
+                return self.step_flat(&live, pbuf, gbuf);
+            }
+        }
+        for (name, p, _) in &live {
+            let (n, dev) = (p.numel(), p.device());
             self.moments
                 .entry((*name).clone())
                 .or_insert_with(|| (backend::full(dev, n, 0.0), backend::full(dev, n, 0.0)));
         }
+        let hypers: Vec<AdamWHyper> = live.iter().map(|(name, _, _)| self.hyper(name)).collect();
         let mut moments: HashMap<&String, &mut (Storage, Storage)> =
             self.moments.iter_mut().collect();
-        let mut pds: Vec<_> = live.iter().map(|(_, p, _)| p.storage_mut()).collect();
-        let gds: Vec<_> = live.iter().map(|(_, _, g)| g.storage()).collect();
+        let mut pds: Vec<_> = live.iter().map(|(_, p, _)| p.view_mut()).collect();
+        let gds: Vec<_> = live.iter().map(|(_, _, g)| g.view()).collect();
         let mut items = Vec::with_capacity(live.len());
-        for (((name, _, _), pd), g) in live.iter().zip(pds.iter_mut()).zip(&gds) {
-            let h = AdamWHyper {
-                lr: self.lr,
-                beta1: self.beta1,
-                beta2: self.beta2,
-                eps: self.eps,
-                weight_decay: self.decay.get(*name).copied().unwrap_or(0.0),
-            };
+        for ((((name, _, _), pd), g), h) in live.iter().zip(pds.iter_mut()).zip(&gds).zip(hypers) {
             let (m, v) = moments
                 .remove(name)
                 .expect("moments made above, one per name");
             assert!(
-                m.len() == pd.len() && v.len() == pd.len(),
+                m.len() == g.len() && v.len() == g.len(),
                 "AdamW: moments of '{name}' have {} and {} values for {} parameters",
                 m.len(),
                 v.len(),
-                pd.len()
+                g.len()
             );
-            items.push((&mut **pd, &**g, &mut *m, &mut *v, h));
+            items.push((pd.dst(), g.src(), Dst::from(&mut *m), Dst::from(&mut *v), h));
         }
         backend::adamw(items, self.t);
     }

@@ -248,7 +248,7 @@ impl CpuBuffer {
         memory::add(v.capacity() * 4);
         CpuBuffer::I32(v)
     }
-    fn bytes(&self) -> usize {
+    pub(crate) fn capacity_bytes(&self) -> usize {
         match self {
             CpuBuffer::F32(v) => v.capacity() * 4,
             CpuBuffer::Bf16(v) => v.capacity() * 2,
@@ -301,7 +301,7 @@ impl CpuBuffer {
     }
     /// The f32 vector, no longer counted (the caller owns it).
     pub fn into_vec(mut self) -> Vec<f32> {
-        memory::sub(self.bytes());
+        memory::sub(self.capacity_bytes());
         match &mut self {
             CpuBuffer::F32(v) => std::mem::take(v),
             other => panic!("expected an f32 buffer, found {}", other.dtype()),
@@ -311,7 +311,7 @@ impl CpuBuffer {
 
 impl Drop for CpuBuffer {
     fn drop(&mut self) {
-        memory::sub(self.bytes());
+        memory::sub(self.capacity_bytes());
         match self {
             CpuBuffer::F32(v) => cache::give(std::mem::take(v)),
             CpuBuffer::Bf16(v) => *v = Vec::new(),
@@ -386,5 +386,113 @@ impl fmt::Debug for Storage {
             self.dtype(),
             self.len()
         )
+    }
+}
+
+/// A window of a storage: `len` elements from `off`. Tensors that are views into a larger buffer
+/// (parameters in the flat store, their gradients) hand these to the backend; a whole storage
+/// converts with `.into()`.
+#[derive(Clone, Copy)]
+pub struct Src<'a> {
+    pub storage: &'a Storage,
+    pub off: usize,
+    pub len: usize,
+}
+
+impl<'a> Src<'a> {
+    pub fn new(storage: &'a Storage, off: usize, len: usize) -> Src<'a> {
+        assert!(
+            off + len <= storage.len(),
+            "a window of {len} elements at {off} of a storage of {}",
+            storage.len()
+        );
+        Src { storage, off, len }
+    }
+    /// The host f32 elements of the window.
+    pub fn slice(self) -> &'a [f32] {
+        &self.storage.slice()[self.off..self.off + self.len]
+    }
+    /// The host ids of the window.
+    pub fn ids(self) -> &'a [i32] {
+        &self.storage.ids()[self.off..self.off + self.len]
+    }
+    pub fn device(self) -> Device {
+        self.storage.device()
+    }
+    pub fn dtype(self) -> DType {
+        self.storage.dtype()
+    }
+    pub fn len(self) -> usize {
+        self.len
+    }
+    pub fn is_empty(self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<'a> From<&'a Storage> for Src<'a> {
+    fn from(s: &'a Storage) -> Src<'a> {
+        Src {
+            storage: s,
+            off: 0,
+            len: s.len(),
+        }
+    }
+}
+
+/// A window of a storage to write in place (a gradient being accumulated, a parameter being
+/// updated).
+pub struct Dst<'a> {
+    pub storage: &'a mut Storage,
+    pub off: usize,
+    pub len: usize,
+}
+
+impl<'a> Dst<'a> {
+    pub fn new(storage: &'a mut Storage, off: usize, len: usize) -> Dst<'a> {
+        assert!(
+            off + len <= storage.len(),
+            "a window of {len} elements at {off} of a storage of {}",
+            storage.len()
+        );
+        Dst { storage, off, len }
+    }
+    /// The host f32 elements of the window, to write.
+    pub fn slice_mut(&mut self) -> &mut [f32] {
+        let (off, len) = (self.off, self.len);
+        &mut self.storage.slice_mut()[off..off + len]
+    }
+    /// The window for the rest of its borrow.
+    pub fn into_slice(self) -> &'a mut [f32] {
+        let (off, len) = (self.off, self.len);
+        &mut self.storage.slice_mut()[off..off + len]
+    }
+    pub fn device(&self) -> Device {
+        self.storage.device()
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The same window, read.
+    pub fn src(&self) -> Src<'_> {
+        Src {
+            storage: self.storage,
+            off: self.off,
+            len: self.len,
+        }
+    }
+}
+
+impl<'a> From<&'a mut Storage> for Dst<'a> {
+    fn from(s: &'a mut Storage) -> Dst<'a> {
+        let len = s.len();
+        Dst {
+            storage: s,
+            off: 0,
+            len,
+        }
     }
 }

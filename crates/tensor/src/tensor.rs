@@ -26,7 +26,7 @@
 //! kernels parallelise inside each op).
 
 use crate::op::Op;
-pub use crate::storage::{cache, memory, CpuBuffer, DType, Device, Storage};
+pub use crate::storage::{cache, memory, CpuBuffer, DType, Device, Dst, Src, Storage};
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
@@ -58,8 +58,49 @@ pub(crate) struct Node {
     pub(crate) id: usize,
     pub(crate) shape: Vec<usize>,
     pub(crate) storage: Rc<RefCell<Storage>>,
+    /// Where this tensor's elements start in `storage` (0 except for views into a flat store).
+    pub(crate) off: usize,
     pub(crate) op: Option<Op>,
     pub(crate) requires_grad: bool,
+}
+
+/// A tensor's window of its storage, borrowed for reading.
+pub struct View<'a> {
+    guard: Ref<'a, Storage>,
+    off: usize,
+    len: usize,
+}
+
+impl View<'_> {
+    /// The window, as backend functions take it.
+    pub fn src(&self) -> Src<'_> {
+        Src::new(&self.guard, self.off, self.len)
+    }
+    /// Elements in the window.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Bytes of the window's elements.
+    pub fn bytes(&self) -> usize {
+        self.len * self.guard.dtype().size()
+    }
+}
+
+/// A tensor's window of its storage, borrowed for writing.
+pub struct ViewMut<'a> {
+    guard: RefMut<'a, Storage>,
+    off: usize,
+    len: usize,
+}
+
+impl ViewMut<'_> {
+    /// The window, as in-place backend functions take it.
+    pub fn dst(&mut self) -> Dst<'_> {
+        Dst::new(&mut self.guard, self.off, self.len)
+    }
 }
 
 /// The device shared by `xs`, or a panic naming the op and both devices (mixing devices is a
@@ -82,10 +123,21 @@ pub struct Tensor(pub(crate) Rc<Node>);
 
 impl Tensor {
     fn build(shape: &[usize], storage: Rc<RefCell<Storage>>, op: Option<Op>, rg: bool) -> Tensor {
+        Tensor::build_at(shape, storage, 0, op, rg)
+    }
+
+    fn build_at(
+        shape: &[usize],
+        storage: Rc<RefCell<Storage>>,
+        off: usize,
+        op: Option<Op>,
+        rg: bool,
+    ) -> Tensor {
         Tensor(Rc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shape: shape.to_vec(),
             storage,
+            off,
             op,
             requires_grad: rg,
         }))
@@ -126,10 +178,48 @@ impl Tensor {
         Tensor::from_storage(Storage::cpu_i32(v), shape)
     }
 
-    /// A leaf that needs its gradient (a parameter or an input under test).
+    /// A leaf that needs its gradient (a parameter or an input under test). Inside
+    /// [`crate::store::ParamStore::build`] it is a view into the store's flat buffer instead of
+    /// a buffer of its own.
     pub fn var(data: Vec<f32>, shape: &[usize]) -> Tensor {
+        let n: usize = shape.iter().product();
+        assert_eq!(
+            data.len(),
+            n,
+            "Tensor::var: {} elements for shape {shape:?} ({n})",
+            data.len()
+        );
+        if let Some((flat, off)) = crate::store::collect(&data) {
+            return Tensor::build_at(shape, flat, off, None, true);
+        }
         let t = Tensor::new(data, shape);
         Tensor::build(shape, t.0.storage.clone(), None, true)
+    }
+
+    /// A view of `n` elements at `off` of a shared buffer (the flat store's parameters and
+    /// gradients).
+    pub(crate) fn view_of(
+        storage: Rc<RefCell<Storage>>,
+        off: usize,
+        shape: &[usize],
+        requires_grad: bool,
+    ) -> Tensor {
+        Tensor::build_at(shape, storage, off, None, requires_grad)
+    }
+
+    /// The buffer this tensor's elements are a window of.
+    pub(crate) fn buffer(&self) -> &Rc<RefCell<Storage>> {
+        &self.0.storage
+    }
+
+    /// Whether `self` and `other` are windows of the same buffer.
+    pub(crate) fn same_buffer(&self, other: &Rc<RefCell<Storage>>) -> bool {
+        Rc::ptr_eq(&self.0.storage, other)
+    }
+
+    /// Where this tensor's elements start in its buffer.
+    pub(crate) fn offset(&self) -> usize {
+        self.0.off
     }
 
     pub fn zeros(shape: &[usize]) -> Tensor {
@@ -165,12 +255,18 @@ impl Tensor {
     /// A tensor with this one's storage and another shape of the same size (a view).
     pub(crate) fn share(&self, shape: &[usize], op: Option<Op>) -> Tensor {
         let rg = op.is_some();
-        Tensor::build(shape, self.0.storage.clone(), op, rg)
+        Tensor::build_at(shape, self.0.storage.clone(), self.0.off, op, rg)
     }
 
     /// The same storage as a constant leaf: no graph behind it, no gradient.
     pub fn detach(&self) -> Tensor {
-        Tensor::build(self.shape(), self.0.storage.clone(), None, false)
+        Tensor::build_at(
+            self.shape(),
+            self.0.storage.clone(),
+            self.0.off,
+            None,
+            false,
+        )
     }
 
     pub fn id(&self) -> usize {
@@ -205,12 +301,22 @@ impl Tensor {
     pub fn device(&self) -> Device {
         self.0.storage.borrow().device()
     }
-    /// The storage, borrowed (what backend functions take).
-    pub fn storage(&self) -> Ref<'_, Storage> {
-        self.0.storage.borrow()
+    /// The elements' window of their storage, borrowed: `view().src()` is what backend
+    /// functions take.
+    pub fn view(&self) -> View<'_> {
+        View {
+            guard: self.0.storage.borrow(),
+            off: self.0.off,
+            len: self.numel(),
+        }
     }
-    pub(crate) fn storage_mut(&self) -> RefMut<'_, Storage> {
-        self.0.storage.borrow_mut()
+    /// The window to write in place (optimizers, gradient accumulation): only between steps.
+    pub fn view_mut(&self) -> ViewMut<'_> {
+        ViewMut {
+            guard: self.0.storage.borrow_mut(),
+            off: self.0.off,
+            len: self.numel(),
+        }
     }
 
     /// This tensor on `device`: itself when it is already there (as PyTorch's `.to`), else a
@@ -228,7 +334,7 @@ impl Tensor {
         if self.dtype() == dtype {
             return self.detach();
         }
-        let s = crate::backend::cast(&self.storage(), dtype);
+        let s = crate::backend::cast(self.view().src(), dtype);
         Tensor::from_storage(s, self.shape())
     }
     pub fn requires_grad(&self) -> bool {
@@ -250,11 +356,12 @@ impl Tensor {
     /// The elements, row-major, as a host view of f32 storage (a panic naming the device or
     /// dtype otherwise: [`Tensor::to_vec`] reads any tensor).
     pub fn data(&self) -> Ref<'_, [f32]> {
-        Ref::map(self.0.storage.borrow(), |s| s.slice())
+        let r = self.0.off..self.0.off + self.numel();
+        Ref::map(self.0.storage.borrow(), |s| &s.slice()[r])
     }
     /// The elements as f32 on the host, whatever the device and dtype.
     pub fn to_vec(&self) -> Vec<f32> {
-        crate::backend::to_host_f32(&self.storage())
+        crate::backend::to_host_f32(self.view().src())
     }
     /// The value of a one-element tensor.
     pub fn item(&self) -> f32 {
@@ -270,7 +377,8 @@ impl Tensor {
     /// Mutable access for optimizers and weight loading: changes the values every view and every
     /// recorded graph sees, so only between steps.
     pub fn update(&self) -> RefMut<'_, [f32]> {
-        RefMut::map(self.0.storage.borrow_mut(), |s| s.slice_mut())
+        let r = self.0.off..self.0.off + self.numel();
+        RefMut::map(self.0.storage.borrow_mut(), |s| &mut s.slice_mut()[r])
     }
 
     /// Replaces the values with `v` (same number of elements).

@@ -19,6 +19,7 @@ use crate::optim::{
     clip_grad_norm, groups_decay_all, groups_decay_matrices, AdamW, Named, Optimizer,
 };
 use crate::schedule::Schedule;
+use crate::store::ParamStore;
 use crate::tensor::Tensor;
 use std::time::Instant;
 
@@ -77,6 +78,9 @@ pub struct Trainer {
     /// Micro-batches per step (gradient accumulation), at least 1.
     pub accum: usize,
     pub comm: Comm,
+    /// The model's flat store, when it was built in one: gradients go to its flat buffer, and
+    /// the norm, clipping and the update are one call each over it.
+    pub store: Option<ParamStore>,
 }
 
 impl Trainer {
@@ -88,7 +92,14 @@ impl Trainer {
             clip: None,
             accum: 1,
             comm: Comm::Local,
+            store: None,
         }
+    }
+
+    /// Steps a model built in `store` (see [`ParamStore`]).
+    pub fn with_store(mut self, store: ParamStore) -> Trainer {
+        self.store = Some(store);
+        self
     }
 
     /// Clipping at `c`.
@@ -126,6 +137,9 @@ impl Trainer {
         // ANCHOR: step
         self.opt.set_lr(lr);
         let accum = self.accum.max(1);
+        if let Some(s) = &self.store {
+            s.zero_grad();
+        }
         let mut grads: Option<Grads> = None;
         let mut loss = 0.0f64;
         for i in 0..accum {
@@ -138,10 +152,14 @@ impl Trainer {
                 });
             }
             loss += li / accum as f64;
-            let g = if accum > 1 {
-                l.scale(1.0 / accum as f32).backward()
+            let l = if accum > 1 {
+                l.scale(1.0 / accum as f32)
             } else {
-                l.backward()
+                l
+            };
+            let g = match &self.store {
+                Some(s) => l.backward_to(s),
+                None => l.backward(),
             };
             drop(l);
             match grads.as_mut() {
@@ -150,6 +168,11 @@ impl Trainer {
             }
         }
         let mut grads = grads.expect("at least one micro-batch");
+        if let Some(s) = &self.store {
+            let mut flat = s.grads_of(params);
+            flat.accumulate(grads);
+            grads = flat;
+        }
         self.comm.reduce(params, &mut grads);
         inspect(&grads);
         let norm = clip_grad_norm(params, &grads, self.clip.unwrap_or(f32::INFINITY));
@@ -158,6 +181,10 @@ impl Trainer {
         }
         self.opt.step(params, &grads);
         // ANCHOR_END: step
+        drop(grads);
+        if let Some(s) = &self.store {
+            s.zero_grad(); // frees the flat gradient before the next forward pass
+        }
         Ok(StepStats {
             loss,
             grad_norm: norm,

@@ -97,7 +97,7 @@ use tfs_tensor::nn::Module;
 use tfs_tensor::optim::{groups_decay_matrices, AdamW};
 use tfs_tensor::schedule::Schedule;
 use tfs_tensor::train::{StepError, Trainer};
-use tfs_tensor::{no_grad, Grads};
+use tfs_tensor::{no_grad, Grads, ParamStore};
 
 /// What a run produced (the steps this process ran; a resumed run starts at `start_step`).
 #[derive(Clone, Debug, Default)]
@@ -233,7 +233,10 @@ pub fn run(
     }
     let order = tc.data_order.unwrap_or(data.default_order);
     let recipe = resume::recipe_json(preset, order, seed, data);
-    let mut model = Gpt::new(cfg, &mut Rng::new(seed));
+    // Every parameter a window of one flat buffer (tfs_tensor::ParamStore): one call each for
+    // the update, the norm and clipping.
+    let (mut model, store) =
+        ParamStore::build(|| Gpt::new(cfg, &mut Rng::new(seed)), |m| m.parameters());
     let params = model.parameters();
     let opt = AdamW::new(tc.lr, &groups_decay_matrices(&params, tc.weight_decay))
         .betas(tc.beta1, tc.beta2);
@@ -245,7 +248,8 @@ pub fn run(
     };
     let mut trainer = Trainer::new(opt, sched)
         .clip(tc.grad_clip)
-        .accumulate(accum);
+        .accumulate(accum)
+        .with_store(store);
     let eval_n = tc.eval_iters.max(1);
     let (train_eval, val_eval) = (
         fixed_batches(data.train, eval_n, b, t, seed ^ 0x7EA1),

@@ -76,7 +76,7 @@ pub(super) fn grad_norms_by_layer(
             continue;
         };
         if let (Some(g), true) = (grads.get(p), i < n_layer) {
-            sq[i] += tfs_tensor::backend::sum_squares(&g.storage());
+            sq[i] += tfs_tensor::backend::sum_squares(g.view().src());
         }
     }
     sq.into_iter().map(f64::sqrt).collect()

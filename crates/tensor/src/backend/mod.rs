@@ -18,7 +18,7 @@
 pub mod cpu;
 pub mod kinds;
 
-use crate::storage::{CpuBuffer, DType, Device, Storage};
+use crate::storage::{CpuBuffer, DType, Device, Dst, Src, Storage};
 pub use kinds::{AdamWHyper, AttnDims, AttnKernel, AttnMask, BinaryOp, MatMulDims, UnaryOp};
 use tfs_math::Rng;
 
@@ -30,16 +30,17 @@ fn f32s(v: Vec<f32>) -> Storage {
 }
 
 /// Host f32 elements of `s` (a copy; for any dtype).
-pub fn to_host_f32(s: &Storage) -> Vec<f32> {
-    match s {
-        Storage::Cpu(CpuBuffer::F32(v)) => v.clone(),
-        Storage::Cpu(CpuBuffer::Bf16(v)) => cpu::elementwise::from_bf16(v),
-        Storage::Cpu(CpuBuffer::I32(v)) => v.iter().map(|&i| i as f32).collect(),
+pub fn to_host_f32(s: Src<'_>) -> Vec<f32> {
+    let r = s.off..s.off + s.len;
+    match s.storage {
+        Storage::Cpu(CpuBuffer::F32(v)) => v[r].to_vec(),
+        Storage::Cpu(CpuBuffer::Bf16(v)) => cpu::elementwise::from_bf16(&v[r]),
+        Storage::Cpu(CpuBuffer::I32(v)) => v[r].iter().map(|&i| i as f32).collect(),
     }
 }
 
 /// `s` as `dtype` on its device.
-pub fn cast(s: &Storage, dtype: DType) -> Storage {
+pub fn cast(s: Src<'_>, dtype: DType) -> Storage {
     match s.device() {
         Device::Cpu => {
             let x = to_host_f32(s);
@@ -63,13 +64,28 @@ pub fn full(device: Device, n: usize, v: f32) -> Storage {
     }
 }
 
+/// `n` f32 elements on `device` whose values are whatever the buffer held (for outputs written
+/// in full before they are read).
+pub fn uninit(device: Device, n: usize) -> Storage {
+    match device {
+        Device::Cpu => f32s(crate::storage::cache::for_overwrite(n)),
+    }
+}
+
+/// `dst = src` (same length).
+pub fn copy(mut dst: Dst<'_>, src: Src<'_>) {
+    match dst.device() {
+        Device::Cpu => dst.slice_mut().copy_from_slice(src.slice()),
+    }
+}
+
 // ---- element-wise ----------------------------------------------------------------------------
 
 /// `a ∘ b` broadcast to `shape`.
 pub fn binary(
     op: BinaryOp,
-    (a, sa): (&Storage, &[usize]),
-    (b, sb): (&Storage, &[usize]),
+    (a, sa): (Src<'_>, &[usize]),
+    (b, sb): (Src<'_>, &[usize]),
     shape: &[usize],
 ) -> Storage {
     match a.device() {
@@ -87,9 +103,9 @@ pub fn binary(
 /// Gradients of `y = a ∘ b` from ȳ = `g` (consumed), for the inputs in `need`.
 pub fn binary_backward(
     op: BinaryOp,
-    (a, sa): (&Storage, &[usize]),
-    (b, sb): (&Storage, &[usize]),
-    (y, ys): (&Storage, &[usize]),
+    (a, sa): (Src<'_>, &[usize]),
+    (b, sb): (Src<'_>, &[usize]),
+    (y, ys): (Src<'_>, &[usize]),
     g: Storage,
     need: (bool, bool),
 ) -> (Option<Storage>, Option<Storage>) {
@@ -108,21 +124,21 @@ pub fn binary_backward(
 }
 
 /// `x·mul + add`.
-pub fn affine(x: &Storage, mul: f32, add: f32) -> Storage {
+pub fn affine(x: Src<'_>, mul: f32, add: f32) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::elementwise::affine(x.slice(), mul, add)),
     }
 }
 
 /// `f(x)` element-wise.
-pub fn unary(op: UnaryOp, x: &Storage) -> Storage {
+pub fn unary(op: UnaryOp, x: Src<'_>) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::elementwise::unary(op, x.slice())),
     }
 }
 
 /// `∂L/∂x` of `y = f(x)` from ȳ.
-pub fn unary_backward(op: UnaryOp, x: &Storage, y: &Storage, g: &Storage) -> Storage {
+pub fn unary_backward(op: UnaryOp, x: Src<'_>, y: Src<'_>, g: Src<'_>) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::elementwise::unary_backward(
             op,
@@ -134,65 +150,90 @@ pub fn unary_backward(op: UnaryOp, x: &Storage, y: &Storage, g: &Storage) -> Sto
 }
 
 /// `acc += x` (gradient accumulation).
-pub fn add_assign(acc: &mut Storage, x: &Storage) {
+pub fn add_assign(mut acc: Dst<'_>, x: Src<'_>) {
     match acc.device() {
         Device::Cpu => cpu::elementwise::add_assign(acc.slice_mut(), x.slice()),
     }
 }
 
 /// `x *= s`.
-pub fn scale(x: &mut Storage, s: f32) {
+pub fn scale(mut x: Dst<'_>, s: f32) {
     match x.device() {
         Device::Cpu => cpu::elementwise::scale(x.slice_mut(), s),
     }
 }
 
 /// `x *= m` element-wise.
-pub fn mul_assign(x: &mut Storage, m: &Storage) {
+pub fn mul_assign(mut x: Dst<'_>, m: Src<'_>) {
     match x.device() {
         Device::Cpu => cpu::elementwise::mul_assign(x.slice_mut(), m.slice()),
     }
 }
 
 /// `x = 0` where the i32 `mask` (repeated over `x`) is non-zero.
-pub fn zero_where(x: &mut Storage, mask: &Storage) {
+pub fn zero_where(mut x: Dst<'_>, mask: Src<'_>) {
     match x.device() {
         Device::Cpu => cpu::elementwise::zero_where(x.slice_mut(), mask.ids()),
     }
 }
 
 /// Σ x² in f64, read back to the host (clipping's norm, the log's per-layer norms).
-pub fn sum_squares(x: &Storage) -> f64 {
+pub fn sum_squares(x: Src<'_>) -> f64 {
     match x.device() {
         Device::Cpu => cpu::elementwise::sum_squares(x.slice()),
+    }
+}
+
+/// Σ x² of each window of `x` (one call over a flat store's gradient).
+pub fn sum_squares_windows(x: Src<'_>, windows: &[(usize, usize)]) -> Vec<f64> {
+    match x.device() {
+        Device::Cpu => {
+            let s = x.slice();
+            windows
+                .iter()
+                .map(|&(off, len)| cpu::elementwise::sum_squares(&s[off..off + len]))
+                .collect()
+        }
+    }
+}
+
+/// `x *= s` on each window of `x`.
+pub fn scale_windows(mut x: Dst<'_>, windows: &[(usize, usize)], s: f32) {
+    match x.device() {
+        Device::Cpu => {
+            let d = x.slice_mut();
+            for &(off, len) in windows {
+                cpu::elementwise::scale(&mut d[off..off + len], s);
+            }
+        }
     }
 }
 
 // ---- reductions ------------------------------------------------------------------------------
 
 /// `scale · Σ x` as a one-element storage.
-pub fn sum_all(x: &Storage, scale: f32) -> Storage {
+pub fn sum_all(x: Src<'_>, scale: f32) -> Storage {
     match x.device() {
         Device::Cpu => f32s(vec![cpu::reduce::sum_f64(x.slice()) as f32 * scale]),
     }
 }
 
 /// `scale · Σ` along the middle axis of `d`.
-pub fn sum_axis(x: &Storage, d: Axis3, scale: f32) -> Storage {
+pub fn sum_axis(x: Src<'_>, d: Axis3, scale: f32) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::reduce::sum_axis(x.slice(), d, scale)),
     }
 }
 
 /// Backward of a sum over `d`'s middle axis (`None`: over every one of `numel` elements).
-pub fn sum_backward(d: Option<Axis3>, numel: usize, scale: f32, g: &Storage) -> Storage {
+pub fn sum_backward(d: Option<Axis3>, numel: usize, scale: f32, g: Src<'_>) -> Storage {
     match g.device() {
         Device::Cpu => f32s(cpu::reduce::sum_backward(d, numel, scale, g.slice())),
     }
 }
 
 /// Max along the middle axis: (values, i32 arg-max).
-pub fn max(x: &Storage, d: Axis3) -> (Storage, Storage) {
+pub fn max(x: Src<'_>, d: Axis3) -> (Storage, Storage) {
     match x.device() {
         Device::Cpu => {
             let (y, arg) = cpu::reduce::max(x.slice(), d);
@@ -201,7 +242,7 @@ pub fn max(x: &Storage, d: Axis3) -> (Storage, Storage) {
     }
 }
 
-pub fn max_backward(d: Axis3, argmax: &Storage, g: &Storage) -> Storage {
+pub fn max_backward(d: Axis3, argmax: Src<'_>, g: Src<'_>) -> Storage {
     match g.device() {
         Device::Cpu => f32s(cpu::reduce::max_backward(d, argmax.ids(), g.slice())),
     }
@@ -210,27 +251,27 @@ pub fn max_backward(d: Axis3, argmax: &Storage, g: &Storage) -> Storage {
 // ---- layout ----------------------------------------------------------------------------------
 
 /// Axes `a` and `b` of a tensor of `shape` swapped, contiguous.
-pub fn transpose(x: &Storage, shape: &[usize], a: usize, b: usize) -> Storage {
+pub fn transpose(x: Src<'_>, shape: &[usize], a: usize, b: usize) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::layout::transpose(x.slice(), shape, a, b)),
     }
 }
 
 /// Entries `start..start + len` of `d`'s middle axis.
-pub fn narrow(x: &Storage, d: Axis3, start: usize, len: usize) -> Storage {
+pub fn narrow(x: Src<'_>, d: Axis3, start: usize, len: usize) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::layout::narrow(x.slice(), d, start, len)),
     }
 }
 
-pub fn narrow_backward(d: Axis3, start: usize, g: &Storage) -> Storage {
+pub fn narrow_backward(d: Axis3, start: usize, g: Src<'_>) -> Storage {
     match g.device() {
         Device::Cpu => f32s(cpu::layout::narrow_backward(d, start, g.slice())),
     }
 }
 
 /// Concatenation: each input with its row width (axis size × inner), `outer` rows.
-pub fn cat(xs: &[(&Storage, usize)], outer: usize) -> Storage {
+pub fn cat(xs: &[(Src<'_>, usize)], outer: usize) -> Storage {
     match xs[0].0.device() {
         Device::Cpu => {
             let parts: Vec<(&[f32], usize)> = xs.iter().map(|(s, w)| (s.slice(), *w)).collect();
@@ -239,7 +280,7 @@ pub fn cat(xs: &[(&Storage, usize)], outer: usize) -> Storage {
     }
 }
 
-pub fn cat_backward(widths: &[usize], outer: usize, g: &Storage) -> Vec<Storage> {
+pub fn cat_backward(widths: &[usize], outer: usize, g: Src<'_>) -> Vec<Storage> {
     match g.device() {
         Device::Cpu => cpu::layout::cat_backward(widths, outer, g.slice())
             .into_iter()
@@ -251,16 +292,16 @@ pub fn cat_backward(widths: &[usize], outer: usize, g: &Storage) -> Vec<Storage>
 // ---- matrix products -------------------------------------------------------------------------
 
 /// `A @ B` (batched, or with one shared right operand).
-pub fn matmul(a: &Storage, b: &Storage, d: MatMulDims) -> Storage {
+pub fn matmul(a: Src<'_>, b: Src<'_>, d: MatMulDims) -> Storage {
     match a.device() {
         Device::Cpu => f32s(cpu::matmul::matmul(a.slice(), b.slice(), d)),
     }
 }
 
 pub fn matmul_backward(
-    a: &Storage,
-    b: &Storage,
-    g: &Storage,
+    a: Src<'_>,
+    b: Src<'_>,
+    g: Src<'_>,
     d: MatMulDims,
     need: (bool, bool),
 ) -> (Option<Storage>, Option<Storage>) {
@@ -274,16 +315,16 @@ pub fn matmul_backward(
 
 /// `X Wᵀ + b` over `rows` rows: `(rows, n_in) → (rows, n_out)`.
 pub fn linear(
-    x: &Storage,
-    w: &Storage,
-    b: Option<&Storage>,
+    x: Src<'_>,
+    w: Src<'_>,
+    b: Option<Src<'_>>,
     (rows, n_in, n_out): (usize, usize, usize),
 ) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::matmul::linear(
             x.slice(),
             w.slice(),
-            b.map(Storage::slice),
+            b.map(Src::slice),
             rows,
             n_in,
             n_out,
@@ -293,9 +334,9 @@ pub fn linear(
 
 #[allow(clippy::type_complexity)]
 pub fn linear_backward(
-    x: &Storage,
-    w: &Storage,
-    g: &Storage,
+    x: Src<'_>,
+    w: Src<'_>,
+    g: Src<'_>,
     dims: (usize, usize, usize),
     need: (bool, bool, bool),
 ) -> (Option<Storage>, Option<Storage>, Option<Storage>) {
@@ -311,32 +352,32 @@ pub fn linear_backward(
 // ---- neural-network ops ----------------------------------------------------------------------
 
 /// Softmax over rows of length `c` (`r` rows).
-pub fn softmax(x: &Storage, r: usize, c: usize) -> Storage {
+pub fn softmax(x: Src<'_>, r: usize, c: usize) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::nn::softmax(x.slice(), r, c)),
     }
 }
 
-pub fn softmax_backward(y: &Storage, g: &Storage, c: usize) -> Storage {
+pub fn softmax_backward(y: Src<'_>, g: Src<'_>, c: usize) -> Storage {
     match y.device() {
         Device::Cpu => f32s(cpu::nn::softmax_backward(y.slice(), g.slice(), c)),
     }
 }
 
-pub fn log_softmax(x: &Storage, c: usize) -> Storage {
+pub fn log_softmax(x: Src<'_>, c: usize) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::nn::log_softmax(x.slice(), c)),
     }
 }
 
-pub fn log_softmax_backward(y: &Storage, g: &Storage, c: usize) -> Storage {
+pub fn log_softmax_backward(y: Src<'_>, g: Src<'_>, c: usize) -> Storage {
     match y.device() {
         Device::Cpu => f32s(cpu::nn::log_softmax_backward(y.slice(), g.slice(), c)),
     }
 }
 
 /// Mean cross-entropy of `z: (n, v)` against `targets` (`None`: ignored): (loss, ∂L/∂z).
-pub fn cross_entropy(z: &Storage, targets: &[Option<usize>], v: usize) -> (Storage, Storage) {
+pub fn cross_entropy(z: Src<'_>, targets: &[Option<usize>], v: usize) -> (Storage, Storage) {
     match z.device() {
         Device::Cpu => {
             let (loss, dz) = cpu::nn::cross_entropy(z.slice(), targets, v);
@@ -346,7 +387,7 @@ pub fn cross_entropy(z: &Storage, targets: &[Option<usize>], v: usize) -> (Stora
 }
 
 /// `d · g[0]`: a saved gradient times a one-element upstream gradient.
-pub fn scale_by(d: &Storage, g: &Storage) -> Storage {
+pub fn scale_by(d: Src<'_>, g: Src<'_>) -> Storage {
     match d.device() {
         Device::Cpu => f32s(cpu::nn::scaled(d.slice(), g.slice()[0])),
     }
@@ -354,9 +395,9 @@ pub fn scale_by(d: &Storage, g: &Storage) -> Storage {
 
 /// Layer norm over rows of length `c`: (y, mean, 1/σ).
 pub fn layer_norm(
-    x: &Storage,
-    w: &Storage,
-    b: &Storage,
+    x: Src<'_>,
+    w: Src<'_>,
+    b: Src<'_>,
     eps: f32,
     (r, c): (usize, usize),
 ) -> (Storage, Storage, Storage) {
@@ -370,10 +411,10 @@ pub fn layer_norm(
 
 /// Backward of layer norm: (x̄, w̄, b̄).
 pub fn layer_norm_backward(
-    x: &Storage,
-    w: &Storage,
-    (mean, rstd): (&Storage, &Storage),
-    g: &Storage,
+    x: Src<'_>,
+    w: Src<'_>,
+    (mean, rstd): (Src<'_>, Src<'_>),
+    g: Src<'_>,
     (r, c): (usize, usize),
 ) -> (Storage, Storage, Storage) {
     match x.device() {
@@ -390,7 +431,7 @@ pub fn layer_norm_backward(
 }
 
 /// RMS norm over rows of length `c`: (y, 1/rms).
-pub fn rms_norm(x: &Storage, w: &Storage, eps: f32, (r, c): (usize, usize)) -> (Storage, Storage) {
+pub fn rms_norm(x: Src<'_>, w: Src<'_>, eps: f32, (r, c): (usize, usize)) -> (Storage, Storage) {
     match x.device() {
         Device::Cpu => {
             let (y, s) = cpu::nn::rms_norm(x.slice(), w.slice(), eps, r, c);
@@ -400,10 +441,10 @@ pub fn rms_norm(x: &Storage, w: &Storage, eps: f32, (r, c): (usize, usize)) -> (
 }
 
 pub fn rms_norm_backward(
-    x: &Storage,
-    w: &Storage,
-    rstd: &Storage,
-    g: &Storage,
+    x: Src<'_>,
+    w: Src<'_>,
+    rstd: Src<'_>,
+    g: Src<'_>,
     (r, c): (usize, usize),
 ) -> (Storage, Storage) {
     match x.device() {
@@ -416,21 +457,21 @@ pub fn rms_norm_backward(
 }
 
 /// Rows `ids` (i32) of `x`, rows of `w` elements.
-pub fn index_select(x: &Storage, ids: &Storage, w: usize) -> Storage {
+pub fn index_select(x: Src<'_>, ids: Src<'_>, w: usize) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::nn::index_select(x.slice(), ids.ids(), w)),
     }
 }
 
 /// `rows` rows of zeros with row `ids[j]` increased by row `j` of `x`.
-pub fn index_add(x: &Storage, ids: &Storage, w: usize, rows: usize) -> Storage {
+pub fn index_add(x: Src<'_>, ids: Src<'_>, w: usize, rows: usize) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::nn::index_add(x.slice(), ids.ids(), w, rows)),
     }
 }
 
 /// Dropout: (x ⊙ m, m) with the mask drawn from `rng` on the host, in element order.
-pub fn dropout(x: &Storage, p: f32, rng: &mut Rng) -> (Storage, Storage) {
+pub fn dropout(x: Src<'_>, p: f32, rng: &mut Rng) -> (Storage, Storage) {
     match x.device() {
         Device::Cpu => {
             let mask = cpu::nn::dropout_mask(x.len(), p, rng);
@@ -440,14 +481,14 @@ pub fn dropout(x: &Storage, p: f32, rng: &mut Rng) -> (Storage, Storage) {
 }
 
 /// `value` where the i32 `mask` (repeated) is non-zero, `x` elsewhere.
-pub fn masked_fill(x: &Storage, mask: &Storage, value: f32) -> Storage {
+pub fn masked_fill(x: Src<'_>, mask: Src<'_>, value: f32) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::nn::masked_fill(x.slice(), mask.ids(), value)),
     }
 }
 
 /// RoPE over `(…, T, d)` slabs from position `start`; `sign = −1` rotates back.
-pub fn rope(x: &Storage, (t, d): (usize, usize), start: usize, theta: f32, sign: f32) -> Storage {
+pub fn rope(x: Src<'_>, (t, d): (usize, usize), start: usize, theta: f32, sign: f32) -> Storage {
     match x.device() {
         Device::Cpu => f32s(cpu::nn::rope(x.slice(), t, d, start, theta, sign)),
     }
@@ -472,9 +513,9 @@ pub fn choose_kernel(d: AttnDims) -> AttnKernel {
 
 /// Attention over split heads: (O, saved: P for naive, log-sum-exp for flash).
 pub fn attention(
-    q: &Storage,
-    k: &Storage,
-    v: &Storage,
+    q: Src<'_>,
+    k: Src<'_>,
+    v: Src<'_>,
     d: AttnDims,
     mask: &AttnMask,
     kernel: AttnKernel,
@@ -497,10 +538,10 @@ pub fn attention(
 /// Backward of [`attention`] from its output `o` and saved buffer: (q̄, k̄, v̄).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
-    (q, k, v): (&Storage, &Storage, &Storage),
-    o: &Storage,
-    saved: &Storage,
-    g: &Storage,
+    (q, k, v): (Src<'_>, Src<'_>, Src<'_>),
+    o: Src<'_>,
+    saved: Src<'_>,
+    g: Src<'_>,
     d: AttnDims,
     mask: &AttnMask,
     kernel: AttnKernel,
@@ -521,7 +562,7 @@ pub fn attention_backward(
 
 /// Self-attention read from the packed q|k|v projection `(B, T, (H + 2·Hkv)·hs)`: (O `(B, T,
 /// H·hs)`, P). The naive kernel only (the tiled one reads split heads).
-pub fn attention_packed(qkv: &Storage, d: AttnDims, mask: &AttnMask) -> (Storage, Storage) {
+pub fn attention_packed(qkv: Src<'_>, d: AttnDims, mask: &AttnMask) -> (Storage, Storage) {
     match qkv.device() {
         Device::Cpu => {
             let (o, p) = cpu::attention::packed(qkv.slice(), d, mask);
@@ -531,9 +572,9 @@ pub fn attention_packed(qkv: &Storage, d: AttnDims, mask: &AttnMask) -> (Storage
 }
 
 pub fn attention_packed_backward(
-    qkv: &Storage,
-    probs: &Storage,
-    g: &Storage,
+    qkv: Src<'_>,
+    probs: Src<'_>,
+    g: Src<'_>,
     d: AttnDims,
     mask: &AttnMask,
 ) -> Storage {
@@ -550,14 +591,8 @@ pub fn attention_packed_backward(
 
 // ---- optimizers ------------------------------------------------------------------------------
 
-/// One parameter's storages for an AdamW update: (θ, g, m, v, hyper-parameters).
-pub type AdamWItem<'a> = (
-    &'a mut Storage,
-    &'a Storage,
-    &'a mut Storage,
-    &'a mut Storage,
-    AdamWHyper,
-);
+/// One parameter's windows for an AdamW update: (θ, g, m, v, hyper-parameters).
+pub type AdamWItem<'a> = (Dst<'a>, Src<'a>, Dst<'a>, Dst<'a>, AdamWHyper);
 
 /// One AdamW update (step `t`, 1-based) of every item, in one call.
 pub fn adamw(items: Vec<AdamWItem>, t: u32) {
@@ -566,27 +601,54 @@ pub fn adamw(items: Vec<AdamWItem>, t: u32) {
         Device::Cpu => cpu::optim::adamw(
             items
                 .into_iter()
-                .map(|(p, g, m, v, h)| (p.slice_mut(), g.slice(), m.slice_mut(), v.slice_mut(), h))
+                .map(|(p, g, m, v, h)| {
+                    (p.into_slice(), g.slice(), m.into_slice(), v.into_slice(), h)
+                })
                 .collect(),
             t,
         ),
     }
 }
 
-/// One SGD update of `w` (with momentum when `v` is given).
-pub fn sgd(
-    w: &mut Storage,
-    g: &Storage,
-    v: Option<&mut Storage>,
-    lr: f32,
-    momentum: f32,
-    nesterov: bool,
+/// One AdamW update of the windows `(offset, length, hyper-parameters)` of a flat store: the
+/// parameters `p`, gradients `g` and moments `(m, v)` share one layout. One call for the whole
+/// model.
+pub fn adamw_windows(
+    p: Dst<'_>,
+    g: Src<'_>,
+    (m, v): (Dst<'_>, Dst<'_>),
+    windows: &[(usize, usize, AdamWHyper)],
+    t: u32,
 ) {
+    match p.device() {
+        Device::Cpu => {
+            let mut order: Vec<usize> = (0..windows.len()).collect();
+            order.sort_by_key(|&i| windows[i].0);
+            let (mut p, g, mut m, mut v) =
+                (p.into_slice(), g.slice(), m.into_slice(), v.into_slice());
+            let (mut at, mut pieces) = (0, Vec::with_capacity(windows.len()));
+            for i in order {
+                let (off, len, h) = windows[i];
+                assert!(off >= at, "adamw_windows: windows overlap at {off}");
+                let skip = off - at;
+                let (p0, p1) = std::mem::take(&mut p)[skip..].split_at_mut(len);
+                let (m0, m1) = std::mem::take(&mut m)[skip..].split_at_mut(len);
+                let (v0, v1) = std::mem::take(&mut v)[skip..].split_at_mut(len);
+                pieces.push((p0, &g[off..off + len], m0, v0, h));
+                (p, m, v, at) = (p1, m1, v1, off + len);
+            }
+            cpu::optim::adamw(pieces, t)
+        }
+    }
+}
+
+/// One SGD update of `w` (with momentum when `v` is given).
+pub fn sgd(w: Dst<'_>, g: Src<'_>, v: Option<Dst<'_>>, lr: f32, momentum: f32, nesterov: bool) {
     match w.device() {
         Device::Cpu => cpu::optim::sgd(
-            w.slice_mut(),
+            w.into_slice(),
             g.slice(),
-            v.map(Storage::slice_mut),
+            v.map(Dst::into_slice),
             lr,
             momentum,
             nesterov,

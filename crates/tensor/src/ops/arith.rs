@@ -20,8 +20,8 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
     let shape = broadcast_shape(name, a.shape(), b.shape());
     let out = backend::binary(
         op,
-        (&a.storage(), a.shape()),
-        (&b.storage(), b.shape()),
+        (a.view().src(), a.shape()),
+        (b.view().src(), b.shape()),
         &shape,
     );
     let rg = a.requires_grad() || b.requires_grad();
@@ -30,7 +30,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
 
 /// `x·mul + add`.
 pub fn affine(x: &Tensor, mul: f32, add: f32) -> Tensor {
-    let out = backend::affine(&x.storage(), mul, add);
+    let out = backend::affine(x.view().src(), mul, add);
     Tensor::from_op_if(out, x.shape(), x.requires_grad(), || Op::Affine {
         x: x.clone(),
         mul,
@@ -39,7 +39,7 @@ pub fn affine(x: &Tensor, mul: f32, add: f32) -> Tensor {
 
 /// `f(x)` elementwise.
 pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
-    let out = backend::unary(op, &x.storage());
+    let out = backend::unary(op, x.view().src());
     Tensor::from_op_if(out, x.shape(), x.requires_grad(), || {
         Op::Unary(op, x.clone())
     })

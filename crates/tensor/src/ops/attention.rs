@@ -91,8 +91,14 @@ pub fn attention(
     let d = dims(q, k, v, mask);
     same_device("sdpa", &[q, k, v]);
     let kernel = kernel.unwrap_or_else(|| backend::choose_kernel(d));
-    let (out, saved) =
-        backend::attention(&q.storage(), &k.storage(), &v.storage(), d, mask, kernel);
+    let (out, saved) = backend::attention(
+        q.view().src(),
+        k.view().src(),
+        v.view().src(),
+        d,
+        mask,
+        kernel,
+    );
     let rg = q.requires_grad() || k.requires_grad() || v.requires_grad();
     Tensor::from_op_if(out, q.shape(), rg, || Op::Attention {
         inputs: AttnInputs::Split {
@@ -191,7 +197,7 @@ fn packed_dims(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> AttnDims 
 /// dimension W, and q̄, k̄, v̄ are written into their columns of one (B, T, W) gradient.
 pub fn sdpa_packed(qkv: &Tensor, h: usize, hkv: usize, mask: &AttnMask) -> Tensor {
     let d = packed_dims(qkv, h, hkv, mask);
-    let (out, probs) = backend::attention_packed(&qkv.storage(), d, mask);
+    let (out, probs) = backend::attention_packed(qkv.view().src(), d, mask);
     Tensor::from_op_if(out, &[d.b, d.tq, h * d.hs], qkv.requires_grad(), || {
         Op::Attention {
             inputs: AttnInputs::Packed(qkv.clone()),

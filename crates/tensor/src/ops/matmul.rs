@@ -46,7 +46,7 @@ impl Tensor {
     pub fn matmul(&self, o: &Tensor) -> Tensor {
         same_device("matmul", &[self, o]);
         let d = dims(self.shape(), o.shape());
-        let out = backend::matmul(&self.storage(), &o.storage(), d);
+        let out = backend::matmul(self.view().src(), o.view().src(), d);
         let mut shape = self.shape()[..self.dims() - 1].to_vec();
         shape.push(d.n);
         let rg = self.requires_grad() || o.requires_grad();
@@ -68,9 +68,9 @@ impl Tensor {
         same_device("linear", &on);
         let rows = self.numel() / n_in.max(1);
         let out = backend::linear(
-            &self.storage(),
-            &w.storage(),
-            b.map(|b| b.storage()).as_deref(),
+            self.view().src(),
+            w.view().src(),
+            b.map(|b| b.view()).as_ref().map(|v| v.src()),
             (rows, n_in, n_out),
         );
         let mut shape = self.shape().to_vec();

@@ -37,7 +37,7 @@ impl Tensor {
     /// Softmax over the last axis.
     pub fn softmax(&self) -> Tensor {
         let (r, c) = rows_cols(self);
-        let y = backend::softmax(&self.storage(), r, c);
+        let y = backend::softmax(self.view().src(), r, c);
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || {
             Op::Softmax(self.clone())
         })
@@ -46,7 +46,7 @@ impl Tensor {
     /// Log-softmax over the last axis.
     pub fn log_softmax(&self) -> Tensor {
         let (_, c) = rows_cols(self);
-        let y = backend::log_softmax(&self.storage(), c);
+        let y = backend::log_softmax(self.view().src(), c);
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || {
             Op::LogSoftmax(self.clone())
         })
@@ -66,7 +66,7 @@ impl Tensor {
             .iter()
             .map(|&t| (t != IGNORE).then_some(t))
             .collect();
-        let (loss, dz) = backend::cross_entropy(&self.storage(), &ts, v);
+        let (loss, dz) = backend::cross_entropy(self.view().src(), &ts, v);
         Tensor::from_op_if(loss, &[], self.requires_grad(), || Op::CrossEntropy {
             logits: self.clone(),
             dlogits: dz,
@@ -84,8 +84,13 @@ impl Tensor {
             b.shape()
         );
         same_device("layer_norm", &[self, w, b]);
-        let (y, mean, rstd) =
-            backend::layer_norm(&self.storage(), &w.storage(), &b.storage(), eps, (r, c));
+        let (y, mean, rstd) = backend::layer_norm(
+            self.view().src(),
+            w.view().src(),
+            b.view().src(),
+            eps,
+            (r, c),
+        );
         let rg = self.requires_grad() || w.requires_grad() || b.requires_grad();
         Tensor::from_op_if(y, self.shape(), rg, || Op::LayerNorm {
             x: self.clone(),
@@ -106,7 +111,7 @@ impl Tensor {
             w.shape()
         );
         same_device("rms_norm", &[self, w]);
-        let (y, rstd) = backend::rms_norm(&self.storage(), &w.storage(), eps, (r, c));
+        let (y, rstd) = backend::rms_norm(self.view().src(), w.view().src(), eps, (r, c));
         let rg = self.requires_grad() || w.requires_grad();
         Tensor::from_op_if(y, self.shape(), rg, || Op::RmsNorm {
             x: self.clone(),
@@ -133,7 +138,7 @@ impl Tensor {
             );
         }
         let ids = ids_storage("index_add", ids);
-        let out = backend::index_add(&self.storage(), &ids, w, rows);
+        let out = backend::index_add(self.view().src(), (&ids).into(), w, rows);
         let mut shape = self.shape().to_vec();
         shape[0] = rows;
         Tensor::from_op_if(out, &shape, self.requires_grad(), || Op::IndexAdd {
@@ -154,7 +159,7 @@ impl Tensor {
         }
         let n = ids.len();
         let ids = ids_storage("index_select", ids);
-        let out = backend::index_select(&self.storage(), &ids, w);
+        let out = backend::index_select(self.view().src(), (&ids).into(), w);
         let mut shape = self.shape().to_vec();
         shape[0] = n;
         Tensor::from_op_if(out, &shape, self.requires_grad(), || Op::IndexSelect {
@@ -180,7 +185,7 @@ impl Tensor {
         if p == 0.0 {
             return self.clone();
         }
-        let (y, mask) = backend::dropout(&self.storage(), p, rng);
+        let (y, mask) = backend::dropout(self.view().src(), p, rng);
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || Op::Dropout {
             x: self.clone(),
             mask,
@@ -198,7 +203,7 @@ impl Tensor {
             self.shape()
         );
         let mask = Storage::cpu_i32(mask.iter().map(|&m| m as i32).collect());
-        let y = backend::masked_fill(&self.storage(), &mask, value);
+        let y = backend::masked_fill(self.view().src(), (&mask).into(), value);
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || Op::MaskedFill {
             x: self.clone(),
             mask,

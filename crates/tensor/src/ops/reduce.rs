@@ -28,7 +28,7 @@ fn sum_impl(x: &Tensor, axis: Option<isize>, keepdim: bool, mean: bool) -> Tenso
         None => {
             let n = x.numel();
             let scale = if mean { 1.0 / n.max(1) as f32 } else { 1.0 };
-            let out = backend::sum_all(&x.storage(), scale);
+            let out = backend::sum_all(x.view().src(), scale);
             Tensor::from_op_if(out, &[], x.requires_grad(), || Op::Sum {
                 x: x.clone(),
                 axis: None,
@@ -39,7 +39,7 @@ fn sum_impl(x: &Tensor, axis: Option<isize>, keepdim: bool, mean: bool) -> Tenso
             let axis = x.axis(a);
             let d = split_at_axis(x.shape(), axis);
             let scale = if mean { 1.0 / d.1.max(1) as f32 } else { 1.0 };
-            let out = backend::sum_axis(&x.storage(), d, scale);
+            let out = backend::sum_axis(x.view().src(), d, scale);
             let shape = reduced_shape(x.shape(), axis, keepdim);
             Tensor::from_op_if(out, &shape, x.requires_grad(), || Op::Sum {
                 x: x.clone(),
@@ -76,7 +76,7 @@ impl Tensor {
             "max: axis {axis} of shape {:?} is empty",
             self.shape()
         );
-        let (out, arg) = backend::max(&self.storage(), (outer, n, inner));
+        let (out, arg) = backend::max(self.view().src(), (outer, n, inner));
         let shape = reduced_shape(self.shape(), axis, keepdim);
         Tensor::from_op_if(out, &shape, self.requires_grad(), || Op::Max {
             x: self.clone(),

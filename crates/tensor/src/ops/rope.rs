@@ -28,7 +28,7 @@ impl Tensor {
             self.shape()
         );
         let (t, d) = (self.dim(-2), self.dim(-1));
-        let y = backend::rope(&self.storage(), (t, d), start, theta, 1.0);
+        let y = backend::rope(self.view().src(), (t, d), start, theta, 1.0);
         Tensor::from_op_if(y, self.shape(), self.requires_grad(), || Op::Rope {
             x: self.clone(),
             start,

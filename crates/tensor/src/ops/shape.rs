@@ -37,7 +37,7 @@ impl Tensor {
     /// Axes `a` and `b` swapped (a contiguous copy).
     pub fn transpose(&self, a: isize, b: isize) -> Tensor {
         let (a, b) = (self.axis(a), self.axis(b));
-        let y = backend::transpose(&self.storage(), self.shape(), a, b);
+        let y = backend::transpose(self.view().src(), self.shape(), a, b);
         let mut shape = self.shape().to_vec();
         shape.swap(a, b);
         Tensor::from_op_if(y, &shape, self.requires_grad(), || Op::Transpose {
@@ -57,7 +57,7 @@ impl Tensor {
             start + len,
             self.shape()
         );
-        let y = backend::narrow(&self.storage(), (outer, n, inner), start, len);
+        let y = backend::narrow(self.view().src(), (outer, n, inner), start, len);
         let mut shape = self.shape().to_vec();
         shape[axis] = len;
         Tensor::from_op_if(y, &shape, self.requires_grad(), || Op::Narrow {
@@ -121,11 +121,11 @@ impl Tensor {
         same_device("cat", &xs.iter().collect::<Vec<_>>());
         let (outer, _, inner) = split_at_axis(base, axis);
         let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-        let stores: Vec<_> = xs.iter().map(|x| x.storage()).collect();
+        let stores: Vec<_> = xs.iter().map(|x| x.view()).collect();
         let parts: Vec<_> = xs
             .iter()
             .zip(&stores)
-            .map(|(x, s)| (&**s, x.shape()[axis] * inner))
+            .map(|(x, s)| (s.src(), x.shape()[axis] * inner))
             .collect();
         let y = backend::cat(&parts, outer);
         drop(parts);

@@ -14,8 +14,8 @@ fn rand(n: usize, seed: u64) -> Vec<f32> {
 fn storage_holds_device_and_dtype() {
     let x = Tensor::new(vec![1.0, 2.0, 3.0], &[3]);
     assert_eq!((x.device(), x.dtype()), (Device::Cpu, DType::F32));
-    assert_eq!(x.storage().len(), 3);
-    assert_eq!(x.storage().bytes(), 12);
+    assert_eq!(x.view().len(), 3);
+    assert_eq!(x.view().bytes(), 12);
     // Already there: the same tensor (no copy), as PyTorch's `.to`.
     let y = x.to(Device::Cpu);
     assert_eq!(y.id(), x.id());
@@ -42,7 +42,7 @@ fn bf16_casts_round_to_nearest_even() {
     let x = Tensor::new(v.clone(), &[6]);
     let h = x.to_dtype(DType::BF16);
     assert_eq!(h.dtype(), DType::BF16);
-    assert_eq!(h.storage().bytes(), 12);
+    assert_eq!(h.view().bytes(), 12);
     let back = h.to_dtype(DType::F32).to_vec();
     assert_eq!(back[0], 1.0);
     assert_eq!(back[1], 1.0);
@@ -119,4 +119,127 @@ fn a_training_step_agrees_on_every_device() {
         ]
     });
     assert!(out[0][0].is_finite() && out[1].iter().any(|&v| v != 0.0));
+}
+
+/// A two-layer model for the store tests: `tanh(x W₁ᵀ + b₁) W₂ᵀ`, plus a parameter the loss
+/// never reaches (`unused`, as an expert no token was routed to).
+struct Tiny {
+    l1: tfs_tensor::nn::Linear,
+    l2: tfs_tensor::nn::Linear,
+    unused: Tensor,
+}
+
+impl Tiny {
+    fn new(seed: u64) -> Tiny {
+        let mut rng = Rng::new(seed);
+        Tiny {
+            l1: tfs_tensor::nn::Linear::new(6, 8, true, &mut rng),
+            l2: tfs_tensor::nn::Linear::new(8, 5, false, &mut rng),
+            unused: Tensor::var(rand(4, seed + 1), &[4]),
+        }
+    }
+    fn loss(&self, x: &Tensor, targets: &[usize]) -> Tensor {
+        self.l2
+            .forward(&self.l1.forward(x).tanh())
+            .cross_entropy(targets)
+    }
+}
+
+impl tfs_tensor::nn::Module for Tiny {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Tensor)) {
+        use tfs_tensor::nn::join;
+        self.l1.visit(&join(prefix, "l1"), f);
+        self.l2.visit(&join(prefix, "l2"), f);
+        f(&join(prefix, "unused"), &self.unused);
+    }
+}
+
+/// Trains `Tiny` for 4 steps of 2 micro-batches with clipping, in a flat store or not: the
+/// parameters after each step, the norms, and the optimizer's moments by name at the end.
+/// (parameters after each step, gradient norms, (name, m, v) of every moment).
+type TinyRun = (Vec<Vec<f32>>, Vec<f32>, Vec<(String, Vec<f32>, Vec<f32>)>);
+
+fn tiny_run(flat: bool) -> TinyRun {
+    use tfs_tensor::nn::Module;
+    use tfs_tensor::optim::{groups_decay_matrices, AdamW};
+    use tfs_tensor::schedule::Schedule;
+    use tfs_tensor::train::Trainer;
+    use tfs_tensor::ParamStore;
+    let (model, store) = if flat {
+        let (m, s) = ParamStore::build(|| Tiny::new(3), |m| m.parameters());
+        (m, Some(s))
+    } else {
+        (Tiny::new(3), None)
+    };
+    let params = model.parameters();
+    let opt = AdamW::new(1e-2, &groups_decay_matrices(&params, 0.1));
+    let mut tr = Trainer::new(opt, Schedule::Constant(1e-2))
+        .clip(0.05)
+        .accumulate(2);
+    if let Some(s) = store {
+        tr = tr.with_store(s);
+    }
+    let (mut after, mut norms) = (Vec::new(), Vec::new());
+    for step in 0..4 {
+        let stats = tr
+            .step(&params, step, |i| {
+                let x = Tensor::new(rand(3 * 6, 10 + 2 * step as u64 + i as u64), &[3, 6]);
+                Ok(model.loss(&x, &[i, 4, (step + i) % 5]))
+            })
+            .expect("finite");
+        norms.push(stats.grad_norm);
+        after.push(params.iter().flat_map(|(_, p)| p.to_vec()).collect());
+    }
+    let moments = tr
+        .opt
+        .moment_names()
+        .into_iter()
+        .map(|n| {
+            let (m, v) = tr.opt.moments(&n).expect("listed");
+            (n, m, v)
+        })
+        .collect();
+    (after, norms, moments)
+}
+
+#[test]
+fn a_flat_store_trains_bit_for_bit_like_separate_tensors() {
+    let (a, na, ma) = tiny_run(false);
+    let (b, nb, mb) = tiny_run(true);
+    assert_eq!(na, nb, "gradient norms");
+    assert_eq!(a, b, "parameters after each step");
+    assert_eq!(ma, mb, "moments by name");
+    // The parameter the loss never reaches has no moments and never moved.
+    assert!(ma.iter().all(|(n, _, _)| n != "unused"));
+    assert!(na.iter().all(|&n| n > 0.05), "clipping was exercised");
+}
+
+#[test]
+fn a_store_holds_every_parameter_in_one_buffer() {
+    use tfs_tensor::nn::Module;
+    use tfs_tensor::ParamStore;
+    let (m, store) = ParamStore::build(|| Tiny::new(5), |m| m.parameters());
+    let plain = Tiny::new(5);
+    let (ps, qs) = (m.parameters(), plain.parameters());
+    let total: usize = ps.iter().map(|(_, p)| p.numel()).sum();
+    assert_eq!(store.len(), total);
+    let mut off = 0;
+    for (e, ((n, p), (_, q))) in store.entries().iter().zip(ps.iter().zip(&qs)) {
+        assert_eq!((&e.name, e.off, e.len), (n, off, p.numel()));
+        assert_eq!(p.to_vec(), q.to_vec(), "{n}: same values as built alone");
+        assert_eq!(
+            store.entry_of(p),
+            Some(store.entries().iter().position(|x| &x.name == n).unwrap())
+        );
+        off += p.numel();
+    }
+    assert_eq!(
+        store.entry_of(&qs[0].1),
+        None,
+        "a tensor of another model is not in the store"
+    );
+    // Writing through a view changes the store's buffer and nothing else.
+    ps[1].1.assign(&[7.0; 8]);
+    assert_eq!(m.l1.bias.as_ref().unwrap().to_vec(), vec![7.0; 8]);
+    assert_eq!(ps[0].1.to_vec(), qs[0].1.to_vec());
 }
