@@ -4,7 +4,8 @@
 //! Shakespeare run). [`model`]: the decoder-only transformer with GPT-2's names and init.
 //! [`vocab`]: characters or GPT-2's BPE. [`data`]: character vocabulary, train/validation split,
 //! the data cursor (random or sequential windows). [`train`]: the loop behind `tfs gpt train`
-//! (gradient accumulation, evaluations, checkpoints, bit-identical resume). [`sample`]: greedy,
+//! (gradient accumulation, evaluations, checkpoints, bit-identical resume; [`train::Dataset`]:
+//! a file means characters, a folder means shards). [`sample`]: greedy,
 //! temperature, top-k and top-p generation. [`checkpoint`]: config.json + model.safetensors
 //! (+ optimizer.safetensors and state.json for training), written atomically, read with every
 //! size checked. [`prepare`] (with [`inputs`]): text, JSON Lines and Parquet files → token shards,
@@ -20,24 +21,22 @@
 //! Everything runs on tfs-tensor (autograd, its backend's kernels); nothing here writes a
 //! backward pass or calls tfs-kernels, except the shards' memory map.
 //!
-//! Left out: a folder per idea (model, training, data, interop), planned in the design.
+//! In folders by idea: `model/` (config and presets, the GPT and its switches, the KV cache,
+//! sampling, vocabularies), `train/` (the loop, resume, report; DPO), `data/` (the cursor,
+//! prepare, inputs, shards), `interop/` (checkpoints, Hugging Face import/export, scoring).
 
 #![forbid(unsafe_code)]
 
-pub mod checkpoint;
-pub mod config;
 pub mod data;
-pub mod dpo;
-pub mod dpo_data;
-pub mod hf;
-pub mod inputs;
+pub mod interop;
 pub mod model;
-pub mod prepare;
-pub mod sample;
-pub mod score;
-pub mod shards;
 pub mod train;
-pub mod vocab;
+
+// The ideas by their names at the crate root too (`tfs_gpt::checkpoint`, `tfs_gpt::config`, …).
+pub use data::{inputs, prepare, shards};
+pub use interop::{checkpoint, hf, score};
+pub use model::{config, sample, vocab};
+pub use train::{dpo, dpo_data};
 
 pub use config::{AttnKernel, GptConfig, Mlp, Norm, Pos, Preset, TrainConfig, PRESETS};
 pub use model::Gpt;

@@ -80,6 +80,8 @@
 //! parallelism over the batch (one graph per core; two single-thread processes at half the batch
 //! were ≈ 6% faster than one two-thread run before the serial passes were shared out).
 
+pub mod dpo;
+pub mod dpo_data;
 mod report;
 mod resume;
 
@@ -148,6 +150,52 @@ pub struct RunOptions<'a> {
     pub resume: bool,
     /// Stop after this step as if interrupted (tests and the resume demonstration).
     pub stop_after: Option<usize>,
+}
+
+/// The tokens of a run, owned (what [`Data`] borrows): a prepared dataset or a text.
+pub enum Dataset {
+    /// Token shards made by `tfs gpt prepare`, read in order by default.
+    Shards(crate::shards::Prepared),
+    /// A text trained on by its characters, split 90/10, random windows by default.
+    Text { vocab: Vocab, split: Split },
+}
+
+impl Dataset {
+    /// `path` as a run's data: a folder is a prepared dataset (`tfs gpt prepare`); a file is a
+    /// text, trained on by characters. Errors name the path.
+    pub fn open(path: &Path, block_size: usize) -> Result<Dataset, String> {
+        if path.is_dir() {
+            return crate::shards::open(path)
+                .map(Dataset::Shards)
+                .map_err(|e| e.to_string());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Dataset::text(&text, block_size)
+    }
+
+    /// The characters of `text`.
+    pub fn text(text: &str, block_size: usize) -> Result<Dataset, String> {
+        let (vocab, split) = text_data(text, block_size)?;
+        Ok(Dataset::Text { vocab, split })
+    }
+
+    /// The borrowed view a run trains on.
+    pub fn data(&self) -> Data<'_> {
+        match self {
+            Dataset::Shards(d) => Data {
+                train: &d.train,
+                val: &d.val,
+                vocab: d.vocab.clone(),
+                default_order: Order::Sequential,
+            },
+            Dataset::Text { vocab, split } => Data {
+                train: &split.train,
+                val: &split.val,
+                vocab: vocab.clone(),
+                default_order: Order::Random,
+            },
+        }
+    }
 }
 
 /// A character vocabulary of `text`, and its ids split 90/10.

@@ -18,10 +18,9 @@
 use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, LabError};
 use serde_json::{json, Value};
-use tfs_gpt::data::Order;
 use tfs_gpt::prepare::{prepare, PrepareOptions};
 use tfs_gpt::sample::{generate, Sampling};
-use tfs_gpt::train::{Data, RunOptions};
+use tfs_gpt::train::RunOptions;
 use tfs_gpt::Preset;
 use tfs_math::Rng;
 
@@ -41,7 +40,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
 fn pipeline(ctx: &mut Ctx, input: &std::path::Path, work: &std::path::Path) -> Result<(), LabError> {
     let data_dir = work.join("shards");
     let prep = prepare(&[input.to_path_buf()], "gpt2", &data_dir, &PrepareOptions::default()).map_err(|e| ctx.fail(e))?;
-    let d = tfs_gpt::shards::open(&data_dir).map_err(|e| ctx.fail(e))?;
+    let d = tfs_gpt::train::Dataset::open(&data_dir, 0).map_err(|e| ctx.fail(e))?;
     let mut p = Preset::get("gpt2-124m").expect("preset");
     for kv in [
         "n_layer=4", "n_head=4", "n_embd=128", "block_size=128", "batch_size=8", "grad_accum=2", "lr=2e-3", "min_lr=2e-4",
@@ -58,7 +57,7 @@ fn pipeline(ctx: &mut Ctx, input: &std::path::Path, work: &std::path::Path) -> R
         p.train.eval_iters = 1;
         p.train.checkpoint_every = 2;
     }
-    let data = Data { train: &d.train, val: &d.val, vocab: d.vocab.clone(), default_order: Order::Sequential };
+    let data = d.data(); // a folder: the shards, read in order
     let out = work.join("run");
     let half = iters / 2;
     let pb = ctx.progress(2, "training: to the halfway stop, then resumed");

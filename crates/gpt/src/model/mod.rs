@@ -27,6 +27,10 @@
 //! each new token costs one row through every layer instead of the whole window
 //! ([`Gpt::forward_cached`]).
 
+pub mod config;
+pub mod sample;
+pub mod vocab;
+
 use crate::config::{AttnKernel, GptConfig, Mlp, Norm, Pos};
 use std::cell::{Cell, RefCell};
 use tfs_math::Rng;

@@ -16,6 +16,10 @@
 //!                back to 0 when fewer than T + 1 tokens are left         (one epoch = N / T rows)
 //! ```
 
+pub mod inputs;
+pub mod prepare;
+pub mod shards;
+
 use tfs_math::Rng;
 
 /// The characters of a text, sorted; id = position.
