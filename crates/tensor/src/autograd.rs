@@ -26,7 +26,7 @@
 //!   quiet machine the same op now costs 5.1 µs against 4.3 µs for the direct kernel calls.
 //! - A leaf's gradient is the walk's own buffer, not a copy; ops whose input gradient is the
 //!   incoming one (same-shape add/sub, scale, dropout, masked fill, reshape) hand the buffer on.
-//!   Together with copying whole runs when heads are split and merged (`ops::gather_strided`:
+//!   Together with copying whole runs when heads are split and merged (`backend::cpu::gather_strided`:
 //!   15% of a GPT step before, ~2% after), the `baby` GPT step went from ≈ 56 to ≈ 30 ms (both
 //!   measured with other work on the machine).
 //! - Not measured against its alternative: attention spreads its heads over the kernel threads
@@ -167,8 +167,11 @@ impl Tensor {
     }
 
     /// [`Tensor::backward`] for a model in a flat store: each of the store's parameters has its
-    /// gradient added into its window of the store's flat gradient as soon as the walk completes
-    /// it (its own buffer freed at once); the returned gradients are those of other leaves.
+    /// gradient added into its window of the store's flat gradient (copied for the step's first
+    /// micro-batch, added in place for the next ones); the returned gradients are those of other
+    /// leaves. The windows are written when the walk ends, after the activations are freed: the
+    /// flat gradient allocated at the first parameter gradient raised GPT-2 124M's peak by
+    /// ≈ 430 MB (it sat beside the activations for the whole backward pass).
     pub fn backward_to(&self, store: &ParamStore) -> Grads {
         self.walk(Some(store))
     }
@@ -181,6 +184,7 @@ impl Tensor {
             self.shape()
         );
         let mut grads = Grads::default();
+        let mut for_store: Vec<(usize, Storage)> = Vec::new();
         let mut pending: HashMap<usize, Storage> = HashMap::new();
         pending.insert(self.id(), backend::full(self.device(), 1, 1.0));
         for node in topo_order(self).iter().rev() {
@@ -188,8 +192,8 @@ impl Tensor {
                 continue;
             };
             let Some(op) = node.op() else {
-                match store.and_then(|s| Some((s, s.entry_of(node)?))) {
-                    Some((s, i)) => s.add_grad(i, (&g).into()),
+                match store.and_then(|s| s.entry_of(node)) {
+                    Some(i) => for_store.push((i, g)),
                     None => grads.insert(node.id(), Tensor::from_storage(g, node.shape())),
                 }
                 continue;
@@ -207,6 +211,11 @@ impl Tensor {
                         pending.insert(x.id(), gx);
                     }
                 }
+            }
+        }
+        if let Some(s) = store {
+            for (i, g) in for_store {
+                s.add_grad(i, (&g).into()); // then `g` goes back to the buffer cache
             }
         }
         grads

@@ -136,7 +136,7 @@ pub enum Op {
 
 impl Op {
     /// Bytes of the op's own buffers kept for its backward (beside its inputs and output, which
-    /// are tensors): what a graph holds per op beyond the byte counter of [`crate::memory`].
+    /// are tensors). They are storages, so [`crate::memory`] counts them too.
     pub fn saved_bytes(&self) -> usize {
         match self {
             Op::CrossEntropy { dlogits: s, .. }

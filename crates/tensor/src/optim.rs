@@ -351,6 +351,38 @@ impl Optimizer for AdamW {
         let hypers: Vec<AdamWHyper> = live.iter().map(|(name, _, _)| self.hyper(name)).collect();
         let mut moments: HashMap<&String, &mut (Storage, Storage)> =
             self.moments.iter_mut().collect();
+        let check = |name: &str, m: &Storage, v: &Storage, n: usize| {
+            assert!(
+                m.len() == n && v.len() == n,
+                "AdamW: moments of '{name}' have {} and {} values for {n} parameters",
+                m.len(),
+                v.len()
+            );
+        };
+        // Parameters that are windows of one buffer (a store's, stepped without its flat
+        // gradient) cannot all be borrowed for writing at once: they go one call each.
+        let shared = ps
+            .iter()
+            .enumerate()
+            .any(|(i, p)| ps[..i].iter().any(|q| Rc::ptr_eq(p.buffer(), q.buffer())));
+        if shared {
+            for ((name, p, g), h) in live.iter().zip(hypers) {
+                let (m, v) = moments
+                    .remove(name)
+                    .expect("moments made above, one per name");
+                check(name, m, v, g.numel());
+                let (mut pd, gd) = (p.view_mut(), g.view());
+                let item = (
+                    pd.dst(),
+                    gd.src(),
+                    Dst::from(&mut *m),
+                    Dst::from(&mut *v),
+                    h,
+                );
+                backend::adamw(vec![item], self.t);
+            }
+            return;
+        }
         let mut pds: Vec<_> = live.iter().map(|(_, p, _)| p.view_mut()).collect();
         let gds: Vec<_> = live.iter().map(|(_, _, g)| g.view()).collect();
         let mut items = Vec::with_capacity(live.len());
@@ -358,13 +390,7 @@ impl Optimizer for AdamW {
             let (m, v) = moments
                 .remove(name)
                 .expect("moments made above, one per name");
-            assert!(
-                m.len() == g.len() && v.len() == g.len(),
-                "AdamW: moments of '{name}' have {} and {} values for {} parameters",
-                m.len(),
-                v.len(),
-                g.len()
-            );
+            check(name, m, v, g.len());
             items.push((pd.dst(), g.src(), Dst::from(&mut *m), Dst::from(&mut *v), h));
         }
         backend::adamw(items, self.t);

@@ -12,8 +12,11 @@
 //! process-wide counter ([`memory`]); freed f32 buffers wait in a per-thread cache ([`cache`])
 //! for the next step to reuse.
 //!
-//! Left out: strided views (a storage is always read from its start, contiguous), a second device
-//! (the GPU issue adds `Storage::Gpu`).
+//! A tensor reads a contiguous window of its storage ([`Src`], [`Dst`]: an offset and a length),
+//! which is how a model's parameters are windows of one flat buffer (`crate::store`).
+//!
+//! Left out: strided views (every window is contiguous), a second device (the GPU issue adds
+//! `Storage::Gpu`).
 
 use std::fmt;
 
@@ -301,9 +304,12 @@ impl CpuBuffer {
     }
     /// The f32 vector, no longer counted (the caller owns it).
     pub fn into_vec(mut self) -> Vec<f32> {
-        memory::sub(self.capacity_bytes());
+        let bytes = self.capacity_bytes();
         match &mut self {
-            CpuBuffer::F32(v) => std::mem::take(v),
+            CpuBuffer::F32(v) => {
+                memory::sub(bytes);
+                std::mem::take(v)
+            }
             other => panic!("expected an f32 buffer, found {}", other.dtype()),
         }
     }

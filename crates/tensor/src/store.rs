@@ -10,8 +10,8 @@
 //! A model built inside [`ParamStore::build`] creates its parameters in the store
 //! ([`crate::Tensor::var`] appends to it), so nothing else about the model changes: its tensors
 //! are views. [`crate::Tensor::backward_to`] adds each parameter's gradient into its window of
-//! the flat gradient as soon as the walk completes it (the first of a step is copied, later
-//! micro-batches add in place), and whatever runs over all parameters — the optimizer step, the
+//! the flat gradient when the walk ends (the first of a step is copied, later micro-batches add
+//! in place), and whatever runs over all parameters — the optimizer step, the
 //! global norm, clipping, an all-reduce — is one call over one buffer. Checkpoints, weight import
 //! and the optimizer's state stay by name.
 //!
@@ -91,6 +91,12 @@ impl ParamStore {
             let _restore = Restore(COLLECTING.with(|c| c.replace(Some(flat.clone()))));
             make()
         };
+        {
+            // The buffer grew by doubling while the model was made: give back the slack.
+            let mut s = flat.borrow_mut();
+            let Storage::Cpu(buf) = &mut *s;
+            buf.shrink_f32();
+        }
         let mut entries: Vec<Entry> = Vec::new();
         for (name, t) in named(&model) {
             assert!(
@@ -188,6 +194,15 @@ impl ParamStore {
 }
 
 impl CpuBuffer {
+    /// Frees the capacity beyond the length, keeping the byte counter right.
+    pub(crate) fn shrink_f32(&mut self) {
+        let before = self.capacity_bytes();
+        if let CpuBuffer::F32(v) = self {
+            v.shrink_to_fit();
+        }
+        crate::storage::memory::sub(before.saturating_sub(self.capacity_bytes()));
+    }
+
     /// Appends f32 `data`, keeping the byte counter right as the buffer grows.
     pub(crate) fn extend_f32(&mut self, data: &[f32]) {
         let before = self.capacity_bytes();

@@ -2,7 +2,8 @@
 //! the autograd graph that produced it.
 //!
 //! ```text
-//!   Tensor ──Rc──▶ Node { id, shape, storage: Rc<RefCell<Storage>>, op: Option<Op>, requires_grad }
+//!   Tensor ──Rc──▶ Node { id, shape, storage: Rc<RefCell<Storage>>, off, op: Option<Op>, requires_grad }
+//!                  the elements are storage[off .. off + numel]
 //!   Storage::Cpu(CpuBuffer)      one variant per device; a GPU backend is one more variant, not a type parameter
 //! ```
 //!

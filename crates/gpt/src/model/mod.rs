@@ -163,9 +163,9 @@ impl Moe {
     /// `x: (N, C)` → (`(N, C)`, the load-balancing loss).
     fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
         let (n, e, k) = (x.dim(0), self.experts.len(), self.top_k);
-        let probs = self.router.forward(x).softmax(); // (N, E)
-                                                      // Each token's k best experts (the choice itself has no gradient). The routing is decided
-                                                      // on the host: the probabilities are read back once per layer.
+        // (N, E); each token's k best experts (the choice itself has no gradient). The routing
+        // is decided on the host: the probabilities are read back once per layer.
+        let probs = self.router.forward(x).softmax();
         let mut chosen = Vec::with_capacity(n * k);
         {
             let p = probs.to_vec();

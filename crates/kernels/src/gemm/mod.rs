@@ -432,17 +432,20 @@ pub fn sgemm_batched(cfg: &GemmConfig, g: &Gemm, batch: Batch, a: MatRef, b: Mat
     );
     let one = GemmConfig { threads: 1, ..*cfg };
     let region = &mut c.data[..need(batch.c, span)];
+    // One product may have any stride; its task gets the whole span.
+    let chunk = if cn == 1 { span } else { batch.c }.max(1);
     // Each task owns its C: the region cut every `batch.c` elements (the last piece may be
     // shorter than a stride, never than the span).
     pool::per_task(
         cfg.threads.clamp(1, cn),
         cn,
         vec![region],
-        &[batch.c.max(1)],
+        &[chunk],
         &|i, parts| {
             let ci = &mut parts[0][..span];
-            let ai = MatRef::new(&a.data[i * batch.a..], a.ld);
-            let bi = MatRef::new(&b.data[i * batch.b..], b.ld);
+            // An operand with no elements (k = 0) may have a stride past its (empty) data.
+            let ai = MatRef::new(a.data.get(i * batch.a..).unwrap_or(&[]), a.ld);
+            let bi = MatRef::new(b.data.get(i * batch.b..).unwrap_or(&[]), b.ld);
             sgemm_with(&one, g, ai, bi, MatMut::new(ci, c.ld));
         },
     );

@@ -113,7 +113,6 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn small_body(g: &Gemm, a: MatRef, b: MatRef, c: MatMut) {
     let Gemm {

@@ -610,3 +610,45 @@ fn batched_products_match_the_reference_one_by_one() {
         }
     }
 }
+
+#[test]
+fn a_batch_of_one_takes_any_stride_and_k_zero_reads_nothing() {
+    let cfg = GemmConfig::from_env();
+    // One product with a C stride of 0 (no second product to overlap).
+    let g = Gemm::new(false, false, 3, 4, 2);
+    let (a, b) = ([1.0f32; 6], [2.0f32; 8]);
+    let mut c = vec![0.0f32; 12];
+    let one = Batch {
+        count: 1,
+        a: 0,
+        b: 0,
+        c: 0,
+    };
+    sgemm_batched(
+        &cfg,
+        &g,
+        one,
+        MatRef::new(&a, 2),
+        MatRef::new(&b, 4),
+        MatMut::new(&mut c, 4),
+    );
+    assert!(c.iter().all(|&x| x == 4.0), "{c:?}");
+    // k = 0: A and B are empty, their strides point past them; C = β·C.
+    let g = Gemm::new(false, false, 2, 3, 0).beta(0.5);
+    let mut c = vec![2.0f32; 6 * 3];
+    let three = Batch {
+        count: 3,
+        a: 5,
+        b: 7,
+        c: 6,
+    };
+    sgemm_batched(
+        &cfg,
+        &g,
+        three,
+        MatRef::new(&[], 0),
+        MatRef::new(&[], 3),
+        MatMut::new(&mut c, 3),
+    );
+    assert!(c.iter().all(|&x| x == 1.0), "{c:?}");
+}

@@ -12,11 +12,16 @@
 //! and returns its outputs there. Host scalars cross the seam only where asked for (a loss value,
 //! a norm for the log: [`sum_squares`], [`to_host_f32`]).
 //!
-//! Left out: a second device (the `match` arms are where it goes); strided views (every storage
-//! is read contiguous from its start).
+//! Left out: a second device (the `match` arms are where it goes); strided views (every window
+//! of a storage, [`Src`] / [`Dst`], is contiguous).
 
+mod attention;
 pub mod cpu;
 pub mod kinds;
+mod optim;
+
+pub use attention::*;
+pub use optim::*;
 
 use crate::storage::{CpuBuffer, DType, Device, Dst, Src, Storage};
 pub use kinds::{AdamWHyper, AttnDims, AttnKernel, AttnMask, BinaryOp, MatMulDims, UnaryOp};
@@ -25,7 +30,7 @@ use tfs_math::Rng;
 /// (outer, n, inner) around a reduced or sliced axis.
 pub type Axis3 = (usize, usize, usize);
 
-fn f32s(v: Vec<f32>) -> Storage {
+pub(crate) fn f32s(v: Vec<f32>) -> Storage {
     Storage::cpu(v)
 }
 
@@ -181,31 +186,6 @@ pub fn zero_where(mut x: Dst<'_>, mask: Src<'_>) {
 pub fn sum_squares(x: Src<'_>) -> f64 {
     match x.device() {
         Device::Cpu => cpu::elementwise::sum_squares(x.slice()),
-    }
-}
-
-/// Σ x² of each window of `x` (one call over a flat store's gradient).
-pub fn sum_squares_windows(x: Src<'_>, windows: &[(usize, usize)]) -> Vec<f64> {
-    match x.device() {
-        Device::Cpu => {
-            let s = x.slice();
-            windows
-                .iter()
-                .map(|&(off, len)| cpu::elementwise::sum_squares(&s[off..off + len]))
-                .collect()
-        }
-    }
-}
-
-/// `x *= s` on each window of `x`.
-pub fn scale_windows(mut x: Dst<'_>, windows: &[(usize, usize)], s: f32) {
-    match x.device() {
-        Device::Cpu => {
-            let d = x.slice_mut();
-            for &(off, len) in windows {
-                cpu::elementwise::scale(&mut d[off..off + len], s);
-            }
-        }
     }
 }
 
@@ -494,168 +474,6 @@ pub fn rope(x: Src<'_>, (t, d): (usize, usize), start: usize, theta: f32, sign: 
     }
 }
 
-// ---- attention -------------------------------------------------------------------------------
-
-/// Bytes of saved weights above which [`choose_kernel`] takes the tiled kernel: 64 MiB per op
-/// (the GPT-2 124M at T = 1024, batch 4 saves 200 MB of weights per layer; every model of the
-/// project's lab up to T = 256 saves less than this).
-pub const FLASH_ABOVE_BYTES: usize = 64 << 20;
-
-/// The kernel for these sizes when the caller does not force one: naive while its saved
-/// weights are small (faster at short T on this CPU: `p9-flash-attention`), tiled beyond.
-pub fn choose_kernel(d: AttnDims) -> AttnKernel {
-    if d.b * d.h * d.tq * d.tk * 4 > FLASH_ABOVE_BYTES {
-        AttnKernel::Flash
-    } else {
-        AttnKernel::Naive
-    }
-}
-
-/// Attention over split heads: (O, saved: P for naive, log-sum-exp for flash).
-pub fn attention(
-    q: Src<'_>,
-    k: Src<'_>,
-    v: Src<'_>,
-    d: AttnDims,
-    mask: &AttnMask,
-    kernel: AttnKernel,
-) -> (Storage, Storage) {
-    match q.device() {
-        Device::Cpu => {
-            let (o, s) = match kernel {
-                AttnKernel::Naive => {
-                    cpu::attention::naive(q.slice(), k.slice(), v.slice(), d, mask)
-                }
-                AttnKernel::Flash => {
-                    cpu::attention::flash(q.slice(), k.slice(), v.slice(), d, mask)
-                }
-            };
-            (f32s(o), f32s(s))
-        }
-    }
-}
-
-/// Backward of [`attention`] from its output `o` and saved buffer: (q̄, k̄, v̄).
-#[allow(clippy::too_many_arguments)]
-pub fn attention_backward(
-    (q, k, v): (Src<'_>, Src<'_>, Src<'_>),
-    o: Src<'_>,
-    saved: Src<'_>,
-    g: Src<'_>,
-    d: AttnDims,
-    mask: &AttnMask,
-    kernel: AttnKernel,
-) -> (Storage, Storage, Storage) {
-    match q.device() {
-        Device::Cpu => {
-            let (q, k, v, s, g) = (q.slice(), k.slice(), v.slice(), saved.slice(), g.slice());
-            let (dq, dk, dv) = match kernel {
-                AttnKernel::Naive => cpu::attention::naive_backward(q, k, v, s, g, d),
-                AttnKernel::Flash => {
-                    cpu::attention::flash_backward((q, k, v), o.slice(), s, g, d, mask)
-                }
-            };
-            (f32s(dq), f32s(dk), f32s(dv))
-        }
-    }
-}
-
-/// Self-attention read from the packed q|k|v projection `(B, T, (H + 2·Hkv)·hs)`: (O `(B, T,
-/// H·hs)`, P). The naive kernel only (the tiled one reads split heads).
-pub fn attention_packed(qkv: Src<'_>, d: AttnDims, mask: &AttnMask) -> (Storage, Storage) {
-    match qkv.device() {
-        Device::Cpu => {
-            let (o, p) = cpu::attention::packed(qkv.slice(), d, mask);
-            (f32s(o), f32s(p))
-        }
-    }
-}
-
-pub fn attention_packed_backward(
-    qkv: Src<'_>,
-    probs: Src<'_>,
-    g: Src<'_>,
-    d: AttnDims,
-    mask: &AttnMask,
-) -> Storage {
-    match qkv.device() {
-        Device::Cpu => f32s(cpu::attention::packed_backward(
-            qkv.slice(),
-            probs.slice(),
-            g.slice(),
-            d,
-            mask,
-        )),
-    }
-}
-
-// ---- optimizers ------------------------------------------------------------------------------
-
-/// One parameter's windows for an AdamW update: (θ, g, m, v, hyper-parameters).
-pub type AdamWItem<'a> = (Dst<'a>, Src<'a>, Dst<'a>, Dst<'a>, AdamWHyper);
-
-/// One AdamW update (step `t`, 1-based) of every item, in one call.
-pub fn adamw(items: Vec<AdamWItem>, t: u32) {
-    let Some(first) = items.first() else { return };
-    match first.0.device() {
-        Device::Cpu => cpu::optim::adamw(
-            items
-                .into_iter()
-                .map(|(p, g, m, v, h)| {
-                    (p.into_slice(), g.slice(), m.into_slice(), v.into_slice(), h)
-                })
-                .collect(),
-            t,
-        ),
-    }
-}
-
-/// One AdamW update of the windows `(offset, length, hyper-parameters)` of a flat store: the
-/// parameters `p`, gradients `g` and moments `(m, v)` share one layout. One call for the whole
-/// model.
-pub fn adamw_windows(
-    p: Dst<'_>,
-    g: Src<'_>,
-    (m, v): (Dst<'_>, Dst<'_>),
-    windows: &[(usize, usize, AdamWHyper)],
-    t: u32,
-) {
-    match p.device() {
-        Device::Cpu => {
-            let mut order: Vec<usize> = (0..windows.len()).collect();
-            order.sort_by_key(|&i| windows[i].0);
-            let (mut p, g, mut m, mut v) =
-                (p.into_slice(), g.slice(), m.into_slice(), v.into_slice());
-            let (mut at, mut pieces) = (0, Vec::with_capacity(windows.len()));
-            for i in order {
-                let (off, len, h) = windows[i];
-                assert!(off >= at, "adamw_windows: windows overlap at {off}");
-                let skip = off - at;
-                let (p0, p1) = std::mem::take(&mut p)[skip..].split_at_mut(len);
-                let (m0, m1) = std::mem::take(&mut m)[skip..].split_at_mut(len);
-                let (v0, v1) = std::mem::take(&mut v)[skip..].split_at_mut(len);
-                pieces.push((p0, &g[off..off + len], m0, v0, h));
-                (p, m, v, at) = (p1, m1, v1, off + len);
-            }
-            cpu::optim::adamw(pieces, t)
-        }
-    }
-}
-
-/// One SGD update of `w` (with momentum when `v` is given).
-pub fn sgd(w: Dst<'_>, g: Src<'_>, v: Option<Dst<'_>>, lr: f32, momentum: f32, nesterov: bool) {
-    match w.device() {
-        Device::Cpu => cpu::optim::sgd(
-            w.into_slice(),
-            g.slice(),
-            v.map(Dst::into_slice),
-            lr,
-            momentum,
-            nesterov,
-        ),
-    }
-}
-
 // ---- the device itself -----------------------------------------------------------------------
 
 /// The measured fp32 peak of `device` (FLOP/s): on the CPU, its fused multiply-adds on the kernel
@@ -663,7 +481,7 @@ pub fn sgd(w: Dst<'_>, g: Src<'_>, v: Option<Dst<'_>>, lr: f32, momentum: f32, n
 /// None where that cannot be measured (no AVX2/AVX-512).
 pub fn peak_flops(device: Device) -> Option<f64> {
     match device {
-        Device::Cpu => tfs_kernels::peak::fma_peak_gflops(cpu::threads()).map(|g| g * 1e9),
+        Device::Cpu => cpu::peak_flops(),
     }
 }
 
@@ -671,5 +489,5 @@ pub fn peak_flops(device: Device) -> Option<f64> {
 /// takes back the same sizes every step).
 /// Returns whether the allocator took the setting.
 pub fn keep_freed_memory() -> bool {
-    tfs_kernels::alloc::keep_freed_memory()
+    cpu::keep_freed_memory()
 }

@@ -109,6 +109,18 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         include_str!("../../../../tensor/src/ops/nn.rs"),
         include_str!("../../../../tensor/src/ops/shape.rs"),
         include_str!("../../../../tensor/src/ops/attention.rs"),
+        include_str!("../../../../tensor/src/storage.rs"),
+        include_str!("../../../../tensor/src/backend/mod.rs"),
+        include_str!("../../../../tensor/src/backend/kinds.rs"),
+        include_str!("../../../../tensor/src/backend/attention.rs"),
+        include_str!("../../../../tensor/src/backend/optim.rs"),
+        include_str!("../../../../tensor/src/backend/cpu/mod.rs"),
+        include_str!("../../../../tensor/src/backend/cpu/elementwise.rs"),
+        include_str!("../../../../tensor/src/backend/cpu/reduce.rs"),
+        include_str!("../../../../tensor/src/backend/cpu/layout.rs"),
+        include_str!("../../../../tensor/src/backend/cpu/matmul.rs"),
+        include_str!("../../../../tensor/src/backend/cpu/nn.rs"),
+        include_str!("../../../../tensor/src/backend/cpu/attention.rs"),
     ]
     .iter()
     .map(|s| code_lines(s))

@@ -10,10 +10,11 @@
 //!
 //! Time: one forward (O) and backward (q̄, k̄, v̄ of L = Σ w ⊙ O) on every core, the median of a
 //! few repeats after a first run that also checks flash equals naive. Memory: `saved_bytes` of
-//! the op, and the peak of tfs-tensor's byte counter (live tensors: q, k, v, O, the gradients)
-//! during one forward + backward, to which the saved buffer adds (it lives from the forward to
-//! the end of the backward, and is not a tensor). Left out: the naive backward's per-thread
-//! scratch S̄ (one Tq × Tk per thread, also quadratic, also outside the counter).
+//! the op, and the peak of tfs-tensor's byte counter during one forward + backward less the saved
+//! buffer (which the counter sees too; it lives from the forward to the end of the backward): the
+//! live tensors q, k, v, O and the gradients. Left out: the naive backward's scratch S̄ (one
+//! (g·Tq, Tk) block per group in flight, at most one group per thread, also quadratic, outside
+//! the counter).
 
 use crate::plot::{LegendPosition, LineChart, Series};
 use crate::{Ctx, LabError};
@@ -47,7 +48,7 @@ fn run_once(f: Kernel, mask: &AttnMask, (q, k, v): (&Tensor, &Tensor, &Tensor), 
     let saved = y.saved_bytes();
     let grads = y.mul(w).sum_all().backward();
     let total = t0.elapsed().as_secs_f64();
-    let peak = memory::peak().saturating_sub(base);
+    let peak = memory::peak().saturating_sub(base).saturating_sub(saved);
     Run {
         forward,
         total,

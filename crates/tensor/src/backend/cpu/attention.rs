@@ -12,44 +12,26 @@ use tfs_kernels::fused::flash_attention::{
     flash_attention_backward, flash_attention_forward, Dims,
 };
 use tfs_kernels::fused::softmax;
-use tfs_kernels::gemm::{sgemm_batched, sgemm_here, Batch, Gemm, GemmConfig, MatMut, MatRef};
+use tfs_kernels::gemm::{sgemm_here, Gemm, MatMut, MatRef};
 use tfs_kernels::pool;
 
-/// One strided batched product over the (batch, kv head) groups: product i reads A at `i·sa`
-/// with leading dimension `lda`, B at `i·sb` with `ldb`, and writes C at `i·sc` with `ldc`.
+/// One-thread GEMM (the heads are already spread over the threads) on contiguous operands.
 #[allow(clippy::too_many_arguments)]
-fn batched(
-    g: Gemm,
-    count: usize,
-    (a, lda, sa): (&[f32], usize, usize),
-    (b, ldb, sb): (&[f32], usize, usize),
-    (c, ldc, sc): (&mut [f32], usize, usize),
-) {
-    let strides = Batch {
-        count,
-        a: sa,
-        b: sb,
-        c: sc,
-    };
-    let cfg = GemmConfig::from_env();
-    sgemm_batched(
-        &cfg,
+fn gemm1(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
+    let g = Gemm::new(ta, tb, m, n, k);
+    sgemm_here(
         &g,
-        strides,
         MatRef::new(a, lda),
         MatRef::new(b, ldb),
-        MatMut::new(c, ldc),
+        MatMut::new(c, n),
     );
 }
 
-/// Naive attention over split heads: (O, P).
-///
-/// The products are strided batched calls over the B·Hkv (batch, kv head) groups, each product
-/// on one thread (a head's products, 64×64×32 in the baby GPT, are far below the size at which
-/// a second thread pays). The g = H/Hkv query heads of a group are adjacent in memory, so they
-/// are one (g·Tq, hs) matrix against their shared keys: S = Q Kᵀ is (g·Tq, Tk), O = P V is
-/// (g·Tq, hs), and in the backward v̄ = Pᵀ Ō and k̄ = S̄ᵀ Q sum over the group's heads inside
-/// the product (its inner dimension is g·Tq).
+/// Naive attention over split heads: (O, P). One task per (batch, kv head) group computes S,
+/// the softmax and O for each of its query heads while they are in cache (one fork-join per
+/// call); a strided batched form (S for every group, then the softmax, then O, each its own
+/// pass) was measured slower on this CPU: see the performance notes of `gpt/src/train/mod.rs`.
 pub fn naive(
     q: &[f32],
     k: &[f32],
@@ -66,47 +48,47 @@ pub fn naive(
         hs,
     } = d;
     let scale = 1.0 / (hs as f32).sqrt();
-    let (g, groups) = (h / hkv, b * hkv);
+    let g = h / hkv;
     // Both written in full: the products have β = 0, and each row of probs is its softmax
-    // between zeros outside the mask's range. Without keys (Tk = 0) nothing is computed, and
-    // every query's output is 0.
+    // between zeros outside the mask's range. Without keys (Tk = 0) no task runs, and every
+    // query's output is 0.
     let out = if tk == 0 { zeros } else { for_overwrite };
     let (mut out, mut probs) = (out(b * h * tq * hs), for_overwrite(b * h * tq * tk));
-    if tk == 0 || tq == 0 || groups == 0 {
-        return (out, probs);
-    }
-    let (qs, ks, ps) = (g * tq * hs, tk * hs, g * tq * tk);
-    // S = Q Kᵀ per group: (g·Tq, hs)·(Tk, hs)ᵀ.
-    let s = Gemm::new(false, true, g * tq, tk, hs);
-    batched(s, groups, (q, hs, qs), (k, hs, ks), (&mut probs, tk, ps));
-    // Each row: 1/√hs on the visible keys, their softmax, zeros elsewhere.
+    let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
+    // One task per (batch, kv head): its g query heads are adjacent.
     pool::per_task(
         pool::default_threads(),
-        groups,
-        vec![&mut probs],
-        &[ps],
+        b * hkv,
+        vec![&mut out, &mut probs],
+        &[g * qs, g * ps],
         &|i, c| {
-            for (r, row) in c[0].chunks_exact_mut(tk).enumerate() {
-                let seen = mask.range(i / hkv, r % tq, tq, tk);
-                let (lo, hi) = (seen.start, seen.end.max(seen.start));
-                row[..lo].fill(0.0);
-                row[hi..].fill(0.0);
-                let vis = &mut row[lo..hi];
-                vis.iter_mut().for_each(|x| *x *= scale);
-                if !vis.is_empty() {
-                    let n = vis.len();
-                    softmax::softmax_rows(vis, 1, n, softmax::Mask::None);
+            let [o, p] = c else { unreachable!() };
+            let (ki, vi) = (&k[i * ks..][..ks], &v[i * ks..][..ks]);
+            for j in 0..g {
+                let qi = &q[(i * g + j) * qs..][..qs];
+                let (oj, pj) = (&mut o[j * qs..][..qs], &mut p[j * ps..][..ps]);
+                gemm1(false, true, tq, tk, hs, qi, ki, pj);
+                for (r, row) in pj.chunks_exact_mut(tk.max(1)).enumerate() {
+                    let seen = mask.range(i / hkv, r, tq, tk);
+                    let (lo, hi) = (seen.start, seen.end.max(seen.start));
+                    row[..lo].fill(0.0);
+                    row[hi..].fill(0.0);
+                    let vis = &mut row[lo..hi];
+                    vis.iter_mut().for_each(|x| *x *= scale);
+                    if !vis.is_empty() {
+                        let n = vis.len();
+                        softmax::softmax_rows(vis, 1, n, softmax::Mask::None);
+                    }
                 }
+                gemm1(false, false, tq, hs, tk, pj, vi, oj);
             }
         },
     );
-    // O = P V per group: (g·Tq, Tk)·(Tk, hs).
-    let o = Gemm::new(false, false, g * tq, hs, tk);
-    batched(o, groups, (&probs, tk, ps), (v, hs, ks), (&mut out, hs, qs));
     (out, probs)
 }
 
-/// Backward of [`naive`]: (q̄, k̄, v̄), five strided batched products over the groups.
+/// Backward of [`naive`]: (q̄, k̄, v̄).
+#[allow(clippy::too_many_arguments)]
 pub fn naive_backward(
     q: &[f32],
     k: &[f32],
@@ -124,64 +106,61 @@ pub fn naive_backward(
         hs,
     } = d;
     let scale = 1.0 / (hs as f32).sqrt();
-    let (g, groups) = (h / hkv, b * hkv);
-    let (mut dq, mut dk, mut dv) = (
-        zeros(b * h * tq * hs),
-        zeros(b * hkv * tk * hs),
-        zeros(b * hkv * tk * hs),
-    );
-    if tk == 0 || tq == 0 || groups == 0 {
-        return (dq, dk, dv);
-    }
-    let (qs, ks, ps, gq) = (g * tq * hs, tk * hs, g * tq * tk, g * tq);
-    // v̄ = Pᵀ Ō: (Tk, g·Tq)·(g·Tq, hs).
-    batched(
-        Gemm::new(true, false, tk, hs, gq),
-        groups,
-        (probs, tk, ps),
-        (dout, hs, qs),
-        (&mut dv, hs, ks),
-    );
-    // P̄ = Ō Vᵀ: (g·Tq, hs)·(Tk, hs)ᵀ, then S̄ = P ⊙ (P̄ − rowsum(P̄ ⊙ P)) / √hs row by row.
-    let mut ds = for_overwrite(groups * ps);
-    batched(
-        Gemm::new(false, true, gq, tk, hs),
-        groups,
-        (dout, hs, qs),
-        (v, hs, ks),
-        (&mut ds, tk, ps),
-    );
+    let g = h / hkv;
+    let (qs, ks, ps) = (tq * hs, tk * hs, tq * tk);
+    let (mut dq, mut dk, mut dv) = (zeros(b * h * qs), zeros(b * hkv * ks), zeros(b * hkv * ks));
     pool::per_task(
         pool::default_threads(),
-        groups,
-        vec![&mut ds],
-        &[ps],
+        b * hkv,
+        vec![&mut dq, &mut dk, &mut dv],
+        &[g * qs, ks, ks],
         &|i, c| {
-            let p = &probs[i * ps..][..ps];
-            for (dr, pr) in c[0].chunks_exact_mut(tk).zip(p.chunks_exact(tk)) {
-                let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                dr.iter_mut()
-                    .zip(pr)
-                    .for_each(|(d, &p)| *d = p * (*d - dot) * scale);
+            let [dq_group, dki, dvi] = c else {
+                unreachable!()
+            };
+            let (ki, vi) = (&k[i * ks..][..ks], &v[i * ks..][..ks]);
+            let mut ds = zeros(ps);
+            // k̄ and v̄ sum over the group's query heads: the first writes (β = 0), the rest add.
+            let add = |acc: &mut [f32], first: bool, part: &dyn Fn(&mut [f32])| {
+                if first {
+                    part(acc);
+                } else {
+                    let mut t = zeros(acc.len());
+                    part(&mut t);
+                    acc.iter_mut().zip(&t).for_each(|(a, x)| *a += x);
+                    give(t);
+                }
+            };
+            for j in 0..g {
+                let hq = i * g + j;
+                let qi = &q[hq * qs..][..qs];
+                let (p, gr) = (&probs[hq * ps..][..ps], &dout[hq * qs..][..qs]);
+                add(dvi, j == 0, &|d| gemm1(true, false, tk, hs, tq, p, gr, d));
+                gemm1(false, true, tq, tk, hs, gr, vi, &mut ds);
+                for (dr, pr) in ds
+                    .chunks_exact_mut(tk.max(1))
+                    .zip(p.chunks_exact(tk.max(1)))
+                {
+                    let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                    dr.iter_mut()
+                        .zip(pr)
+                        .for_each(|(d, &p)| *d = p * (*d - dot) * scale);
+                }
+                gemm1(
+                    false,
+                    false,
+                    tq,
+                    hs,
+                    tk,
+                    &ds,
+                    ki,
+                    &mut dq_group[j * qs..][..qs],
+                );
+                add(dki, j == 0, &|d| gemm1(true, false, tk, hs, tq, &ds, qi, d));
             }
+            give(ds);
         },
     );
-    // q̄ = S̄ K: (g·Tq, Tk)·(Tk, hs); k̄ = S̄ᵀ Q: (Tk, g·Tq)·(g·Tq, hs).
-    batched(
-        Gemm::new(false, false, gq, hs, tk),
-        groups,
-        (&ds, tk, ps),
-        (k, hs, ks),
-        (&mut dq, hs, qs),
-    );
-    batched(
-        Gemm::new(true, false, tk, hs, gq),
-        groups,
-        (&ds, tk, ps),
-        (q, hs, qs),
-        (&mut dk, hs, ks),
-    );
-    give(ds);
     (dq, dk, dv)
 }
 

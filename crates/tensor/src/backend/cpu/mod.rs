@@ -138,3 +138,13 @@ pub fn threads() -> usize {
 pub fn set_threads(n: Option<usize>) {
     tfs_kernels::pool::set_threads(n)
 }
+
+/// The measured FMA peak of the kernel threads (FLOP/s), None without AVX2/AVX-512.
+pub fn peak_flops() -> Option<f64> {
+    tfs_kernels::peak::fma_peak_gflops(threads()).map(|g| g * 1e9)
+}
+
+/// Asks glibc to keep freed large buffers in the process (true when it took the setting).
+pub fn keep_freed_memory() -> bool {
+    tfs_kernels::alloc::keep_freed_memory()
+}
