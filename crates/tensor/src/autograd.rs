@@ -167,11 +167,9 @@ impl Tensor {
     }
 
     /// [`Tensor::backward`] for a model in a flat store: each of the store's parameters has its
-    /// gradient added into its window of the store's flat gradient (copied for the step's first
-    /// micro-batch, added in place for the next ones); the returned gradients are those of other
-    /// leaves. The windows are written when the walk ends, after the activations are freed: the
-    /// flat gradient allocated at the first parameter gradient raised GPT-2 124M's peak by
-    /// ≈ 430 MB (it sat beside the activations for the whole backward pass).
+    /// gradient added into its window of the store's flat gradient as soon as the walk completes
+    /// it (copied for the step's first micro-batch, added in place for the next ones), and its
+    /// own buffer handed back at once; the returned gradients are those of other leaves.
     pub fn backward_to(&self, store: &ParamStore) -> Grads {
         self.walk(Some(store))
     }
@@ -184,7 +182,6 @@ impl Tensor {
             self.shape()
         );
         let mut grads = Grads::default();
-        let mut for_store: Vec<(usize, Storage)> = Vec::new();
         let mut pending: HashMap<usize, Storage> = HashMap::new();
         pending.insert(self.id(), backend::full(self.device(), 1, 1.0));
         for node in topo_order(self).iter().rev() {
@@ -193,7 +190,7 @@ impl Tensor {
             };
             let Some(op) = node.op() else {
                 match store.and_then(|s| s.entry_of(node)) {
-                    Some(i) => for_store.push((i, g)),
+                    Some(i) => store.expect("entry").take_grad(i, g),
                     None => grads.insert(node.id(), Tensor::from_storage(g, node.shape())),
                 }
                 continue;
@@ -211,11 +208,6 @@ impl Tensor {
                         pending.insert(x.id(), gx);
                     }
                 }
-            }
-        }
-        if let Some(s) = store {
-            for (i, g) in for_store {
-                s.add_grad(i, (&g).into()); // then `g` goes back to the buffer cache
             }
         }
         grads

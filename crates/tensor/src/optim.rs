@@ -16,6 +16,7 @@
 use crate::autograd::Grads;
 use crate::backend::{self, AdamWHyper};
 use crate::storage::{Dst, Src, Storage};
+use crate::store::ParamStore;
 use crate::tensor::{no_grad, Tensor};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -206,7 +207,13 @@ impl AdamW {
     /// [`AdamW::moments`]); parameters not in `moments` start from zero again.
     pub fn set_state(&mut self, steps: u32, moments: HashMap<String, (Vec<f32>, Vec<f32>)>) {
         self.t = steps;
-        self.flat = None;
+        if let Some(f) = &mut self.flat {
+            // Kept (allocated beside the parameters), emptied: the moments below move in at
+            // each parameter's first step.
+            backend::scale(Dst::from(&mut f.m), 0.0);
+            backend::scale(Dst::from(&mut f.v), 0.0);
+            f.windows.clear();
+        }
         self.moments = moments
             .into_iter()
             .map(|(n, (m, v))| (n, (Storage::cpu(m), Storage::cpu(v))))
@@ -240,6 +247,24 @@ impl AdamW {
                 backend::to_host_f32(v.into()),
             )
         })
+    }
+
+    /// Makes the flat moments of `store`'s parameters now (zero), rather than at the first step.
+    pub fn prepare_flat(&mut self, store: &ParamStore) {
+        let pbuf = store.params_buffer().clone();
+        let (n, dev) = (pbuf.borrow().len(), pbuf.borrow().device());
+        if !self
+            .flat
+            .as_ref()
+            .is_some_and(|f| Rc::ptr_eq(&f.params, &pbuf))
+        {
+            self.flat = Some(FlatMoments {
+                params: pbuf,
+                m: backend::full(dev, n, 0.0),
+                v: backend::full(dev, n, 0.0),
+                windows: HashMap::new(),
+            });
+        }
     }
 
     fn hyper(&self, name: &str) -> AdamWHyper {

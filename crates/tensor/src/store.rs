@@ -10,14 +10,19 @@
 //! A model built inside [`ParamStore::build`] creates its parameters in the store
 //! ([`crate::Tensor::var`] appends to it), so nothing else about the model changes: its tensors
 //! are views. [`crate::Tensor::backward_to`] adds each parameter's gradient into its window of
-//! the flat gradient when the walk ends (the first of a step is copied, later micro-batches add
-//! in place), and whatever runs over all parameters — the optimizer step, the
+//! the flat gradient as soon as the walk completes it (the first of a step is copied, later
+//! micro-batches add in place; the walk's own buffer goes back to the system allocator at once),
+//! and whatever runs over all parameters — the optimizer step, the
 //! global norm, clipping, an all-reduce — is one call over one buffer. Checkpoints, weight import
 //! and the optimizer's state stay by name.
 //!
-//! The flat gradient is allocated at a step's first gradient and freed by
-//! [`ParamStore::zero_grad`] (PyTorch's `set_to_none`), so it does not sit beside the
-//! activations of the next forward pass.
+//! The flat gradient is allocated with the store and kept (PyTorch's DDP keeps its gradient
+//! buckets the same way); [`ParamStore::zero_grad`] only marks every window stale. Memory, GPT-2
+//! 124M at batch 4 × 256 on this machine: peak RSS 3.69 GB with separate gradients, 4.12 GB
+//! with the store. Separate gradients appear one by one during the backward pass; the flat one
+//! exists whole at its start, beside the activation peak (allocated lazily at the first
+//! gradient and freed after each step instead: 4.12 GB as well). With accumulation the store
+//! holds one set of gradients where separate ones held two while adding up.
 //!
 //! Left out: sharing one store between models (each build makes its own); parameters created
 //! outside a build keep their own buffers, and the optimizer takes its per-tensor path for them.
@@ -116,9 +121,13 @@ impl ParamStore {
         }
         entries.sort_by_key(|e| e.off);
         let fresh = RefCell::new(vec![false; entries.len()]);
+        // The flat gradient is made here, before any activation exists, and kept: made at the
+        // first backward pass instead, it landed beside memory the allocator held freed.
+        let n = flat.borrow().len();
+        let grads = backend::uninit(flat.borrow().device(), n);
         let store = ParamStore {
             params: flat,
-            grads: Rc::new(RefCell::new(Storage::cpu(Vec::new()))),
+            grads: Rc::new(RefCell::new(grads)),
             entries,
             fresh,
         };
@@ -149,22 +158,27 @@ impl ParamStore {
         (self.entries[i].len == t.numel()).then_some(i)
     }
 
-    /// Forgets this step's gradients and frees the flat gradient.
+    /// Forgets this step's gradients (the flat gradient stays allocated: it is reused).
     pub fn zero_grad(&self) {
         self.fresh.borrow_mut().iter_mut().for_each(|f| *f = false);
-        let dev = self.params.borrow().device();
-        *self.grads.borrow_mut() = backend::uninit(dev, 0);
+    }
+
+    /// Takes `g`, the gradient of entry `i` as the walk made it: adds it into the window and
+    /// hands its buffer back to the system allocator (not the buffer cache, which would keep a
+    /// second copy of every gradient beside the flat one).
+    pub(crate) fn take_grad(&self, i: usize, g: Storage) {
+        self.add_grad(i, (&g).into());
+        match g {
+            Storage::Cpu(b) => drop(b.into_vec()),
+        }
     }
 
     /// Adds `g`, the gradient of entry `i`, into its window (copied when it is the step's first).
     pub(crate) fn add_grad(&self, i: usize, g: Src<'_>) {
         let e = &self.entries[i];
+        // Written window by window before it is read: windows without a gradient this step are
+        // never read (the optimizer and the norm skip them), so no zero fill.
         let mut flat = self.grads.borrow_mut();
-        if flat.len() != self.len() {
-            // Written window by window before it is read: windows without a gradient are never
-            // read (the optimizer and the norm skip them), so no zero fill.
-            *flat = backend::uninit(g.device(), self.len());
-        }
         let dst = Dst::new(&mut flat, e.off, e.len);
         let mut fresh = self.fresh.borrow_mut();
         if fresh[i] {
@@ -173,6 +187,11 @@ impl ParamStore {
             backend::copy(dst, g);
             fresh[i] = true;
         }
+    }
+
+    /// The parameters' buffer, shared.
+    pub(crate) fn params_buffer(&self) -> &Rc<RefCell<Storage>> {
+        &self.params
     }
 
     /// This step's gradients of `params` as views of the flat gradient (parameters of other

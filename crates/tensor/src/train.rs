@@ -96,8 +96,10 @@ impl Trainer {
         }
     }
 
-    /// Steps a model built in `store` (see [`ParamStore`]).
+    /// Steps a model built in `store` (see [`ParamStore`]); the optimizer's moments are made
+    /// flat now, beside the parameters, before any activation exists.
     pub fn with_store(mut self, store: ParamStore) -> Trainer {
+        self.opt.prepare_flat(&store);
         self.store = Some(store);
         self
     }
@@ -182,9 +184,6 @@ impl Trainer {
         self.opt.step(params, &grads);
         // ANCHOR_END: step
         drop(grads);
-        if let Some(s) = &self.store {
-            s.zero_grad(); // frees the flat gradient before the next forward pass
-        }
         Ok(StepStats {
             loss,
             grad_norm: norm,
