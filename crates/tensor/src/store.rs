@@ -11,7 +11,7 @@
 //! ([`crate::Tensor::var`] appends to it), so nothing else about the model changes: its tensors
 //! are views. [`crate::Tensor::backward_to`] adds each parameter's gradient into its window of
 //! the flat gradient as soon as the walk completes it (the first of a step is copied, later
-//! micro-batches add in place; the walk's own buffer goes back to the system allocator at once),
+//! micro-batches add in place; the walk's own buffer goes back to the buffer cache at once),
 //! and whatever runs over all parameters — the optimizer step, the
 //! global norm, clipping, an all-reduce — is one call over one buffer. Checkpoints, weight import
 //! and the optimizer's state stay by name.
@@ -163,14 +163,10 @@ impl ParamStore {
         self.fresh.borrow_mut().iter_mut().for_each(|f| *f = false);
     }
 
-    /// Takes `g`, the gradient of entry `i` as the walk made it: adds it into the window and
-    /// hands its buffer back to the system allocator (not the buffer cache, which would keep a
-    /// second copy of every gradient beside the flat one).
+    /// Takes `g`, the gradient of entry `i` as the walk made it: adds it into the window; its
+    /// buffer goes back to the buffer cache, where the next gradient of the same size finds it.
     pub(crate) fn take_grad(&self, i: usize, g: Storage) {
         self.add_grad(i, (&g).into());
-        match g {
-            Storage::Cpu(b) => drop(b.into_vec()),
-        }
     }
 
     /// Adds `g`, the gradient of entry `i`, into its window (copied when it is the step's first).

@@ -35,7 +35,7 @@
 //! ```
 //!
 //!   and its backward reads the op's output O (as softmax's backward does). The kernel's notes
-//!   (`tfs_kernels::fused::flash_attention`) give the tiles and their timings. Left out: dropout
+//!   (tfs-kernels' `fused::flash_attention`) give the tiles and their timings. Left out: dropout
 //!   on the weights (the GPT here trains attention without it).
 //!
 //! [`sdpa_packed`] is the same self-attention for the GPT's training step, read straight from
