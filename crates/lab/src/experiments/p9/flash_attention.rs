@@ -212,7 +212,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), LabError> {
         "Memory in MB. *Saved*: the buffer the op keeps from the forward to the backward pass \
          (naive: the weights P; flash: one log-sum-exp per query row). *Peak tensors*: the peak of \
          tfs-tensor's byte counter above q, k, v during the forward and backward (O, the incoming \
-         gradient, q̄, k̄, v̄); the saved buffer is not a tensor, so the last two columns add it.",
+         gradient, q̄, k̄, v̄); the counter sees the saved buffer too, but this column leaves it out and the last two add it.",
     );
     ctx.table(
         &[
