@@ -88,17 +88,18 @@ fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
             c0[i * ldc..i * ldc + n].fill(f32::NAN);
         }
     }
+    let g = Gemm {
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+    };
     let mut want = c0.clone();
     sgemm_reference(
-        &Gemm {
-            ta,
-            tb,
-            m,
-            n,
-            k,
-            alpha,
-            beta,
-        },
+        &g,
         MatRef::new(&a, lda),
         MatRef::new(&b, ldb),
         MatMut::new(&mut want, ldc),
@@ -108,15 +109,7 @@ fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
         assert!(ta == Trans::N && tb == Trans::T);
         sgemm_nt_rows(
             cfg,
-            &Gemm {
-                ta: Trans::N,
-                tb: Trans::T,
-                m,
-                n,
-                k,
-                alpha,
-                beta,
-            },
+            &g,
             MatRef::new(&a, lda),
             MatRef::new(&b, ldb),
             MatMut::new(&mut got, ldc),
@@ -124,15 +117,7 @@ fn check_path(cfg: &GemmConfig, case: &Case, seed: u64, nt_rows: bool) {
     } else {
         sgemm_with(
             cfg,
-            &Gemm {
-                ta,
-                tb,
-                m,
-                n,
-                k,
-                alpha,
-                beta,
-            },
+            &g,
             MatRef::new(&a, lda),
             MatRef::new(&b, ldb),
             MatMut::new(&mut got, ldc),
